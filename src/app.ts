@@ -1,0 +1,104 @@
+import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import { type BootstrapOutcome, CSRF_HEADER, createOrgModule, type OrgModule } from './modules/org/index.ts';
+import { type Clock, systemClock } from './platform/clock.ts';
+import type { Config } from './platform/config.ts';
+import { type Database, openDatabase } from './platform/db.ts';
+import { createMetrics } from './platform/http/metrics.ts';
+import { createServer } from './platform/http/server.ts';
+import { createLogger, type Logger } from './platform/logger.ts';
+import { migrateToLatest } from './platform/migrate.ts';
+import { createQueue, type Queue, type QueueDefinition } from './platform/queue.ts';
+import { purgeExpiredRateLimits } from './platform/ratelimit.ts';
+
+/**
+ * The composition root: opens the database, migrates, wires modules to the platform and to each other, and
+ * starts the roles this process plays. `api` serves HTTP; `worker` runs background jobs. `rapport serve` is both.
+ */
+export interface AppOptions {
+  api: boolean;
+  worker: boolean;
+  database?: Database;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+export interface App {
+  config: Config;
+  logger: Logger;
+  database: Database;
+  queue: Queue;
+  org: OrgModule;
+  server: FastifyInstance | null;
+  firstStart: BootstrapOutcome;
+  close(): Promise<void>;
+}
+
+export async function createApp(config: Config, options: AppOptions): Promise<App> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const clock = options.clock ?? systemClock;
+  const database = options.database ?? (await openDatabase(config));
+  try {
+    await migrateToLatest(database.db);
+    const org = createOrgModule({ db: database.db, clock, logger, config });
+    const firstStart = await org.bootstrap({
+      adminEmail: config.adminEmail,
+      adminPassword: config.adminPassword,
+      writeKey: config.writeKey,
+      secretKey: config.secretKey,
+      workspaceName: config.workspaceName,
+      timeZone: config.timeZone,
+    });
+
+    const jobs: QueueDefinition[] = [
+      {
+        name: 'platform.maintenance',
+        schedule: '*/15 * * * *',
+        handler: async () => {
+          const purged = await purgeExpiredRateLimits(database.db, clock);
+          logger.info({ purged }, 'expired rate-limit counters purged');
+        },
+      },
+    ];
+    const queue = createQueue(database, logger, jobs);
+    await queue.start();
+    if (options.worker) await queue.startWorkers();
+
+    const server = options.api
+      ? await createServer({
+          config,
+          logger,
+          metrics: createMetrics(),
+          authenticator: org.authenticator,
+          csrfHeader: CSRF_HEADER,
+          health: async () => {
+            await sql`select 1`.execute(database.db);
+            return { database: database.kind, ok: true };
+          },
+          apiRoutes: [org.routes],
+        })
+      : null;
+
+    let closing: Promise<void> | undefined;
+    return {
+      config,
+      logger,
+      database,
+      queue,
+      org,
+      server,
+      firstStart,
+      close() {
+        closing ??= (async () => {
+          await server?.close();
+          await queue.stop();
+          await database.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await database.close().catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,44 @@
+import type { Clock } from '../../platform/clock.ts';
+import type { Config } from '../../platform/config.ts';
+import type { Db } from '../../platform/db.ts';
+import type { Logger } from '../../platform/logger.ts';
+import { bootstrap, createAuthenticator, resolveWriteKey } from './org.auth.ts';
+import { orgRoutes } from './org.routes.ts';
+import { type OrgDeps, recordAudit } from './org.service.ts';
+
+export type { BootstrapInput, BootstrapOutcome } from './org.auth.ts';
+export type { Permission, Role } from './org.schemas.ts';
+export { CSRF_HEADER, PERMISSIONS, ROLE_PERMISSIONS, ROLES, WORKSPACE_HEADER } from './org.schemas.ts';
+
+/**
+ * org: workspaces, users and their roles, branches, API keys, console sessions and the audit log.
+ *
+ * ```ts
+ * const org = createOrgModule({ db, clock, logger, config });
+ * await org.bootstrap({ workspaceName: 'Acme', timeZone: 'Europe/Moscow' });
+ * app.register(org.routes);             // under /api/v1
+ * const principal = await org.authenticator.authenticate(request);
+ * ```
+ */
+export function createOrgModule(input: { db: Db; clock: Clock; logger: Logger; config: Config }) {
+  let auth: ReturnType<typeof createAuthenticator> | undefined;
+  const deps: OrgDeps = {
+    db: input.db,
+    clock: input.clock,
+    logger: input.logger,
+    onCredentialRevoked: (id) => auth?.forget(id),
+    onMembershipChanged: () => auth?.forgetMemberships(),
+  };
+  auth = createAuthenticator(deps, input.config);
+  const secureCookies = input.config.secureCookies ?? Boolean(input.config.publicUrl?.startsWith('https://'));
+  return {
+    authenticator: auth.authenticator,
+    routes: orgRoutes(deps, { secureCookies }),
+    bootstrap: (options: Parameters<typeof bootstrap>[1]) => bootstrap(deps, options),
+    /** For ingestion: which workspace a write key belongs to (null when unknown, revoked or not a write key). */
+    resolveWriteKey: (key: string) => resolveWriteKey(deps, key),
+    /** Other modules record staff actions here, inside their own transaction. */
+    recordAudit,
+  };
+}
+export type OrgModule = ReturnType<typeof createOrgModule>;

@@ -1,0 +1,28 @@
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * Structured JSON logs. Personal data never goes in clear: these paths are redacted wherever they appear, and
+ * request logging records method, route and status only (see http/server.ts).
+ */
+export const REDACTED_PATHS = [
+  'password',
+  '*.password',
+  'email',
+  '*.email',
+  'phone',
+  '*.phone',
+  'secret',
+  '*.secret',
+  'token',
+  '*.token',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-csrf-token"]',
+  'res.headers["set-cookie"]',
+];
+
+export function createLogger(level: string): Logger {
+  return pino({ level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, base: { service: 'rapport' } });
+}

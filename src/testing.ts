@@ -1,0 +1,135 @@
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import { type App, createApp } from './app.ts';
+import type { Clock } from './platform/clock.ts';
+import { type Config, loadConfig, testDatabaseUrl } from './platform/config.ts';
+import { randomToken } from './platform/ids.ts';
+
+/**
+ * Test harness. Each test file gets its own database: an in-memory PGlite, or — when TEST_DATABASE_URL points at a
+ * PostgreSQL server — a fresh database created on it and dropped afterwards. Tests then isolate themselves further
+ * with fresh workspaces (see newWorkspace), never by mocking the database.
+ */
+export const ADMIN_EMAIL = 'owner@example.test';
+export const ADMIN_PASSWORD = 'correct horse battery staple';
+
+export interface TestApp extends App {
+  server: FastifyInstance;
+  backend: 'pglite' | 'postgres';
+}
+
+export function backendUnderTest(): 'pglite' | 'postgres' {
+  return testDatabaseUrl() ? 'postgres' : 'pglite';
+}
+
+async function freshPostgresDatabase(baseUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `rapport_t_${randomToken(10).toLowerCase()}`;
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(baseUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: baseUrl });
+      await client.connect();
+      await client.query(`drop database if exists ${name} with (force)`);
+      await client.end();
+    },
+  };
+}
+
+export async function createTestApp(
+  options: { worker?: boolean; clock?: Clock; config?: Partial<Config>; serveConsole?: boolean } = {},
+): Promise<TestApp> {
+  const base = testDatabaseUrl();
+  const fresh = base ? await freshPostgresDatabase(base) : null;
+  const config = loadConfig(
+    {},
+    {
+      databaseUrl: fresh?.url,
+      dataDir: 'memory://',
+      logLevel: 'silent',
+      adminEmail: ADMIN_EMAIL,
+      adminPassword: ADMIN_PASSWORD,
+      authCacheSeconds: 0,
+      ...options.config,
+    },
+  );
+  const app = await createApp(config, { api: true, worker: options.worker ?? false, clock: options.clock });
+  const close = app.close;
+  return {
+    ...app,
+    server: app.server as FastifyInstance,
+    backend: fresh ? 'postgres' : 'pglite',
+    async close() {
+      await close();
+      await fresh?.drop();
+    },
+  };
+}
+
+/** Starts Rapport on a free port with the built console, for browser tests. */
+export async function startTestServer(): Promise<{
+  url: string;
+  adminEmail: string;
+  adminPassword: string;
+  close(): Promise<void>;
+}> {
+  const app = await createTestApp();
+  const address = await app.server.listen({ port: 0, host: '127.0.0.1' });
+  return { url: address, adminEmail: ADMIN_EMAIL, adminPassword: ADMIN_PASSWORD, close: () => app.close() };
+}
+
+export interface SignedIn {
+  cookie: string;
+  csrfToken: string;
+  workspaceId: string;
+}
+
+export async function signInAsOwner(app: TestApp): Promise<SignedIn> {
+  const response = await app.server.inject({
+    method: 'POST',
+    url: '/api/v1/session',
+    payload: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD },
+  });
+  if (response.statusCode !== 200) throw new Error(`sign-in failed: ${response.statusCode} ${response.body}`);
+  const cookie = response.cookies.find((c) => c.name === 'rapport_session');
+  const body = response.json();
+  return {
+    cookie: `rapport_session=${cookie?.value}`,
+    csrfToken: body.csrfToken,
+    workspaceId: body.memberships[0].workspace.id,
+  };
+}
+
+export interface TestWorkspace {
+  workspaceId: string;
+  /** An owner secret key of this workspace. */
+  ownerKey: string;
+  bearer: { authorization: string };
+}
+
+/** A fresh workspace with an owner secret key: the unit of isolation between tests sharing one database. */
+export async function newWorkspace(app: TestApp, name = `Test ${randomToken(6)}`): Promise<TestWorkspace> {
+  const session = await signInAsOwner(app);
+  const created = await app.server.inject({
+    method: 'POST',
+    url: '/api/v1/workspaces',
+    headers: { cookie: session.cookie, 'x-csrf-token': session.csrfToken },
+    payload: { name, timeZone: 'Europe/Moscow', locale: 'ru', currency: 'RUB' },
+  });
+  if (created.statusCode !== 201) throw new Error(`workspace creation failed: ${created.body}`);
+  const workspaceId = created.json().workspace.id as string;
+  const key = await app.server.inject({
+    method: 'POST',
+    url: '/api/v1/keys',
+    headers: { cookie: session.cookie, 'x-csrf-token': session.csrfToken, 'rapport-workspace': workspaceId },
+    payload: { kind: 'secret', name: 'test owner key', role: 'owner' },
+  });
+  if (key.statusCode !== 201) throw new Error(`key creation failed: ${key.body}`);
+  const ownerKey = key.json().secret as string;
+  return { workspaceId, ownerKey, bearer: { authorization: `Bearer ${ownerKey}` } };
+}
