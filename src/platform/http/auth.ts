@@ -31,12 +31,22 @@ export interface Authenticator {
 
 export type RouteAuth = 'public' | 'session' | (string & {});
 
+export interface RouteInfo {
+  method: string;
+  url: string;
+  auth: RouteAuth;
+}
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     auth?: RouteAuth;
   }
   interface FastifyRequest {
     auth: Authentication;
+  }
+  interface FastifyInstance {
+    /** Every route with its declared access, for the role × route tests and the docs. */
+    routeTable: RouteInfo[];
   }
 }
 
@@ -49,11 +59,16 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 export function installAuth(app: FastifyInstance, authenticator: Authenticator, csrfHeader: string) {
   app.decorateRequest('auth', null as unknown as Authentication);
+  const routeTable: RouteInfo[] = [];
+  app.decorate('routeTable', routeTable);
 
   app.addHook('onRoute', (route) => {
     const needsDeclaration = route.url.startsWith('/api/v1/') || route.url.startsWith('/v1/');
     if (needsDeclaration && !route.config?.auth) {
       throw new Error(`Route ${route.method} ${route.url} does not declare config.auth`);
+    }
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD') routeTable.push({ method, url: route.url, auth: route.config?.auth ?? 'public' });
     }
   });
 
