@@ -1,0 +1,69 @@
+/**
+ * Dates are shown in the workspace's time zone, not the browser's: a marketer in Lisbon looking at a Moscow brand's
+ * audit log must see the times the brand's staff see.
+ */
+export function formatDateTime(iso: string | null | undefined, language: string, timeZone: string): string {
+  if (!iso) return '';
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  try {
+    return new Intl.DateTimeFormat(language, { dateStyle: 'medium', timeStyle: 'short', timeZone }).format(date);
+  } catch {
+    // An unknown zone name must not break a whole table.
+    return new Intl.DateTimeFormat(language, { dateStyle: 'medium', timeStyle: 'short' }).format(date);
+  }
+}
+
+export function isValidTimeZone(timeZone: string): boolean {
+  if (!timeZone) return false;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Milliseconds by which the wall clock in `timeZone` is ahead of UTC at `instant`. */
+function zoneOffset(instant: number, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
+  }).formatToParts(new Date(instant));
+  const field = (type: string) => Number(parts.find((part) => part.type === type)?.value ?? 0);
+  const wallClock = Date.UTC(field('year'), field('month') - 1, field('day'), field('hour'), field('minute'), field('second'));
+  return wallClock - (instant - (instant % 1000));
+}
+
+/**
+ * The instant a calendar day (YYYY-MM-DD) starts in a time zone, as an ISO timestamp: the audit filter's "from" and
+ * "to" days mean the workspace's days. `endOfDay` gives the first instant of the next day instead.
+ */
+export function startOfZonedDay(day: string, timeZone: string, endOfDay = false): string | undefined {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  if (!match) return undefined;
+  const asUtc = Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]) + (endOfDay ? 1 : 0));
+  const zone = isValidTimeZone(timeZone) ? timeZone : 'UTC';
+  // Two passes settle days on which the offset itself changes (daylight-saving switches).
+  let instant = asUtc - zoneOffset(asUtc, zone);
+  instant = asUtc - zoneOffset(instant, zone);
+  return new Date(instant).toISOString();
+}
+
+/** "Europe/Moscow · GMT+03:00": the offset helps people who do not know every zone name. */
+export function describeTimeZone(timeZone: string): string {
+  try {
+    const offset = new Intl.DateTimeFormat('en', { timeZone, timeZoneName: 'longOffset' })
+      .formatToParts(new Date())
+      .find((part) => part.type === 'timeZoneName')?.value;
+    return offset ? `${timeZone} · ${offset}` : timeZone;
+  } catch {
+    return timeZone;
+  }
+}

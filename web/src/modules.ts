@@ -1,0 +1,48 @@
+import {
+  IconActivity,
+  IconAward,
+  IconBuildingStore,
+  IconChartBar,
+  IconChartPie,
+  IconDiscount,
+  IconHeadset,
+  IconHistory,
+  IconHome,
+  IconKey,
+  IconMessages,
+  IconShieldCheck,
+  IconSitemap,
+  IconSpeakerphone,
+  IconTicket,
+  IconUserCog,
+  IconUsers,
+  type Icon,
+} from '@tabler/icons-react';
+import type { Permission } from '../../src/modules/org/org.schemas.ts';
+
+/** Product modules in navigation order. Those without a screen yet lead to their "coming soon" page. */
+export const PRODUCT_MODULES = [
+  { id: 'overview', path: '/', icon: IconHome, built: true },
+  { id: 'customers', path: '/customers', icon: IconUsers, built: false },
+  { id: 'events', path: '/events', icon: IconActivity, built: false },
+  { id: 'consent', path: '/consent', icon: IconShieldCheck, built: false },
+  { id: 'promoCodes', path: '/promo-codes', icon: IconTicket, built: false },
+  { id: 'loyalty', path: '/loyalty', icon: IconAward, built: false },
+  { id: 'segments', path: '/segments', icon: IconChartPie, built: false },
+  { id: 'campaigns', path: '/campaigns', icon: IconSpeakerphone, built: false },
+  { id: 'messages', path: '/messages', icon: IconMessages, built: false },
+  { id: 'offers', path: '/offers', icon: IconDiscount, built: false },
+  { id: 'analytics', path: '/analytics', icon: IconChartBar, built: false },
+  { id: 'service', path: '/service', icon: IconHeadset, built: false },
+] as const satisfies readonly { id: string; path: string; icon: Icon; built: boolean }[];
+
+export type ProductModuleId = (typeof PRODUCT_MODULES)[number]['id'];
+export type UpcomingModuleId = Exclude<ProductModuleId, 'overview'>;
+
+export const SETTINGS_SCREENS = [
+  { id: 'workspace', path: '/settings/workspace', icon: IconBuildingStore, permission: 'workspace:read' },
+  { id: 'users', path: '/settings/users', icon: IconUserCog, permission: 'users:read' },
+  { id: 'branches', path: '/settings/branches', icon: IconSitemap, permission: 'branches:read' },
+  { id: 'apiKeys', path: '/settings/api-keys', icon: IconKey, permission: 'keys:manage' },
+  { id: 'audit', path: '/settings/audit', icon: IconHistory, permission: 'audit:read' },
+] as const satisfies readonly { id: string; path: string; icon: Icon; permission: Permission }[];

@@ -1,0 +1,220 @@
+import { ActionIcon, Autocomplete, Badge, Button, Code, Group, Paper, Popover, Stack, Table, Text, TextInput } from '@mantine/core';
+import { IconBraces, IconFilter, IconX } from '@tabler/icons-react';
+import { type FormEvent, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import type { AuditEntry } from '../../../../src/modules/org/org.schemas.ts';
+import { type AuditFilters, useAuditLog } from '../../api/org.ts';
+import { EmptyTableRow, LoadingBlock, LoadMore } from '../../components/ListStates.tsx';
+import { PageHeader } from '../../components/PageHeader.tsx';
+import { ProblemAlert } from '../../components/ProblemAlert.tsx';
+import { RequirePermission } from '../../components/RequirePermission.tsx';
+import { startOfZonedDay } from '../../lib/format.ts';
+import { useWorkspaceClock } from '../../lib/useWorkspaceClock.ts';
+
+export function AuditLogPage() {
+  const { t } = useTranslation();
+  return (
+    <>
+      <PageHeader title={t('audit.title')} description={t('audit.description')} />
+      <RequirePermission permission="audit:read">
+        <AuditLog />
+      </RequirePermission>
+    </>
+  );
+}
+
+interface FilterDraft {
+  action: string;
+  fromDay: string;
+  toDay: string;
+}
+
+const NO_FILTERS: FilterDraft = { action: '', fromDay: '', toDay: '' };
+
+function AuditLog() {
+  const { t } = useTranslation();
+  const { timeZone, format } = useWorkspaceClock();
+  const [draft, setDraft] = useState<FilterDraft>(NO_FILTERS);
+  const [applied, setApplied] = useState<AuditFilters>({});
+  const [knownActions, setKnownActions] = useState<string[]>([]);
+  const audit = useAuditLog(applied);
+
+  // Suggest the actions already seen, so people need not guess the exact spelling of "branch.create".
+  const seenActions = [...new Set([...knownActions, ...audit.items.map((entry) => entry.action)])].sort();
+  if (seenActions.length !== knownActions.length) setKnownActions(seenActions);
+
+  const rangeInvalid = draft.fromDay !== '' && draft.toDay !== '' && draft.fromDay > draft.toDay;
+
+  function apply(event: FormEvent) {
+    event.preventDefault();
+    if (rangeInvalid) return;
+    // Days mean the workspace's days: "to" includes the whole of that day.
+    setApplied({
+      action: draft.action.trim() || undefined,
+      from: draft.fromDay ? startOfZonedDay(draft.fromDay, timeZone) : undefined,
+      to: draft.toDay ? startOfZonedDay(draft.toDay, timeZone, true) : undefined,
+    });
+  }
+
+  function reset() {
+    setDraft(NO_FILTERS);
+    setApplied({});
+  }
+
+  const filtered = Boolean(applied.action || applied.from || applied.to);
+
+  return (
+    <Stack gap="md">
+      <Paper withBorder radius="md" p="md">
+        <form onSubmit={apply} data-testid="audit-filters">
+          <Group align="flex-end" gap="sm" wrap="wrap">
+            <Autocomplete
+              label={t('audit.action')}
+              placeholder={t('audit.actionPlaceholder')}
+              data={seenActions}
+              value={draft.action}
+              onChange={(action) => setDraft((current) => ({ ...current, action }))}
+              style={{ flex: '2 1 220px' }}
+              data-testid="audit-action"
+            />
+            <TextInput
+              type="date"
+              label={t('audit.from')}
+              value={draft.fromDay}
+              onChange={(event) => {
+                const fromDay = event.currentTarget.value;
+                setDraft((current) => ({ ...current, fromDay }));
+              }}
+              style={{ flex: '1 1 150px' }}
+              data-testid="audit-from"
+            />
+            <TextInput
+              type="date"
+              label={t('audit.to')}
+              value={draft.toDay}
+              onChange={(event) => {
+                const toDay = event.currentTarget.value;
+                setDraft((current) => ({ ...current, toDay }));
+              }}
+              error={rangeInvalid ? t('audit.rangeInvalid') : undefined}
+              style={{ flex: '1 1 150px' }}
+              data-testid="audit-to"
+            />
+            <Group gap="xs">
+              <Button type="submit" leftSection={<IconFilter size={16} />} data-testid="audit-apply">
+                {t('audit.apply')}
+              </Button>
+              {filtered && (
+                <Button variant="subtle" color="gray" leftSection={<IconX size={16} />} onClick={reset}>
+                  {t('audit.reset')}
+                </Button>
+              )}
+            </Group>
+          </Group>
+          <Text size="xs" c="dimmed" mt="xs">
+            {t('audit.timeZoneNote', { timeZone })}
+          </Text>
+        </form>
+      </Paper>
+
+      {audit.isPending ? (
+        <LoadingBlock />
+      ) : audit.isError ? (
+        <ProblemAlert error={audit.error} />
+      ) : (
+        <>
+          <Paper withBorder radius="md">
+            <Table.ScrollContainer minWidth={820}>
+              <Table highlightOnHover data-testid="audit-table">
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>{t('audit.at')}</Table.Th>
+                    <Table.Th>{t('audit.actor')}</Table.Th>
+                    <Table.Th>{t('audit.action')}</Table.Th>
+                    <Table.Th>{t('audit.target')}</Table.Th>
+                    <Table.Th>{t('audit.ip')}</Table.Th>
+                    <Table.Th w={70}>{t('audit.details')}</Table.Th>
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {audit.items.length === 0 && (
+                    <EmptyTableRow columns={6} message={filtered ? t('audit.emptyFiltered') : t('audit.empty')} />
+                  )}
+                  {audit.items.map((entry) => (
+                    <AuditRow key={entry.id} entry={entry} at={format(entry.at)} />
+                  ))}
+                </Table.Tbody>
+              </Table>
+            </Table.ScrollContainer>
+          </Paper>
+          <LoadMore hasMore={audit.hasNextPage} loading={audit.isFetchingNextPage} onLoad={() => void audit.fetchNextPage()} />
+        </>
+      )}
+    </Stack>
+  );
+}
+
+function AuditRow({ entry, at }: { entry: AuditEntry; at: string }) {
+  const { t } = useTranslation();
+  const hasDetails = Object.keys(entry.details).length > 0;
+  return (
+    <Table.Tr data-testid="audit-row">
+      <Table.Td>
+        <Text size="sm" style={{ whiteSpace: 'nowrap' }}>
+          {at}
+        </Text>
+      </Table.Td>
+      <Table.Td>
+        <Group gap={6} wrap="nowrap">
+          <Badge size="xs" variant="light" radius="sm" color={entry.actorKind === 'user' ? 'indigo' : entry.actorKind === 'key' ? 'grape' : 'gray'}>
+            {t(`audit.actorKinds.${entry.actorKind}`)}
+          </Badge>
+          <Text size="sm" truncate maw={220}>
+            {entry.actorLabel ?? entry.actorId ?? '—'}
+          </Text>
+        </Group>
+      </Table.Td>
+      <Table.Td>
+        <Code>{entry.action}</Code>
+      </Table.Td>
+      <Table.Td>
+        {entry.targetKind ? (
+          <Text size="sm">
+            {entry.targetKind}
+            {entry.targetId && (
+              <Text span size="xs" c="dimmed" ff="monospace" title={entry.targetId}>
+                {' '}
+                {entry.targetId.slice(0, 8)}
+              </Text>
+            )}
+          </Text>
+        ) : (
+          <Text size="sm" c="dimmed">
+            —
+          </Text>
+        )}
+      </Table.Td>
+      <Table.Td>
+        <Text size="sm" c="dimmed" ff="monospace">
+          {entry.ip ?? '—'}
+        </Text>
+      </Table.Td>
+      <Table.Td>
+        {hasDetails && (
+          <Popover width={360} position="bottom-end" shadow="md" withinPortal>
+            <Popover.Target>
+              <ActionIcon variant="subtle" color="gray" aria-label={t('audit.details')}>
+                <IconBraces size={16} />
+              </ActionIcon>
+            </Popover.Target>
+            <Popover.Dropdown>
+              <Code block fz="xs" style={{ maxHeight: 320, overflow: 'auto' }}>
+                {JSON.stringify(entry.details, null, 2)}
+              </Code>
+            </Popover.Dropdown>
+          </Popover>
+        )}
+      </Table.Td>
+    </Table.Tr>
+  );
+}

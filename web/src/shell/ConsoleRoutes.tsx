@@ -1,0 +1,31 @@
+import { Navigate, Route, Routes } from 'react-router';
+import { PRODUCT_MODULES } from '../modules.ts';
+import { ComingSoonPage } from '../pages/ComingSoonPage.tsx';
+import { NotFoundPage } from '../pages/NotFoundPage.tsx';
+import { OverviewPage } from '../pages/OverviewPage.tsx';
+import { ApiKeysPage } from '../pages/settings/ApiKeysPage.tsx';
+import { AuditLogPage } from '../pages/settings/AuditLogPage.tsx';
+import { BranchesPage } from '../pages/settings/BranchesPage.tsx';
+import { UsersPage } from '../pages/settings/UsersPage.tsx';
+import { WorkspaceSettingsPage } from '../pages/settings/WorkspaceSettingsPage.tsx';
+import { AppLayout } from './AppLayout.tsx';
+
+export function ConsoleRoutes() {
+  return (
+    <Routes>
+      <Route element={<AppLayout />}>
+        <Route index element={<OverviewPage />} />
+        {PRODUCT_MODULES.filter((module) => module.id !== 'overview').map((module) => (
+          <Route key={module.id} path={module.path} element={<ComingSoonPage moduleId={module.id} />} />
+        ))}
+        <Route path="/settings" element={<Navigate to="/settings/workspace" replace />} />
+        <Route path="/settings/workspace" element={<WorkspaceSettingsPage />} />
+        <Route path="/settings/users" element={<UsersPage />} />
+        <Route path="/settings/branches" element={<BranchesPage />} />
+        <Route path="/settings/api-keys" element={<ApiKeysPage />} />
+        <Route path="/settings/audit" element={<AuditLogPage />} />
+        <Route path="*" element={<NotFoundPage />} />
+      </Route>
+    </Routes>
+  );
+}
