@@ -131,6 +131,7 @@ export const en = {
     database: 'Database',
     databasePostgres: 'PostgreSQL',
     databasePglite: 'Embedded (PGlite)',
+    version: 'Rapport {{version}}',
     databaseUnknown: 'Unavailable',
     quickLinks: 'Settings',
     links: {

@@ -133,6 +133,7 @@ export const ru: Dictionary = {
     database: 'База данных',
     databasePostgres: 'PostgreSQL',
     databasePglite: 'Встроенная (PGlite)',
+    version: 'Rapport {{version}}',
     databaseUnknown: 'Недоступна',
     quickLinks: 'Настройки',
     links: {

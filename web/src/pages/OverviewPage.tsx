@@ -9,7 +9,15 @@ import { describeTimeZone } from '../lib/format.ts';
 import { PRODUCT_MODULES, SETTINGS_SCREENS } from '../modules.ts';
 import { useSession } from '../session/SessionContext.tsx';
 
-function Fact({ icon, label, value, testId }: { icon: ReactNode; label: string; value: ReactNode; testId: string }) {
+interface FactProps {
+  icon: ReactNode;
+  label: string;
+  value: ReactNode;
+  note?: string;
+  testId: string;
+}
+
+function Fact({ icon, label, value, note, testId }: FactProps) {
   return (
     <Group gap="sm" wrap="nowrap" align="flex-start">
       <ThemeIcon variant="light" size={36} radius="md">
@@ -22,6 +30,11 @@ function Fact({ icon, label, value, testId }: { icon: ReactNode; label: string; 
         <Text fw={500} data-testid={testId} style={{ overflowWrap: 'anywhere' }}>
           {value}
         </Text>
+        {note && (
+          <Text size="xs" c="dimmed">
+            {note}
+          </Text>
+        )}
       </Stack>
     </Group>
   );
@@ -41,9 +54,14 @@ export function OverviewPage() {
     <Skeleton height={18} width={120} mt={2} />
   ) : health.isError ? (
     t('overview.databaseUnknown')
+  ) : health.data.database === 'postgres' ? (
+    t('overview.databasePostgres')
+  ) : health.data.database === 'pglite' ? (
+    t('overview.databasePglite')
   ) : (
-    `${health.data.database === 'postgres' ? t('overview.databasePostgres') : health.data.database === 'pglite' ? t('overview.databasePglite') : health.data.database} · v${health.data.version}`
+    health.data.database
   );
+  const version = health.data ? t('overview.version', { version: health.data.version }) : undefined;
 
   return (
     <Stack gap="lg">
@@ -69,7 +87,7 @@ export function OverviewPage() {
             <Fact icon={<IconClock size={20} />} label={t('overview.timeZone')} value={describeTimeZone(workspace.timeZone)} testId="overview-time-zone" />
             <Fact icon={<IconCoin size={20} />} label={t('overview.currency')} value={workspace.currency} testId="overview-currency" />
             <Fact icon={<IconLanguage size={20} />} label={t('overview.locale')} value={t(`locales.${workspace.locale}`)} testId="overview-locale" />
-            <Fact icon={<IconDatabase size={20} />} label={t('overview.database')} value={database} testId="overview-database" />
+            <Fact icon={<IconDatabase size={20} />} label={t('overview.database')} value={database} note={version} testId="overview-database" />
           </SimpleGrid>
         </Stack>
       </Paper>
@@ -116,7 +134,7 @@ export function OverviewPage() {
         </Text>
         <Group gap={6}>
           {upcoming.map((module) => (
-            <Badge key={module.id} component={Link} to={module.path} variant="default" radius="sm" style={{ cursor: 'pointer' }} leftSection={<module.icon size={12} />}>
+            <Badge key={module.id} component={Link} to={module.path} variant="default" radius="sm" tt="none" fw={500} style={{ cursor: 'pointer' }} leftSection={<module.icon size={12} />}>
               {t(`nav.${module.id}`)}
             </Badge>
           ))}

@@ -33,18 +33,19 @@ export function Navigation() {
               leftSection={<module.icon size={18} stroke={1.6} />}
               rightSection={
                 module.built ? null : (
-                  <Badge size="xs" variant="light" color="gray" radius="sm">
+                  <Badge size="xs" variant="transparent" color="gray" tt="none" fw={500} px={0}>
                     {t('comingSoon.short')}
                   </Badge>
                 )
               }
               active={isActive(pathname, module.path)}
               data-testid={`nav-${module.id}`}
+              py={6}
               style={{ borderRadius: 'var(--mantine-radius-md)' }}
             />
           ))}
-          <Divider my="sm" />
-          <Text size="xs" fw={600} c="dimmed" tt="uppercase" px="sm" pb={4}>
+          <Divider my={8} />
+          <Text size="xs" fw={600} c="dimmed" tt="uppercase" px="sm" pb={2}>
             {t('nav.settings')}
           </Text>
           {visibleSettings.map((screen) => (
@@ -56,6 +57,7 @@ export function Navigation() {
               leftSection={<screen.icon size={18} stroke={1.6} />}
               active={isActive(pathname, screen.path)}
               data-testid={`nav-${screen.id}`}
+              py={6}
               style={{ borderRadius: 'var(--mantine-radius-md)' }}
             />
           ))}

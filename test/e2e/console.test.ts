@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+
+/**
+ * The console in a real browser against a real Rapport server (in-memory database): sign-in, language switch,
+ * a branch, and a secret key whose value must be shown once and then vanish from the page.
+ */
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+  '--disable-quic',
+];
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const WEB = join(REPO, 'web');
+const ARTIFACTS = join(REPO, 'test-artifacts');
+const LAPTOP = { width: 1366, height: 768 };
+const PHONE = { width: 390, height: 844 };
+
+function newestChange(path: string): number {
+  const stats = statSync(path);
+  if (!stats.isDirectory()) return stats.mtimeMs;
+  return Math.max(stats.mtimeMs, ...readdirSync(path).map((entry) => newestChange(join(path, entry))));
+}
+
+/** The server serves web/dist: build it when it is missing or older than the sources, so the test sees this code. */
+async function ensureConsoleBuilt() {
+  const builtIndex = join(WEB, 'dist', 'index.html');
+  const sources = Math.max(newestChange(join(WEB, 'src')), newestChange(join(WEB, 'index.html')));
+  if (existsSync(builtIndex) && statSync(builtIndex).mtimeMs >= sources) return;
+  const { build } = await import('vite');
+  await build({ configFile: join(WEB, 'vite.config.ts'), logLevel: 'warn' });
+}
+
+/** Everything the page did wrong: console errors, uncaught exceptions and 5xx answers. */
+function watchForTrouble(page: Page, problems: string[]) {
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    const url = message.location().url ?? '';
+    // Before sign-in the console asks GET /api/v1/session, which answers 401 by contract; Chromium logs that.
+    if (message.text().includes('status of 401') && new URL(url, 'http://x').pathname === '/api/v1/session') return;
+    problems.push(`console error: ${message.text()} (${url})`);
+  });
+  page.on('pageerror', (error) => problems.push(`uncaught exception: ${error.message}`));
+  page.on('response', (response) => {
+    if (response.status() >= 500) {
+      problems.push(`${response.status()} from ${response.request().method()} ${response.url()}`);
+    }
+  });
+}
+
+/** Whether an element is inside the window: a collapsed navbar is slid off-screen, not hidden. */
+async function onScreen(locator: Locator): Promise<boolean> {
+  const box = await locator.boundingBox();
+  const viewport = locator.page().viewportSize();
+  if (!box || !viewport || !(await locator.isVisible())) return false;
+  return box.x + box.width > 0 && box.x < viewport.width && box.y + box.height > 0 && box.y < viewport.height;
+}
+
+/** Fails the current step with whatever went wrong in the page during it. */
+function assertNoTrouble(problems: string[]) {
+  assert.deepEqual(problems.splice(0), [], 'no console errors, uncaught exceptions or 5xx responses');
+}
+
+async function shoot(page: Page, name: string) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: false });
+}
+
+test('web console', { timeout: 240_000 }, async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`no Chromium at ${CHROMIUM}: install Debian's chromium package to run the browser test`);
+    return;
+  }
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await ensureConsoleBuilt();
+
+  const { startTestServer } = await import('../../src/testing.ts');
+  const server = await startTestServer();
+  let browser: Browser | undefined;
+  const problems: string[] = [];
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    // An English browser, so the console's default language is known.
+    const laptop: BrowserContext = await browser.newContext({ viewport: LAPTOP, locale: 'en-US' });
+    const page = await laptop.newPage();
+    watchForTrouble(page, problems);
+
+    await t.test('signs in as the owner', async () => {
+      await page.goto(server.url);
+      await page.getByTestId('sign-in-email').waitFor();
+      await shoot(page, '01-sign-in');
+      await page.getByTestId('sign-in-email').fill(server.adminEmail);
+      await page.getByTestId('sign-in-password').fill(server.adminPassword);
+      await page.getByTestId('sign-in-submit').click();
+      await page.getByTestId('welcome-card').waitFor();
+      await page.getByTestId('overview-database').getByText(/PGlite|PostgreSQL/).waitFor();
+      assert.equal(await page.getByTestId('nav-overview').innerText(), 'Overview');
+      await shoot(page, '02-overview-en');
+      assertNoTrouble(problems);
+    });
+
+    await t.test('switches to Russian and back', async () => {
+      await page.getByTestId('language-ru').click();
+      await page.getByTestId('nav-overview').getByText('Обзор').waitFor();
+      await page.getByRole('heading', { name: 'Настройки' }).waitFor();
+      assert.equal(await page.getByTestId('nav-branches').innerText(), 'Филиалы');
+      assert.equal(await page.evaluate('document.documentElement.lang'), 'ru');
+      await shoot(page, '03-overview-ru');
+
+      await page.getByTestId('language-en').click();
+      await page.getByTestId('nav-overview').getByText('Overview').waitFor();
+      assert.equal(await page.evaluate(() => localStorage.getItem('rapport.language')), 'en');
+      assertNoTrouble(problems);
+    });
+
+    await t.test('creates a branch and a child branch, shown as a tree', async () => {
+      await page.getByTestId('nav-branches').click();
+      await page.getByTestId('create-branch').click();
+      await page.getByTestId('branch-name').fill('Moscow flagship');
+      await page.getByTestId('branch-code').fill('MSK-01');
+      await page.getByTestId('branch-submit').click();
+      await page.getByTestId('branch-form').waitFor({ state: 'detached' });
+      await page.getByTestId('branch-row').filter({ hasText: 'Moscow flagship' }).waitFor();
+
+      await page.getByTestId('create-branch').click();
+      await page.getByTestId('branch-name').fill('Tverskaya 12');
+      await page.getByTestId('branch-code').fill('MSK-01-T12');
+      await page.getByTestId('branch-parent').click();
+      await page.getByRole('option', { name: /Moscow flagship/ }).click();
+      await page.getByTestId('branch-submit').click();
+      await page.getByTestId('branch-form').waitFor({ state: 'detached' });
+      await page.getByTestId('branch-row').filter({ hasText: 'Tverskaya 12' }).waitFor();
+
+      const codes = await page.getByTestId('branch-row').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-branch-code')));
+      assert.deepEqual(codes, ['MSK-01', 'MSK-01-T12'], 'the child branch is listed under its parent');
+      await shoot(page, '04-branches');
+      assertNoTrouble(problems);
+    });
+
+    await t.test('creates a secret key, reveals it once, then lists only its prefix', async () => {
+      await page.getByTestId('nav-apiKeys').click();
+      await page.getByTestId('create-key').click();
+      await page.getByTestId('key-kind-secret').click();
+      await page.getByTestId('key-name').fill('Online shop back end');
+      await page.getByTestId('key-role').click();
+      await page.getByRole('option', { name: 'Marketer' }).click();
+      await page.getByTestId('key-branch').click();
+      await page.getByRole('option', { name: /Moscow flagship/ }).click();
+      await page.getByTestId('key-submit').click();
+
+      const revealed = page.getByTestId('revealed-secret');
+      await revealed.waitFor();
+      const secret = (await revealed.innerText()).trim();
+      assert.match(secret, /^sk_/, 'a secret key starts with sk_');
+      await page.getByText('you will not see it again').waitFor();
+      await shoot(page, '05-key-revealed');
+
+      await page.getByTestId('reveal-close').click();
+      await revealed.waitFor({ state: 'detached' });
+      const row = page.getByTestId('key-row').filter({ hasText: 'Online shop back end' });
+      await row.waitFor();
+      const prefix = (await row.getByTestId('key-prefix').innerText()).replace('…', '').trim();
+      assert.ok(prefix.length >= 4 && secret.startsWith(prefix), `the row shows the key's prefix (${prefix})`);
+      assert.ok(prefix.length < secret.length, 'the row does not show the whole secret');
+      await row.getByText('Marketer').waitFor();
+
+      const html = await page.content();
+      assert.ok(!html.includes(secret), 'the secret is gone from the page after closing the reveal dialog');
+      const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+      assert.ok(!stored.includes(secret), 'the secret is not kept in browser storage');
+      await shoot(page, '06-keys-list');
+      assertNoTrouble(problems);
+    });
+
+    await t.test('fits a phone: the navbar hides behind a burger', async () => {
+      // Same session cookie, phone-sized window.
+      const phone = await browser!.newContext({ viewport: PHONE, locale: 'en-US', storageState: await laptop.storageState() });
+      const phonePage = await phone.newPage();
+      watchForTrouble(phonePage, problems);
+      await phonePage.goto(server.url);
+      await phonePage.getByTestId('welcome-card').waitFor();
+      await phonePage.getByTestId('overview-database').getByText(/PGlite|PostgreSQL/).waitFor();
+      assert.equal(await onScreen(phonePage.getByTestId('nav-branches')), false, 'the navbar starts collapsed');
+      const overflow = await phonePage.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+      assert.ok(overflow <= 0, `nothing is wider than the screen (overflow ${overflow}px)`);
+      await shoot(phonePage, '07-overview-phone');
+
+      await phonePage.getByTestId('nav-burger').click();
+      await phonePage.waitForFunction(
+        `(() => { const r = document.querySelector('[data-testid="nav-branches"]').getBoundingClientRect(); return r.x >= 0 && r.right <= window.innerWidth; })()`,
+      );
+      assert.equal(await onScreen(phonePage.getByTestId('nav-branches')), true, 'the burger opens the navbar');
+      await shoot(phonePage, '08-phone-menu');
+      await phonePage.getByTestId('nav-branches').click();
+      await phonePage.getByTestId('branch-row').first().waitFor();
+      await phonePage.waitForFunction(
+        `document.querySelector('[data-testid="nav-branches"]').getBoundingClientRect().right <= 0`,
+      );
+      await phone.close();
+      assertNoTrouble(problems);
+    });
+
+  } finally {
+    await browser?.close();
+    await server.close();
+  }
+});
