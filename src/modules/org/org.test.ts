@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, createTestApp, newWorkspace, signInAsOwner, type TestApp } from '../../testing.ts';
+import {
+  ADMIN_EMAIL,
+  ADMIN_PASSWORD,
+  createTestApp,
+  newWorkspace,
+  signInAsOwner,
+  type TestApp,
+} from '../../testing.ts';
 
 let app: TestApp;
 before(async () => {
@@ -16,7 +23,11 @@ async function call(method: string, url: string, headers: Headers, payload?: unk
   const response = await app.server.inject({ method: method as 'GET', url, headers, payload: payload as object });
   return { status: response.statusCode, body: response.body ? response.json() : null, headers: response.headers };
 }
-function assertProblem(res: { status: number; body: any; headers: Record<string, unknown> }, status: number, code: string) {
+function assertProblem(
+  res: { status: number; body: any; headers: Record<string, unknown> },
+  status: number,
+  code: string,
+) {
   assert.equal(res.status, status, JSON.stringify(res.body));
   assert.match(String(res.headers['content-type']), /application\/problem\+json/);
   assert.equal(res.body.code, code);
@@ -36,7 +47,9 @@ describe('branch managers stay inside their branch', () => {
     const owner = ws.bearer;
     const north = (await call('POST', '/api/v1/branches', owner, { name: 'North', code: 'N' })).body;
     const south = (await call('POST', '/api/v1/branches', owner, { name: 'South', code: 'S' })).body;
-    const southStore = (await call('POST', '/api/v1/branches', owner, { name: 'South 1', code: 'S1', parentId: south.id })).body;
+    const southStore = (
+      await call('POST', '/api/v1/branches', owner, { name: 'South 1', code: 'S1', parentId: south.id })
+    ).body;
     const manager = await secretKey(owner, 'branch_manager', north.id);
 
     const listed = await call('GET', '/api/v1/branches', manager);
@@ -47,23 +60,42 @@ describe('branch managers stay inside their branch', () => {
     );
     assertProblem(await call('GET', `/api/v1/branches/${south.id}`, manager), 404, 'BRANCH_NOT_FOUND');
     assertProblem(await call('GET', `/api/v1/branches/${southStore.id}`, manager), 404, 'BRANCH_NOT_FOUND');
-    assertProblem(await call('PATCH', `/api/v1/branches/${south.id}`, manager, { name: 'Mine now' }), 404, 'BRANCH_NOT_FOUND');
+    assertProblem(
+      await call('PATCH', `/api/v1/branches/${south.id}`, manager, { name: 'Mine now' }),
+      404,
+      'BRANCH_NOT_FOUND',
+    );
     assertProblem(await call('DELETE', `/api/v1/branches/${southStore.id}`, manager), 404, 'BRANCH_NOT_FOUND');
     assertProblem(
       await call('POST', '/api/v1/branches', manager, { name: 'Sneaky', code: 'X1', parentId: south.id }),
       404,
       'PARENT_BRANCH_NOT_FOUND',
     );
-    assertProblem(await call('POST', '/api/v1/branches', manager, { name: 'Root', code: 'X2' }), 403, 'BRANCH_OUTSIDE_SCOPE');
-    assertProblem(await call('PATCH', `/api/v1/branches/${north.id}`, manager, { name: 'Renamed' }), 403, 'OWN_BRANCH_READ_ONLY');
+    assertProblem(
+      await call('POST', '/api/v1/branches', manager, { name: 'Root', code: 'X2' }),
+      403,
+      'BRANCH_OUTSIDE_SCOPE',
+    );
+    assertProblem(
+      await call('PATCH', `/api/v1/branches/${north.id}`, manager, { name: 'Renamed' }),
+      403,
+      'OWN_BRANCH_READ_ONLY',
+    );
     assertProblem(await call('PATCH', '/api/v1/workspace', manager, { name: 'Taken over' }), 403, 'FORBIDDEN');
     assertProblem(await call('GET', '/api/v1/keys', manager), 403, 'FORBIDDEN');
-    assertProblem(await call('POST', '/api/v1/users', manager, { email: 'x@example.test', name: 'X', role: 'owner' }), 403, 'FORBIDDEN');
+    assertProblem(
+      await call('POST', '/api/v1/users', manager, { email: 'x@example.test', name: 'X', role: 'owner' }),
+      403,
+      'FORBIDDEN',
+    );
 
     // Inside its branch it works.
     const shelf = await call('POST', '/api/v1/branches', manager, { name: 'North 1', code: 'N1', parentId: north.id });
     assert.equal(shelf.status, 201);
-    assert.equal((await call('PATCH', `/api/v1/branches/${shelf.body.id}`, manager, { name: 'North One' })).body.name, 'North One');
+    assert.equal(
+      (await call('PATCH', `/api/v1/branches/${shelf.body.id}`, manager, { name: 'North One' })).body.name,
+      'North One',
+    );
     assert.equal((await call('GET', '/api/v1/branches', manager)).body.items.length, 2);
 
     // Nothing of the south changed.
@@ -96,17 +128,25 @@ describe('branch managers stay inside their branch', () => {
 });
 
 describe('workspaces are isolated', () => {
-  it("a key of workspace A gets 404 for every object of workspace B", async () => {
+  it('a key of workspace A gets 404 for every object of workspace B', async () => {
     const a = await newWorkspace(app);
     const b = await newWorkspace(app);
     const branchB = (await call('POST', '/api/v1/branches', b.bearer, { name: 'B store', code: 'B1' })).body;
     const userB = (
-      await call('POST', '/api/v1/users', b.bearer, { email: `u-${b.workspaceId}@example.test`, name: 'Bea', role: 'analyst' })
+      await call('POST', '/api/v1/users', b.bearer, {
+        email: `u-${b.workspaceId}@example.test`,
+        name: 'Bea',
+        role: 'analyst',
+      })
     ).body.user;
     const keyB = (await call('POST', '/api/v1/keys', b.bearer, { kind: 'write', name: 'site' })).body.key;
 
     assertProblem(await call('GET', `/api/v1/branches/${branchB.id}`, a.bearer), 404, 'BRANCH_NOT_FOUND');
-    assertProblem(await call('PATCH', `/api/v1/branches/${branchB.id}`, a.bearer, { name: 'x' }), 404, 'BRANCH_NOT_FOUND');
+    assertProblem(
+      await call('PATCH', `/api/v1/branches/${branchB.id}`, a.bearer, { name: 'x' }),
+      404,
+      'BRANCH_NOT_FOUND',
+    );
     assertProblem(await call('DELETE', `/api/v1/branches/${branchB.id}`, a.bearer), 404, 'BRANCH_NOT_FOUND');
     assertProblem(await call('GET', `/api/v1/users/${userB.id}`, a.bearer), 404, 'USER_NOT_FOUND');
     assertProblem(await call('PATCH', `/api/v1/users/${userB.id}`, a.bearer, { role: 'owner' }), 404, 'USER_NOT_FOUND');
@@ -141,7 +181,11 @@ describe('workspaces are isolated', () => {
     });
     assert.equal(login.statusCode, 200);
     const cookie = `rapport_session=${login.cookies.find((c) => c.name === 'rapport_session')?.value}`;
-    assertProblem(await call('GET', '/api/v1/workspace', { cookie, 'rapport-workspace': a.workspaceId }), 404, 'WORKSPACE_NOT_FOUND');
+    assertProblem(
+      await call('GET', '/api/v1/workspace', { cookie, 'rapport-workspace': a.workspaceId }),
+      404,
+      'WORKSPACE_NOT_FOUND',
+    );
     assert.equal((await call('GET', '/api/v1/workspace', { cookie, 'rapport-workspace': b.workspaceId })).status, 200);
   });
 });
@@ -150,15 +194,27 @@ describe('sign-in', () => {
   it('refuses a sixth attempt after five wrong passwords, even with the right password', async () => {
     const email = `limited-${Date.now()}@example.test`;
     const ws = await newWorkspace(app);
-    await call('POST', '/api/v1/users', ws.bearer, { email, name: 'Lim', role: 'analyst', password: 'the right password' });
+    await call('POST', '/api/v1/users', ws.bearer, {
+      email,
+      name: 'Lim',
+      role: 'analyst',
+      password: 'the right password',
+    });
     for (let i = 0; i < 5; i++) {
-      assertProblem(await call('POST', '/api/v1/session', {}, { email, password: `wrong ${i}` }), 401, 'INVALID_CREDENTIALS');
+      assertProblem(
+        await call('POST', '/api/v1/session', {}, { email, password: `wrong ${i}` }),
+        401,
+        'INVALID_CREDENTIALS',
+      );
     }
     const limited = await call('POST', '/api/v1/session', {}, { email, password: 'the right password' });
     assertProblem(limited, 429, 'RATE_LIMITED');
     assert.ok(limited.body.retryAfterSeconds > 0);
     // Other accounts are not affected by one account's lockout.
-    assert.equal((await call('POST', '/api/v1/session', {}, { email: ADMIN_EMAIL, password: ADMIN_PASSWORD })).status, 200);
+    assert.equal(
+      (await call('POST', '/api/v1/session', {}, { email: ADMIN_EMAIL, password: ADMIN_PASSWORD })).status,
+      200,
+    );
   });
 
   it('sets an HttpOnly SameSite cookie and demands the CSRF token on changes', async () => {
@@ -172,11 +228,26 @@ describe('sign-in', () => {
     assert.match(setCookie, /HttpOnly/);
     assert.match(setCookie, /SameSite=Strict/);
     const session = await signInAsOwner(app);
-    const withoutToken = await call('POST', '/api/v1/branches', { cookie: session.cookie }, { name: 'X', code: 'CSRF1' });
+    const withoutToken = await call(
+      'POST',
+      '/api/v1/branches',
+      { cookie: session.cookie },
+      { name: 'X', code: 'CSRF1' },
+    );
     assertProblem(withoutToken, 403, 'CSRF_TOKEN_INVALID');
-    const wrongToken = await call('POST', '/api/v1/branches', { cookie: session.cookie, 'x-csrf-token': 'nope' }, { name: 'X', code: 'CSRF1' });
+    const wrongToken = await call(
+      'POST',
+      '/api/v1/branches',
+      { cookie: session.cookie, 'x-csrf-token': 'nope' },
+      { name: 'X', code: 'CSRF1' },
+    );
     assertProblem(wrongToken, 403, 'CSRF_TOKEN_INVALID');
-    const ok = await call('POST', '/api/v1/branches', { cookie: session.cookie, 'x-csrf-token': session.csrfToken }, { name: 'X', code: 'CSRF1' });
+    const ok = await call(
+      'POST',
+      '/api/v1/branches',
+      { cookie: session.cookie, 'x-csrf-token': session.csrfToken },
+      { name: 'X', code: 'CSRF1' },
+    );
     assert.equal(ok.status, 201);
     // Reads need no token.
     assert.equal((await call('GET', '/api/v1/branches', { cookie: session.cookie })).status, 200);
@@ -193,13 +264,19 @@ describe('sign-in', () => {
 describe('API keys', () => {
   it('shows a secret once, stores only its hash, and stops honouring it when revoked', async () => {
     const ws = await newWorkspace(app);
-    const created = await call('POST', '/api/v1/keys', ws.bearer, { kind: 'secret', name: 'CRM sync', role: 'analyst' });
+    const created = await call('POST', '/api/v1/keys', ws.bearer, {
+      kind: 'secret',
+      name: 'CRM sync',
+      role: 'analyst',
+    });
     assert.equal(created.status, 201);
     const secret: string = created.body.secret;
     assert.match(secret, /^sk_[0-9A-Za-z]{40}$/);
     const listed = await call('GET', '/api/v1/keys', ws.bearer);
     assert.ok(!JSON.stringify(listed.body).includes(secret), 'the list never repeats a secret');
-    const stored = await sql<{ n: number }>`select count(*) as n from api_keys where secret_hash = ${secret} or write_key = ${secret}`.execute(
+    const stored = await sql<{
+      n: number;
+    }>`select count(*) as n from api_keys where secret_hash = ${secret} or write_key = ${secret}`.execute(
       app.database.db,
     );
     assert.equal(stored.rows[0]?.n, 0, 'the clear secret is not in the database');
@@ -207,7 +284,10 @@ describe('API keys', () => {
     const analyst = { authorization: `Bearer ${secret}` };
     assert.equal((await call('GET', '/api/v1/workspace', analyst)).status, 200);
     assertProblem(await call('POST', '/api/v1/branches', analyst, { name: 'No', code: 'NO' }), 403, 'FORBIDDEN');
-    assert.equal((await call('DELETE', `/api/v1/keys/${created.body.key.id}`, ws.bearer)).body.revokedAt !== null, true);
+    assert.equal(
+      (await call('DELETE', `/api/v1/keys/${created.body.key.id}`, ws.bearer)).body.revokedAt !== null,
+      true,
+    );
     assertProblem(await call('GET', '/api/v1/workspace', analyst), 401, 'INVALID_API_KEY');
   });
 
@@ -216,11 +296,19 @@ describe('API keys', () => {
     const created = await call('POST', '/api/v1/keys', ws.bearer, { kind: 'write', name: 'web site' });
     assert.match(created.body.secret, /^wk_/);
     assert.equal(created.body.key.writeKey, created.body.secret, 'write keys are publishable and stay readable');
-    assertProblem(await call('GET', '/api/v1/workspace', { authorization: `Bearer ${created.body.secret}` }), 403, 'WRITE_KEY_NOT_ALLOWED');
+    assertProblem(
+      await call('GET', '/api/v1/workspace', { authorization: `Bearer ${created.body.secret}` }),
+      403,
+      'WRITE_KEY_NOT_ALLOWED',
+    );
   });
 
   it('rejects unknown and malformed credentials with 401', async () => {
-    assertProblem(await call('GET', '/api/v1/workspace', { authorization: 'Bearer sk_unknown' }), 401, 'INVALID_API_KEY');
+    assertProblem(
+      await call('GET', '/api/v1/workspace', { authorization: 'Bearer sk_unknown' }),
+      401,
+      'INVALID_API_KEY',
+    );
     assertProblem(await call('GET', '/api/v1/workspace', { authorization: 'Basic abc' }), 401, 'INVALID_AUTHORIZATION');
     assertProblem(await call('GET', '/api/v1/workspace', {}), 401, 'UNAUTHENTICATED');
   });
@@ -232,7 +320,10 @@ describe('bad input', () => {
     { payload: 'not json at all', contentType: 'application/json' },
     { payload: '[]', contentType: 'application/json' },
     { payload: '"a string"', contentType: 'application/json' },
-    { payload: '{"name": 42, "code": {}, "role": "emperor", "kind": "master", "email": 7}', contentType: 'application/json' },
+    {
+      payload: '{"name": 42, "code": {}, "role": "emperor", "kind": "master", "email": 7}',
+      contentType: 'application/json',
+    },
     { payload: '{"unexpected": true}', contentType: 'application/json' },
     { payload: 'name=x', contentType: 'application/x-www-form-urlencoded' },
     { payload: '', contentType: 'application/json' },
@@ -240,7 +331,9 @@ describe('bad input', () => {
 
   it('answers every malformed body on every write route with a 4xx problem, never a 500', async () => {
     const ws = await newWorkspace(app);
-    const writes = app.server.routeTable.filter((r) => ['POST', 'PATCH', 'PUT'].includes(r.method) && r.url.startsWith('/api/v1/'));
+    const writes = app.server.routeTable.filter(
+      (r) => ['POST', 'PATCH', 'PUT'].includes(r.method) && r.url.startsWith('/api/v1/'),
+    );
     assert.ok(writes.length >= 8, 'the route table lists the write routes');
     const someId = '01a20000-0000-7000-8000-000000000000';
     for (const route of writes) {
@@ -252,7 +345,10 @@ describe('bad input', () => {
           payload: bad.payload,
         });
         const label = `${route.method} ${route.url} with ${JSON.stringify(bad.payload)}`;
-        assert.ok(response.statusCode >= 400 && response.statusCode < 500, `${label} → ${response.statusCode} ${response.body}`);
+        assert.ok(
+          response.statusCode >= 400 && response.statusCode < 500,
+          `${label} → ${response.statusCode} ${response.body}`,
+        );
         assert.match(String(response.headers['content-type']), /problem\+json/, label);
         assert.match(response.json().code, /^[A-Z_]+$/, label);
       }
@@ -297,7 +393,8 @@ describe('workspace rules', () => {
 
   it('pages through lists with a cursor', async () => {
     const ws = await newWorkspace(app);
-    for (let i = 0; i < 5; i++) await call('POST', '/api/v1/branches', ws.bearer, { name: `Store ${i}`, code: `ST${i}` });
+    for (let i = 0; i < 5; i++)
+      await call('POST', '/api/v1/branches', ws.bearer, { name: `Store ${i}`, code: `ST${i}` });
     const first = await call('GET', '/api/v1/branches?limit=2', ws.bearer);
     assert.equal(first.body.items.length, 2);
     const seen = [...first.body.items];

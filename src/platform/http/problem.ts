@@ -114,8 +114,4 @@ export function installProblemHandlers(app: FastifyInstance) {
     request.log.error({ err: error }, 'unhandled error');
     return sendProblem(request, reply, 500, 'INTERNAL', 'Something went wrong on our side. Quote the request id.');
   });
-
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(request, reply, 404, 'ROUTE_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`),
-  );
 }

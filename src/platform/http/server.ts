@@ -166,28 +166,28 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   );
   for (const plugin of deps.rootRoutes ?? []) await app.register(plugin);
 
-  if (deps.serveConsole !== false) await serveConsole(app);
+  await serveConsole(app, deps.serveConsole !== false);
   return app;
 }
 
-async function serveConsole(app: FastifyInstance) {
+async function serveConsole(app: FastifyInstance, enabled: boolean) {
   const index = join(WEB_DIST, 'index.html');
-  if (!existsSync(index)) {
+  const built = enabled && existsSync(index);
+  if (built) await app.register(fastifyStatic, { root: WEB_DIST, prefix: '/', wildcard: false, index: ['index.html'] });
+  else if (enabled) {
     app.get('/', { config: { auth: 'public' }, schema: { hide: true } }, async (_request, reply) =>
       reply
         .type('text/html; charset=utf-8')
         .send(
-          '<!doctype html><title>Rapport</title><p>The console is not built. Run <code>npm run build:web</code>.</p>',
+          '<!doctype html><title>Rapport</title><p>The console is not built yet. Run <code>npm run build:web</code>.</p>',
         ),
     );
-    return;
   }
-  await app.register(fastifyStatic, { root: WEB_DIST, prefix: '/', wildcard: false, index: ['index.html'] });
-  // Client-side routes (/settings/keys …) get the app shell; API paths keep their problem+json 404.
+  // Client-side routes (/settings/keys …) get the app shell; everything else, API paths above all, a problem.
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? '/';
     const isApi = path.startsWith('/api/') || path.startsWith('/v1/') || path === '/health' || path === '/metrics';
-    if (request.method === 'GET' && !isApi && !/\.[a-z0-9]+$/i.test(path)) {
+    if (built && request.method === 'GET' && !isApi && !/\.[a-z0-9]+$/i.test(path)) {
       return reply.type('text/html; charset=utf-8').sendFile('index.html');
     }
     return sendProblem(request, reply, 404, 'ROUTE_NOT_FOUND', `No route ${request.method} ${path}`);

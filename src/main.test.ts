@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import pg from 'pg';
+import { testDatabaseUrl } from './platform/config.ts';
+import { randomToken } from './platform/ids.ts';
+
+/** The `rapport` command as a user runs it: a real process, a real port, real signals. */
+const BIN = new URL('../bin/rapport.js', import.meta.url).pathname;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+interface Running {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function start(args: string[], env: Record<string, string>): Running {
+  let output = '';
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, LOG_LEVEL: 'warn', RAPPORT_ADMIN_EMAIL: '', RAPPORT_ADMIN_PASSWORD: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d) => {
+    output += d;
+  });
+  child.stderr?.on('data', (d) => {
+    output += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function waitForHealth(url: string, running: Running, ms: number) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    try {
+      const res = await fetch(`${url}/health`);
+      if (res.ok) return (await res.json()) as { database: string };
+    } catch {}
+    if (running.child.exitCode !== null) throw new Error(`rapport exited early:\n${running.output()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`no health within ${ms} ms:\n${running.output()}`);
+}
+
+async function signIn(url: string, email: string, password: string) {
+  return fetch(`${url}/api/v1/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+}
+
+describe('rapport serve on the embedded database', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'rapport-cli-'));
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('starts within 30 s, prints credentials once, stops cleanly on SIGTERM and keeps its data', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const first = start(['serve'], { RAPPORT_DATA_DIR: dataDir, PORT: String(port) });
+    const health = await waitForHealth(url, first, 30_000);
+    assert.equal(health.database, 'pglite');
+    await new Promise((r) => setTimeout(r, 200));
+    const email = /Sign in:\s+(\S+)/.exec(first.output())?.[1];
+    const password = /Password:\s+(\S+)/.exec(first.output())?.[1];
+    assert.ok(email && password, `credentials printed:\n${first.output()}`);
+    assert.match(first.output(), /Console:\s+http:\/\/localhost:\d+\//);
+    assert.equal((await signIn(url, email, password)).status, 200);
+
+    first.child.kill('SIGTERM');
+    assert.equal(await first.exited, 0, first.output());
+
+    const second = start(['serve'], { RAPPORT_DATA_DIR: dataDir, PORT: String(port) });
+    await waitForHealth(url, second, 30_000);
+    assert.doesNotMatch(second.output(), /Password:/, 'the password is printed on the first start only');
+    assert.equal((await signIn(url, email, password)).status, 200, 'the owner survived the restart');
+    second.child.kill('SIGINT');
+    assert.equal(await second.exited, 0, second.output());
+  });
+
+  it('refuses to start with a readable message when configuration is wrong', async () => {
+    const bad = start(['serve'], { RAPPORT_DATA_DIR: dataDir, PORT: 'not-a-port' });
+    assert.equal(await bad.exited, 1);
+    assert.match(bad.output(), /Invalid configuration:[\s\S]*port/);
+  });
+});
+
+const baseUrl = testDatabaseUrl();
+describe('scale-out shape on PostgreSQL: an API process and a separate worker', {
+  skip: !baseUrl && 'needs TEST_DATABASE_URL',
+}, () => {
+  it('serve --no-worker and worker run side by side on one database', async () => {
+    const name = `rapport_cli_${randomToken(8).toLowerCase()}`;
+    const admin = new pg.Client({ connectionString: baseUrl });
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+    const dbUrl = new URL(baseUrl as string);
+    dbUrl.pathname = `/${name}`;
+    const port = await freePort();
+    const env = {
+      DATABASE_URL: dbUrl.toString(),
+      PORT: String(port),
+      RAPPORT_ADMIN_EMAIL: 'ops@example.test',
+      RAPPORT_ADMIN_PASSWORD: 'a password from the environment',
+      RAPPORT_SECRET_KEY: `sk_${randomToken(40)}`,
+    };
+    const api = start(['serve', '--no-worker'], env);
+    const worker = start(['worker'], env);
+    try {
+      const health = await waitForHealth(`http://127.0.0.1:${port}`, api, 30_000);
+      assert.equal(health.database, 'postgres');
+      const me = await fetch(`http://127.0.0.1:${port}/api/v1/me`, {
+        headers: { authorization: `Bearer ${env.RAPPORT_SECRET_KEY}` },
+      });
+      assert.equal(me.status, 200, 'the secret key from the environment works');
+      assert.equal(
+        (await signIn(`http://127.0.0.1:${port}`, env.RAPPORT_ADMIN_EMAIL, env.RAPPORT_ADMIN_PASSWORD)).status,
+        200,
+      );
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(worker.child.exitCode, null, `the worker keeps running:\n${worker.output()}`);
+    } finally {
+      api.child.kill('SIGTERM');
+      worker.child.kill('SIGTERM');
+      const [apiCode, workerCode] = await Promise.all([api.exited, worker.exited]);
+      await admin.query(`drop database if exists ${name} with (force)`);
+      await admin.end();
+      assert.equal(apiCode, 0, api.output());
+      assert.equal(workerCode, 0, worker.output());
+    }
+  });
+});
