@@ -88,9 +88,10 @@ test('web console', { timeout: 240_000 }, async (t) => {
   let browser: Browser | undefined;
   const problems: string[] = [];
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const launched = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = launched;
     // An English browser, so the console's default language is known.
-    const laptop: BrowserContext = await browser.newContext({ viewport: LAPTOP, locale: 'en-US' });
+    const laptop: BrowserContext = await launched.newContext({ viewport: LAPTOP, locale: 'en-US' });
     const page = await laptop.newPage();
     watchForTrouble(page, problems);
 
@@ -102,8 +103,11 @@ test('web console', { timeout: 240_000 }, async (t) => {
       await page.getByTestId('sign-in-password').fill(server.adminPassword);
       await page.getByTestId('sign-in-submit').click();
       await page.getByTestId('welcome-card').waitFor();
-      await page.getByTestId('overview-database').getByText(/PGlite|PostgreSQL/).waitFor();
-      assert.equal(await page.getByTestId('nav-overview').innerText(), 'Overview');
+      await page
+        .getByTestId('overview-database')
+        .getByText(/PGlite|PostgreSQL/)
+        .waitFor();
+      assert.equal(await page.getByTestId('nav-overview').textContent(), 'Overview');
       await shoot(page, '02-overview-en');
       assertNoTrouble(problems);
     });
@@ -112,7 +116,7 @@ test('web console', { timeout: 240_000 }, async (t) => {
       await page.getByTestId('language-ru').click();
       await page.getByTestId('nav-overview').getByText('Обзор').waitFor();
       await page.getByRole('heading', { name: 'Настройки' }).waitFor();
-      assert.equal(await page.getByTestId('nav-branches').innerText(), 'Филиалы');
+      assert.equal(await page.getByTestId('nav-branches').textContent(), 'Филиалы');
       assert.equal(await page.evaluate('document.documentElement.lang'), 'ru');
       await shoot(page, '03-overview-ru');
 
@@ -140,7 +144,9 @@ test('web console', { timeout: 240_000 }, async (t) => {
       await page.getByTestId('branch-form').waitFor({ state: 'detached' });
       await page.getByTestId('branch-row').filter({ hasText: 'Tverskaya 12' }).waitFor();
 
-      const codes = await page.getByTestId('branch-row').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-branch-code')));
+      const codes = await page
+        .getByTestId('branch-row')
+        .evaluateAll((rows) => rows.map((row) => row.getAttribute('data-branch-code')));
       assert.deepEqual(codes, ['MSK-01', 'MSK-01-T12'], 'the child branch is listed under its parent');
       await shoot(page, '04-branches');
       assertNoTrouble(problems);
@@ -159,7 +165,7 @@ test('web console', { timeout: 240_000 }, async (t) => {
 
       const revealed = page.getByTestId('revealed-secret');
       await revealed.waitFor();
-      const secret = (await revealed.innerText()).trim();
+      const secret = ((await revealed.textContent()) ?? '').trim();
       assert.match(secret, /^sk_/, 'a secret key starts with sk_');
       await page.getByText('you will not see it again').waitFor();
       await shoot(page, '05-key-revealed');
@@ -168,14 +174,16 @@ test('web console', { timeout: 240_000 }, async (t) => {
       await revealed.waitFor({ state: 'detached' });
       const row = page.getByTestId('key-row').filter({ hasText: 'Online shop back end' });
       await row.waitFor();
-      const prefix = (await row.getByTestId('key-prefix').innerText()).replace('…', '').trim();
+      const prefix = ((await row.getByTestId('key-prefix').textContent()) ?? '').replace('…', '').trim();
       assert.ok(prefix.length >= 4 && secret.startsWith(prefix), `the row shows the key's prefix (${prefix})`);
       assert.ok(prefix.length < secret.length, 'the row does not show the whole secret');
       await row.getByText('Marketer').waitFor();
 
       const html = await page.content();
       assert.ok(!html.includes(secret), 'the secret is gone from the page after closing the reveal dialog');
-      const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+      const stored = await page.evaluate(
+        () => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }),
+      );
       assert.ok(!stored.includes(secret), 'the secret is not kept in browser storage');
       await shoot(page, '06-keys-list');
       assertNoTrouble(problems);
@@ -183,12 +191,19 @@ test('web console', { timeout: 240_000 }, async (t) => {
 
     await t.test('fits a phone: the navbar hides behind a burger', async () => {
       // Same session cookie, phone-sized window.
-      const phone = await browser!.newContext({ viewport: PHONE, locale: 'en-US', storageState: await laptop.storageState() });
+      const phone = await launched.newContext({
+        viewport: PHONE,
+        locale: 'en-US',
+        storageState: await laptop.storageState(),
+      });
       const phonePage = await phone.newPage();
       watchForTrouble(phonePage, problems);
       await phonePage.goto(server.url);
       await phonePage.getByTestId('welcome-card').waitFor();
-      await phonePage.getByTestId('overview-database').getByText(/PGlite|PostgreSQL/).waitFor();
+      await phonePage
+        .getByTestId('overview-database')
+        .getByText(/PGlite|PostgreSQL/)
+        .waitFor();
       assert.equal(await onScreen(phonePage.getByTestId('nav-branches')), false, 'the navbar starts collapsed');
       const overflow = await phonePage.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
       assert.ok(overflow <= 0, `nothing is wider than the screen (overflow ${overflow}px)`);
@@ -208,7 +223,6 @@ test('web console', { timeout: 240_000 }, async (t) => {
       await phone.close();
       assertNoTrouble(problems);
     });
-
   } finally {
     await browser?.close();
     await server.close();

@@ -1,4 +1,5 @@
 import {
+  type Icon,
   IconActivity,
   IconAward,
   IconBuildingStore,
@@ -16,7 +17,6 @@ import {
   IconTicket,
   IconUserCog,
   IconUsers,
-  type Icon,
 } from '@tabler/icons-react';
 import type { Permission } from '../../src/modules/org/org.schemas.ts';
 

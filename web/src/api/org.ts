@@ -98,9 +98,15 @@ export function useUpdateWorkspace() {
 }
 
 /** A cursor-paged list read page by page ("load more"). */
-function usePagedList<T>(queryKey: readonly unknown[], path: string, query: Record<string, string | undefined> = {}) {
+function usePagedList<T>(
+  queryKey: readonly unknown[],
+  path: string,
+  query: Record<string, string | undefined> = {},
+  enabled = true,
+) {
   const result = useInfiniteQuery<Page<T>, ApiError, InfiniteData<Page<T>>, readonly unknown[], string | null>({
     queryKey,
+    enabled,
     initialPageParam: null,
     queryFn: ({ pageParam }) => api<Page<T>>(path, { query: { ...query, limit: 50, cursor: pageParam } }),
     getNextPageParam: (lastPage) => lastPage.nextCursor,
@@ -109,9 +115,9 @@ function usePagedList<T>(queryKey: readonly unknown[], path: string, query: Reco
   return { ...result, items };
 }
 
-export function useUsers() {
+export function useUsers(options: { enabled?: boolean } = {}) {
   const workspaceId = useCurrentWorkspaceId();
-  return usePagedList<User>(queryKeys.users(workspaceId), '/api/v1/users');
+  return usePagedList<User>(queryKeys.users(workspaceId), '/api/v1/users', {}, options.enabled);
 }
 
 function useInvalidate(key: (workspaceId: string) => readonly unknown[]) {
@@ -190,9 +196,9 @@ export function useDeleteBranch() {
   });
 }
 
-export function useApiKeys() {
+export function useApiKeys(options: { enabled?: boolean } = {}) {
   const workspaceId = useCurrentWorkspaceId();
-  return usePagedList<ApiKey>(queryKeys.keys(workspaceId), '/api/v1/keys');
+  return usePagedList<ApiKey>(queryKeys.keys(workspaceId), '/api/v1/keys', {}, options.enabled);
 }
 
 export function useCreateApiKey() {

@@ -8,7 +8,8 @@ type InputProps = Omit<AutocompleteProps, 'data' | 'onChange' | 'value'> & {
 
 /** Suggests common IANA zones but accepts any valid one typed in: brands operate in more zones than a list can hold. */
 export function TimeZoneInput({ value, onChange, ...props }: InputProps) {
-  const data = value && !COMMON_TIME_ZONES.includes(value as never) ? [value, ...COMMON_TIME_ZONES] : [...COMMON_TIME_ZONES];
+  const data =
+    value && !COMMON_TIME_ZONES.includes(value as never) ? [value, ...COMMON_TIME_ZONES] : [...COMMON_TIME_ZONES];
   return <Autocomplete data={data} value={value} onChange={onChange} limit={60} maxDropdownHeight={260} {...props} />;
 }
 

@@ -14,7 +14,16 @@ interface ConfirmModalProps {
 }
 
 /** Asks before a destructive action and keeps the server's refusal (e.g. a branch still in use) on screen. */
-export function ConfirmModal({ opened, title, message, confirmLabel, onConfirm, onClose, pending, error }: ConfirmModalProps) {
+export function ConfirmModal({
+  opened,
+  title,
+  message,
+  confirmLabel,
+  onConfirm,
+  onClose,
+  pending,
+  error,
+}: ConfirmModalProps) {
   const { t } = useTranslation();
   return (
     <Modal opened={opened} onClose={onClose} title={title} centered>

@@ -13,8 +13,22 @@ export function LanguageSwitch({ size = 'xs' }: { size?: 'xs' | 'sm' }) {
       aria-label={t('language.label')}
       data-testid="language-switch"
       data={[
-        { value: 'en', label: <span data-testid="language-en" title={t('language.english')}>EN</span> },
-        { value: 'ru', label: <span data-testid="language-ru" title={t('language.russian')}>RU</span> },
+        {
+          value: 'en',
+          label: (
+            <span data-testid="language-en" title={t('language.english')}>
+              EN
+            </span>
+          ),
+        },
+        {
+          value: 'ru',
+          label: (
+            <span data-testid="language-ru" title={t('language.russian')}>
+              RU
+            </span>
+          ),
+        },
       ]}
     />
   );

@@ -20,7 +20,8 @@ export function describeProblem(error: unknown, t: TFunction): DescribedProblem 
     // wording for the codes it knows, and the English detail only for codes it does not.
     const knownCodeKey = `problems.${error.code}`;
     const preferOwnWording = i18next.resolvedLanguage !== 'en' || !error.detail;
-    const translated = preferOwnWording && i18next.exists(knownCodeKey) ? (t(knownCodeKey as never) as string) : undefined;
+    const translated =
+      preferOwnWording && i18next.exists(knownCodeKey) ? (t(knownCodeKey as never) as string) : undefined;
     if (error.status === 403) {
       return {
         title: t('errors.forbiddenTitle'),
@@ -31,7 +32,13 @@ export function describeProblem(error: unknown, t: TFunction): DescribedProblem 
       };
     }
     if (error.code === 'NETWORK_ERROR') {
-      return { title: t('errors.networkTitle'), message: t('errors.network'), code: undefined, requestId: undefined, forbidden: false };
+      return {
+        title: t('errors.networkTitle'),
+        message: t('errors.network'),
+        code: undefined,
+        requestId: undefined,
+        forbidden: false,
+      };
     }
     return {
       title: error.status >= 500 ? t('errors.serverTitle') : t('errors.requestTitle'),

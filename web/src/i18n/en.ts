@@ -100,6 +100,13 @@ export const en = {
     operator: 'Operator',
     branch_manager: 'Branch manager',
   },
+  roleHints: {
+    owner: 'Full control: settings, users, API keys and all data.',
+    marketer: 'Works with customers, segments, campaigns and promo codes.',
+    analyst: 'Views data and reports; changes nothing.',
+    operator: 'Serves customers at the till or in support.',
+    branch_manager: 'Manages their own branch and the branches below it.',
+  },
   locales: {
     en: 'English',
     ru: 'Russian',
@@ -178,6 +185,7 @@ export const en = {
     role: 'Role',
     branch: 'Branch',
     allBranches: 'All branches',
+    branchHint: 'Optional: limit access to one branch and those below it.',
     branchRequired: 'A branch manager needs a branch',
     lastLogin: 'Last sign-in',
     password: 'Password',
@@ -189,7 +197,8 @@ export const en = {
     updated: 'User updated',
     remove: 'Remove from workspace',
     removeTitle: 'Remove this user?',
-    removeText: '{{name}} ({{email}}) will lose access to this workspace. Their account and other workspaces are not affected.',
+    removeText:
+      '{{name}} ({{email}}) will lose access to this workspace. Their account and other workspaces are not affected.',
     removed: '{{name}} was removed from the workspace',
     temporaryTitle: 'One-time password',
     temporaryText:
@@ -197,7 +206,8 @@ export const en = {
   },
   branches: {
     title: 'Branches',
-    description: 'Shops, regions and franchisees of your brand. Users and keys can be limited to a branch and everything below it.',
+    description:
+      'Shops, regions and franchisees of your brand. Users and keys can be limited to a branch and everything below it.',
     create: 'New branch',
     createTitle: 'New branch',
     editTitle: 'Edit branch',
@@ -221,7 +231,8 @@ export const en = {
   },
   keys: {
     title: 'API keys',
-    description: 'Keys connect your sites, tills and back office to Rapport. Secret keys act with a role; write keys only send events.',
+    description:
+      'Keys connect your sites, tills and back office to Rapport. Secret keys act with a role; write keys only send events.',
     create: 'New key',
     createTitle: 'New API key',
     createSubmit: 'Create key',
@@ -235,7 +246,6 @@ export const en = {
     secretNamePlaceholder: 'e.g. Online shop back end',
     writeNamePlaceholder: 'e.g. Website tracker',
     role: 'Role',
-    roleHint: 'What the key is allowed to do.',
     branch: 'Branch',
     branchHint: 'Optional: limit the key to one branch.',
     allBranches: 'All branches',
@@ -254,15 +264,17 @@ export const en = {
     revokedNotice: 'Key “{{name}}” revoked',
     revealTitle: 'Your new key “{{name}}”',
     revealWarningTitle: 'Copy it now',
-    revealWarning: 'This is the only time the full key is shown: you will not see it again. Store it somewhere safe, such as your password manager or server configuration.',
-    revealWriteNote: 'Put this key in your web pages or app. It can only send events, and stays visible in the key list.',
+    revealWarning:
+      'This is the only time the full key is shown: you will not see it again. Store it somewhere safe, such as your password manager or server configuration.',
+    revealWriteNote:
+      'Put this key in your web pages or app. It can only send events, and stays visible in the key list.',
     revealDone: 'I have copied it, close',
   },
   audit: {
     title: 'Audit log',
     description: 'Every change made in this workspace: who did it, from where and when.',
     action: 'Action',
-    actionPlaceholder: 'e.g. branch.create',
+    actionPlaceholder: 'e.g. branch.created',
     from: 'From',
     to: 'To',
     rangeInvalid: 'Must not be before “From”',

@@ -45,4 +45,18 @@ export const COMMON_TIME_ZONES = [
   'Australia/Sydney',
 ] as const;
 
-export const COMMON_CURRENCIES = ['RUB', 'EUR', 'USD', 'GBP', 'KZT', 'BYN', 'UZS', 'AMD', 'GEL', 'AZN', 'TRY', 'AED', 'CNY'] as const;
+export const COMMON_CURRENCIES = [
+  'RUB',
+  'EUR',
+  'USD',
+  'GBP',
+  'KZT',
+  'BYN',
+  'UZS',
+  'AMD',
+  'GEL',
+  'AZN',
+  'TRY',
+  'AED',
+  'CNY',
+] as const;

@@ -37,7 +37,14 @@ function zoneOffset(instant: number, timeZone: string): number {
     second: 'numeric',
   }).formatToParts(new Date(instant));
   const field = (type: string) => Number(parts.find((part) => part.type === type)?.value ?? 0);
-  const wallClock = Date.UTC(field('year'), field('month') - 1, field('day'), field('hour'), field('minute'), field('second'));
+  const wallClock = Date.UTC(
+    field('year'),
+    field('month') - 1,
+    field('day'),
+    field('hour'),
+    field('minute'),
+    field('second'),
+  );
   return wallClock - (instant - (instant % 1000));
 }
 

@@ -11,6 +11,9 @@ export function useWorkspaceClock() {
   const me = useMe();
   const timeZone = me.data?.workspace.timeZone ?? membership.workspace.timeZone;
   const language = i18n.resolvedLanguage === 'ru' ? 'ru-RU' : 'en-GB';
-  const format = useCallback((iso: string | null | undefined) => formatDateTime(iso, language, timeZone), [language, timeZone]);
+  const format = useCallback(
+    (iso: string | null | undefined) => formatDateTime(iso, language, timeZone),
+    [language, timeZone],
+  );
   return { timeZone, format };
 }

@@ -1,4 +1,16 @@
-import { Badge, Card, Group, Paper, SimpleGrid, Skeleton, Stack, Text, ThemeIcon, Title, UnstyledButton } from '@mantine/core';
+import {
+  Badge,
+  Card,
+  Group,
+  Paper,
+  SimpleGrid,
+  Skeleton,
+  Stack,
+  Text,
+  ThemeIcon,
+  Title,
+  UnstyledButton,
+} from '@mantine/core';
 import { IconArrowRight, IconClock, IconCoin, IconDatabase, IconLanguage, IconShieldLock } from '@tabler/icons-react';
 import type { ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -84,10 +96,31 @@ export function OverviewPage() {
             </Text>
           </Stack>
           <SimpleGrid cols={{ base: 1, xs: 2, lg: 4 }} spacing="lg">
-            <Fact icon={<IconClock size={20} />} label={t('overview.timeZone')} value={describeTimeZone(workspace.timeZone)} testId="overview-time-zone" />
-            <Fact icon={<IconCoin size={20} />} label={t('overview.currency')} value={workspace.currency} testId="overview-currency" />
-            <Fact icon={<IconLanguage size={20} />} label={t('overview.locale')} value={t(`locales.${workspace.locale}`)} testId="overview-locale" />
-            <Fact icon={<IconDatabase size={20} />} label={t('overview.database')} value={database} note={version} testId="overview-database" />
+            <Fact
+              icon={<IconClock size={20} />}
+              label={t('overview.timeZone')}
+              value={describeTimeZone(workspace.timeZone)}
+              testId="overview-time-zone"
+            />
+            <Fact
+              icon={<IconCoin size={20} />}
+              label={t('overview.currency')}
+              value={workspace.currency}
+              testId="overview-currency"
+            />
+            <Fact
+              icon={<IconLanguage size={20} />}
+              label={t('overview.locale')}
+              value={t(`locales.${workspace.locale}`)}
+              testId="overview-locale"
+            />
+            <Fact
+              icon={<IconDatabase size={20} />}
+              label={t('overview.database')}
+              value={database}
+              note={version}
+              testId="overview-database"
+            />
           </SimpleGrid>
         </Stack>
       </Paper>
@@ -134,7 +167,17 @@ export function OverviewPage() {
         </Text>
         <Group gap={6}>
           {upcoming.map((module) => (
-            <Badge key={module.id} component={Link} to={module.path} variant="default" radius="sm" tt="none" fw={500} style={{ cursor: 'pointer' }} leftSection={<module.icon size={12} />}>
+            <Badge
+              key={module.id}
+              component={Link}
+              to={module.path}
+              variant="default"
+              radius="sm"
+              tt="none"
+              fw={500}
+              style={{ cursor: 'pointer' }}
+              leftSection={<module.icon size={12} />}
+            >
               {t(`nav.${module.id}`)}
             </Badge>
           ))}

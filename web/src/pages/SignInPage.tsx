@@ -1,6 +1,6 @@
 import { Alert, Box, Button, Center, Group, Paper, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
-import { useMutation } from '@tanstack/react-query';
 import { IconAlertTriangle, IconHourglass } from '@tabler/icons-react';
+import { useMutation } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Session } from '../../../src/modules/org/org.schemas.ts';
@@ -96,7 +96,13 @@ function SignInProblem({ error }: { error: Error | null }) {
   }
   if (error instanceof ApiError && (error.code === 'RATE_LIMITED' || error.status === 429)) {
     return (
-      <Alert color="orange" variant="light" icon={<IconHourglass size={18} />} title={t('signIn.rateLimitedTitle')} data-testid="sign-in-error">
+      <Alert
+        color="orange"
+        variant="light"
+        icon={<IconHourglass size={18} />}
+        title={t('signIn.rateLimitedTitle')}
+        data-testid="sign-in-error"
+      >
         {t('signIn.rateLimited')}
       </Alert>
     );

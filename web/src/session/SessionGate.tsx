@@ -15,7 +15,11 @@ import { rememberedWorkspaceId, rememberWorkspaceId, SessionContext, type Sessio
 export function SessionGate() {
   const { t } = useTranslation();
   const queryClient = useQueryClient();
-  const sessionQuery = useQuery({ queryKey: queryKeys.session, queryFn: fetchSession, staleTime: Number.POSITIVE_INFINITY });
+  const sessionQuery = useQuery({
+    queryKey: queryKeys.session,
+    queryFn: fetchSession,
+    staleTime: Number.POSITIVE_INFINITY,
+  });
   const [selectedWorkspaceId, setSelectedWorkspaceId] = useState<string | null>(rememberedWorkspaceId);
 
   useEffect(() => {

@@ -1,6 +1,5 @@
 import { AppShell, Box, Burger, Group } from '@mantine/core';
-import { useDisclosure } from '@mantine/hooks';
-import { useEffect } from 'react';
+import { useDisclosure, useMediaQuery } from '@mantine/hooks';
 import { Outlet, useLocation } from 'react-router';
 import { ErrorBoundary } from '../components/ErrorBoundary.tsx';
 import { LanguageSwitch } from '../components/LanguageSwitch.tsx';
@@ -12,11 +11,8 @@ import { WorkspaceSwitcher } from './WorkspaceSwitcher.tsx';
 export function AppLayout() {
   const [navbarOpened, { toggle: toggleNavbar, close: closeNavbar }] = useDisclosure(false);
   const location = useLocation();
-
-  // On a phone the navbar covers the page: picking a destination should reveal it.
-  useEffect(() => {
-    closeNavbar();
-  }, [location.pathname, closeNavbar]);
+  // One switcher at a time (header on wide screens, navbar on phones), so its modal and test hooks exist once.
+  const wide = useMediaQuery('(min-width: 48em)', true, { getInitialValueInEffect: false });
 
   return (
     <AppShell
@@ -32,16 +28,14 @@ export function AppLayout() {
             <Logo />
           </Group>
           <Group gap="sm" wrap="nowrap">
-            <Box visibleFrom="sm">
-              <WorkspaceSwitcher />
-            </Box>
+            {wide && <WorkspaceSwitcher />}
             <LanguageSwitch />
             <UserMenu />
           </Group>
         </Group>
       </AppShell.Header>
       <AppShell.Navbar>
-        <Navigation />
+        <Navigation onNavigate={closeNavbar} withWorkspaceSwitcher={!wide} />
       </AppShell.Navbar>
       <AppShell.Main>
         <Box maw={1200} mx="auto">

@@ -30,7 +30,9 @@ export function CreateWorkspaceModal({
   const errors = {
     name: touched && !WorkspaceCreate.shape.name.safeParse(name).success ? t('validation.required') : serverErrors.name,
     slug:
-      touched && slug && !WorkspaceCreate.shape.slug.safeParse(slug).success ? t('workspaceForm.slugInvalid') : serverErrors.slug,
+      touched && slug && !WorkspaceCreate.shape.slug.safeParse(slug).success
+        ? t('workspaceForm.slugInvalid')
+        : serverErrors.slug,
     timeZone: touched && !isValidTimeZone(timeZone) ? t('validation.timeZone') : serverErrors.timeZone,
     currency: touched && !/^[A-Z]{3}$/.test(currency) ? t('validation.currency') : serverErrors.currency,
   };
@@ -78,20 +80,28 @@ export function CreateWorkspaceModal({
             onChange={(event) => setSlug(event.currentTarget.value.toLowerCase())}
             error={errors.slug}
           />
-          <TimeZoneInput label={t('workspaceForm.timeZone')} value={timeZone} onChange={setTimeZone} error={errors.timeZone} />
-          <Group grow align="flex-start">
-            <Select
-              label={t('workspaceForm.locale')}
-              data={[
-                { value: 'en', label: t('locales.en') },
-                { value: 'ru', label: t('locales.ru') },
-              ]}
-              value={locale}
-              onChange={(value) => setLocale(value === 'ru' ? 'ru' : 'en')}
-              allowDeselect={false}
-            />
-            <CurrencyInput label={t('workspaceForm.currency')} value={currency} onChange={setCurrency} error={errors.currency} />
-          </Group>
+          <TimeZoneInput
+            label={t('workspaceForm.timeZone')}
+            value={timeZone}
+            onChange={setTimeZone}
+            error={errors.timeZone}
+          />
+          <Select
+            label={t('workspaceForm.locale')}
+            data={[
+              { value: 'en', label: t('locales.en') },
+              { value: 'ru', label: t('locales.ru') },
+            ]}
+            value={locale}
+            onChange={(value) => setLocale(value === 'ru' ? 'ru' : 'en')}
+            allowDeselect={false}
+          />
+          <CurrencyInput
+            label={t('workspaceForm.currency')}
+            value={currency}
+            onChange={setCurrency}
+            error={errors.currency}
+          />
           <Group justify="flex-end" mt="sm">
             <Button variant="default" onClick={close}>
               {t('common.cancel')}

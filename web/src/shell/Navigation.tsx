@@ -9,7 +9,14 @@ function isActive(pathname: string, path: string) {
   return path === '/' ? pathname === '/' : pathname === path || pathname.startsWith(`${path}/`);
 }
 
-export function Navigation() {
+/** `onNavigate` lets the phone layout fold the navbar away once a destination is picked. */
+export function Navigation({
+  onNavigate,
+  withWorkspaceSwitcher,
+}: {
+  onNavigate: () => void;
+  withWorkspaceSwitcher: boolean;
+}) {
   const { t } = useTranslation();
   const { pathname } = useLocation();
   const me = useMe();
@@ -19,9 +26,11 @@ export function Navigation() {
 
   return (
     <>
-      <Box hiddenFrom="sm" p="md" pb={0}>
-        <WorkspaceSwitcher fullWidth />
-      </Box>
+      {withWorkspaceSwitcher && (
+        <Box p="md" pb={0}>
+          <WorkspaceSwitcher fullWidth />
+        </Box>
+      )}
       <ScrollArea style={{ flex: 1 }} p="sm" type="scroll">
         <nav aria-label={t('shell.navigation')}>
           {PRODUCT_MODULES.map((module) => (
@@ -29,6 +38,7 @@ export function Navigation() {
               key={module.id}
               component={Link}
               to={module.path}
+              onClick={onNavigate}
               label={t(`nav.${module.id}`)}
               leftSection={<module.icon size={18} stroke={1.6} />}
               rightSection={
@@ -53,6 +63,7 @@ export function Navigation() {
               key={screen.id}
               component={Link}
               to={screen.path}
+              onClick={onNavigate}
               label={t(`nav.${screen.id}`)}
               leftSection={<screen.icon size={18} stroke={1.6} />}
               active={isActive(pathname, screen.path)}

@@ -79,7 +79,12 @@ function ApiKeyTable({ creating, onCreatingDone }: { creating: boolean; onCreati
               {keys.items.map((key) => {
                 const revoked = key.revokedAt !== null;
                 return (
-                  <Table.Tr key={key.id} data-testid="key-row" data-key-id={key.id} style={revoked ? { opacity: 0.6 } : undefined}>
+                  <Table.Tr
+                    key={key.id}
+                    data-testid="key-row"
+                    data-key-id={key.id}
+                    style={revoked ? { opacity: 0.6 } : undefined}
+                  >
                     <Table.Td>
                       <Text size="sm" fw={500} data-testid="key-name-cell">
                         {key.name}
@@ -93,17 +98,37 @@ function ApiKeyTable({ creating, onCreatingDone }: { creating: boolean; onCreati
                     <Table.Td>
                       {key.writeKey ? (
                         <Group gap={4} wrap="nowrap">
-                          <Code data-testid="key-prefix">{key.writeKey}</Code>
+                          <Code
+                            data-testid="key-prefix"
+                            title={key.writeKey}
+                            style={{
+                              maxWidth: 160,
+                              overflow: 'hidden',
+                              textOverflow: 'ellipsis',
+                              whiteSpace: 'nowrap',
+                              display: 'inline-block',
+                            }}
+                          >
+                            {key.writeKey}
+                          </Code>
                           <CopyButton value={key.writeKey}>
                             {({ copied, copy }) => (
-                              <ActionIcon variant="subtle" color={copied ? 'teal' : 'gray'} size="sm" onClick={copy} aria-label={t('common.copy')}>
+                              <ActionIcon
+                                variant="subtle"
+                                color={copied ? 'teal' : 'gray'}
+                                size="sm"
+                                onClick={copy}
+                                aria-label={t('common.copy')}
+                              >
                                 {copied ? <IconCheck size={14} /> : <IconCopy size={14} />}
                               </ActionIcon>
                             )}
                           </CopyButton>
                         </Group>
                       ) : (
-                        <Code data-testid="key-prefix">{key.prefix}…</Code>
+                        <Code data-testid="key-prefix" style={{ whiteSpace: 'nowrap' }}>
+                          {key.prefix}…
+                        </Code>
                       )}
                     </Table.Td>
                     <Table.Td>
@@ -112,7 +137,9 @@ function ApiKeyTable({ creating, onCreatingDone }: { creating: boolean; onCreati
                           {t(`roles.${key.role}`)}
                           <Text span size="xs" c="dimmed">
                             {' · '}
-                            {key.branchId ? (branchName.get(key.branchId) ?? t('keys.oneBranch')) : t('keys.allBranches')}
+                            {key.branchId
+                              ? (branchName.get(key.branchId) ?? t('keys.oneBranch'))
+                              : t('keys.allBranches')}
                           </Text>
                         </Text>
                       ) : (
@@ -122,12 +149,12 @@ function ApiKeyTable({ creating, onCreatingDone }: { creating: boolean; onCreati
                       )}
                     </Table.Td>
                     <Table.Td>
-                      <Text size="sm" c="dimmed">
+                      <Text size="sm" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
                         {format(key.createdAt)}
                       </Text>
                     </Table.Td>
                     <Table.Td>
-                      <Text size="sm" c="dimmed">
+                      <Text size="sm" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
                         {key.lastUsedAt ? format(key.lastUsedAt) : t('common.never')}
                       </Text>
                     </Table.Td>
@@ -147,7 +174,13 @@ function ApiKeyTable({ creating, onCreatingDone }: { creating: boolean; onCreati
                     <Table.Td>
                       {!revoked && (
                         <Tooltip label={t('keys.revoke')}>
-                          <ActionIcon variant="subtle" color="red" aria-label={t('keys.revoke')} onClick={() => setRevoking(key)} data-testid="key-revoke">
+                          <ActionIcon
+                            variant="subtle"
+                            color="red"
+                            aria-label={t('keys.revoke')}
+                            onClick={() => setRevoking(key)}
+                            data-testid="key-revoke"
+                          >
                             <IconBan size={16} />
                           </ActionIcon>
                         </Tooltip>

@@ -1,13 +1,26 @@
-import { ActionIcon, Autocomplete, Badge, Button, Code, Group, Paper, Popover, Stack, Table, Text, TextInput } from '@mantine/core';
+import {
+  ActionIcon,
+  Autocomplete,
+  Badge,
+  Button,
+  Code,
+  Group,
+  Paper,
+  Popover,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+} from '@mantine/core';
 import { IconBraces, IconFilter, IconX } from '@tabler/icons-react';
 import { type FormEvent, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { AuditEntry } from '../../../../src/modules/org/org.schemas.ts';
-import { type AuditFilters, useAuditLog } from '../../api/org.ts';
+import { type AuditFilters, useApiKeys, useAuditLog, useBranches, useUsers } from '../../api/org.ts';
 import { EmptyTableRow, LoadingBlock, LoadMore } from '../../components/ListStates.tsx';
 import { PageHeader } from '../../components/PageHeader.tsx';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';
-import { RequirePermission } from '../../components/RequirePermission.tsx';
+import { RequirePermission, useCan } from '../../components/RequirePermission.tsx';
 import { startOfZonedDay } from '../../lib/format.ts';
 import { useWorkspaceClock } from '../../lib/useWorkspaceClock.ts';
 
@@ -38,6 +51,7 @@ function AuditLog() {
   const [applied, setApplied] = useState<AuditFilters>({});
   const [knownActions, setKnownActions] = useState<string[]>([]);
   const audit = useAuditLog(applied);
+  const nameOf = useKnownNames();
 
   // Suggest the actions already seen, so people need not guess the exact spelling of "branch.create".
   const seenActions = [...new Set([...knownActions, ...audit.items.map((entry) => entry.action)])].sort();
@@ -141,22 +155,51 @@ function AuditLog() {
                     <EmptyTableRow columns={6} message={filtered ? t('audit.emptyFiltered') : t('audit.empty')} />
                   )}
                   {audit.items.map((entry) => (
-                    <AuditRow key={entry.id} entry={entry} at={format(entry.at)} />
+                    <AuditRow key={entry.id} entry={entry} at={format(entry.at)} nameOf={nameOf} />
                   ))}
                 </Table.Tbody>
               </Table>
             </Table.ScrollContainer>
           </Paper>
-          <LoadMore hasMore={audit.hasNextPage} loading={audit.isFetchingNextPage} onLoad={() => void audit.fetchNextPage()} />
+          <LoadMore
+            hasMore={audit.hasNextPage}
+            loading={audit.isFetchingNextPage}
+            onLoad={() => void audit.fetchNextPage()}
+          />
         </>
       )}
     </Stack>
   );
 }
 
-function AuditRow({ entry, at }: { entry: AuditEntry; at: string }) {
+/**
+ * Names for the ids the log refers to, from the lists this role may read anyway: the log records ids, and
+ * "user:01a2…" means nothing to a marketer.
+ */
+function useKnownNames() {
+  const users = useUsers({ enabled: useCan('users:read') });
+  const keys = useApiKeys({ enabled: useCan('keys:manage') });
+  const branches = useBranches({ enabled: useCan('branches:read') });
+  const names = new Map<string, string>();
+  for (const user of users.items) names.set(user.id, user.name || user.email);
+  for (const key of keys.items) names.set(key.id, key.name);
+  for (const branch of branches.data ?? []) names.set(branch.id, branch.name);
+  return (id: string | null) => (id ? names.get(id) : undefined);
+}
+
+function AuditRow({
+  entry,
+  at,
+  nameOf,
+}: {
+  entry: AuditEntry;
+  at: string;
+  nameOf: (id: string | null) => string | undefined;
+}) {
   const { t } = useTranslation();
   const hasDetails = Object.keys(entry.details).length > 0;
+  const actor = nameOf(entry.actorId) ?? entry.actorLabel ?? entry.actorId ?? '—';
+  const target = nameOf(entry.targetId);
   return (
     <Table.Tr data-testid="audit-row">
       <Table.Td>
@@ -166,11 +209,16 @@ function AuditRow({ entry, at }: { entry: AuditEntry; at: string }) {
       </Table.Td>
       <Table.Td>
         <Group gap={6} wrap="nowrap">
-          <Badge size="xs" variant="light" radius="sm" color={entry.actorKind === 'user' ? 'indigo' : entry.actorKind === 'key' ? 'grape' : 'gray'}>
+          <Badge
+            size="xs"
+            variant="light"
+            radius="sm"
+            color={entry.actorKind === 'user' ? 'indigo' : entry.actorKind === 'key' ? 'grape' : 'gray'}
+          >
             {t(`audit.actorKinds.${entry.actorKind}`)}
           </Badge>
-          <Text size="sm" truncate maw={220}>
-            {entry.actorLabel ?? entry.actorId ?? '—'}
+          <Text size="sm" truncate maw={220} title={entry.actorLabel ?? undefined}>
+            {actor}
           </Text>
         </Group>
       </Table.Td>
@@ -179,15 +227,17 @@ function AuditRow({ entry, at }: { entry: AuditEntry; at: string }) {
       </Table.Td>
       <Table.Td>
         {entry.targetKind ? (
-          <Text size="sm">
-            {entry.targetKind}
+          <Stack gap={0}>
+            <Text size="sm" truncate maw={240}>
+              {target ?? entry.targetKind}
+            </Text>
             {entry.targetId && (
-              <Text span size="xs" c="dimmed" ff="monospace" title={entry.targetId}>
-                {' '}
+              <Text size="xs" c="dimmed" ff="monospace" title={entry.targetId}>
+                {target ? `${entry.targetKind} · ` : ''}
                 {entry.targetId.slice(0, 8)}
               </Text>
             )}
-          </Text>
+          </Stack>
         ) : (
           <Text size="sm" c="dimmed">
             —

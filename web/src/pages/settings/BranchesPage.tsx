@@ -26,7 +26,11 @@ export function BranchesPage() {
         description={t('branches.description')}
         actions={
           canManage && (
-            <Button leftSection={<IconPlus size={16} />} onClick={() => setForm({ mode: 'create', parentId: null })} data-testid="create-branch">
+            <Button
+              leftSection={<IconPlus size={16} />}
+              onClick={() => setForm({ mode: 'create', parentId: null })}
+              data-testid="create-branch"
+            >
               {t('branches.create')}
             </Button>
           )
@@ -39,7 +43,15 @@ export function BranchesPage() {
   );
 }
 
-function BranchTable({ canManage, form, setForm }: { canManage: boolean; form: FormState; setForm: (form: FormState) => void }) {
+function BranchTable({
+  canManage,
+  form,
+  setForm,
+}: {
+  canManage: boolean;
+  form: FormState;
+  setForm: (form: FormState) => void;
+}) {
   const { t } = useTranslation();
   const { format } = useWorkspaceClock();
   const branches = useBranches();
@@ -106,17 +118,34 @@ function BranchTable({ canManage, form, setForm }: { canManage: boolean; form: F
                     <Table.Td>
                       <Group gap={4} justify="flex-end" wrap="nowrap">
                         <Tooltip label={t('branches.addChild')}>
-                          <ActionIcon variant="subtle" color="gray" aria-label={t('branches.addChild')} onClick={() => setForm({ mode: 'create', parentId: branch.id })}>
+                          <ActionIcon
+                            variant="subtle"
+                            color="gray"
+                            aria-label={t('branches.addChild')}
+                            onClick={() => setForm({ mode: 'create', parentId: branch.id })}
+                          >
                             <IconPlus size={16} />
                           </ActionIcon>
                         </Tooltip>
                         <Tooltip label={t('common.edit')}>
-                          <ActionIcon variant="subtle" color="gray" aria-label={t('common.edit')} onClick={() => setForm({ mode: 'edit', branch })} data-testid="branch-edit">
+                          <ActionIcon
+                            variant="subtle"
+                            color="gray"
+                            aria-label={t('common.edit')}
+                            onClick={() => setForm({ mode: 'edit', branch })}
+                            data-testid="branch-edit"
+                          >
                             <IconPencil size={16} />
                           </ActionIcon>
                         </Tooltip>
                         <Tooltip label={t('common.delete')}>
-                          <ActionIcon variant="subtle" color="red" aria-label={t('common.delete')} onClick={() => setDeleting(branch)} data-testid="branch-delete">
+                          <ActionIcon
+                            variant="subtle"
+                            color="red"
+                            aria-label={t('common.delete')}
+                            onClick={() => setDeleting(branch)}
+                            data-testid="branch-delete"
+                          >
                             <IconTrash size={16} />
                           </ActionIcon>
                         </Tooltip>
@@ -130,8 +159,12 @@ function BranchTable({ canManage, form, setForm }: { canManage: boolean; form: F
         </Table.ScrollContainer>
       </Paper>
       <Box>
-        {form?.mode === 'create' && <BranchFormModal parentId={form.parentId} branches={branches.data} onClose={() => setForm(null)} />}
-        {form?.mode === 'edit' && <BranchFormModal branch={form.branch} branches={branches.data} onClose={() => setForm(null)} />}
+        {form?.mode === 'create' && (
+          <BranchFormModal parentId={form.parentId} branches={branches.data} onClose={() => setForm(null)} />
+        )}
+        {form?.mode === 'edit' && (
+          <BranchFormModal branch={form.branch} branches={branches.data} onClose={() => setForm(null)} />
+        )}
       </Box>
       <ConfirmModal
         opened={deleting !== null}

@@ -1,7 +1,13 @@
-import { Button, Group, Modal, Select, SegmentedControl, Stack, Text, TextInput } from '@mantine/core';
+import { Button, Group, Modal, SegmentedControl, Select, Stack, Text, TextInput } from '@mantine/core';
 import { type FormEvent, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { type ApiKeyCreate, type ApiKeyCreated, type Branch, ROLES, type Role } from '../../../../src/modules/org/org.schemas.ts';
+import {
+  type ApiKeyCreate,
+  type ApiKeyCreated,
+  type Branch,
+  ROLES,
+  type Role,
+} from '../../../../src/modules/org/org.schemas.ts';
 import { useCreateApiKey } from '../../api/org.ts';
 import { fieldErrorsOf, ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { branchOptions } from '../../lib/branchTree.ts';
@@ -75,10 +81,10 @@ export function CreateKeyModal({
             data-testid="key-name"
           />
           {kind === 'secret' && (
-            <Group grow align="flex-start">
+            <Stack gap="sm">
               <Select
                 label={t('keys.role')}
-                description={t('keys.roleHint')}
+                description={t(`roleHints.${role}`)}
                 data={ROLES.map((value) => ({ value, label: t(`roles.${value}`) }))}
                 value={role}
                 onChange={(value) => value && setRole(value as Role)}
@@ -99,7 +105,7 @@ export function CreateKeyModal({
                 comboboxProps={{ withinPortal: true }}
                 data-testid="key-branch"
               />
-            </Group>
+            </Stack>
           )}
           <Group justify="flex-end" mt="sm">
             <Button variant="default" onClick={onClose}>

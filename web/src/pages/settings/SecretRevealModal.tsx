@@ -24,7 +24,12 @@ export function SecretRevealModal({ created, onClose }: { created: ApiKeyCreated
     >
       <Stack gap="md">
         {secretKey ? (
-          <Alert color="orange" variant="light" icon={<IconAlertTriangle size={18} />} title={t('keys.revealWarningTitle')}>
+          <Alert
+            color="orange"
+            variant="light"
+            icon={<IconAlertTriangle size={18} />}
+            title={t('keys.revealWarningTitle')}
+          >
             {t('keys.revealWarning')}
           </Alert>
         ) : (

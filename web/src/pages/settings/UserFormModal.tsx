@@ -6,8 +6,8 @@ import {
   ROLES,
   type Role,
   type User,
-  type UserCreated,
   UserCreate,
+  type UserCreated,
   type UserUpdate,
 } from '../../../../src/modules/org/org.schemas.ts';
 import { useCreateUser, useUpdateUser } from '../../api/org.ts';
@@ -38,7 +38,10 @@ export function UserFormModal({ user, branches, onClose, onCreated }: UserFormMo
 
   const serverErrors = fieldErrorsOf(mutation.error);
   const errors = {
-    email: touched && creating && !UserCreate.shape.email.safeParse(email.trim()).success ? t('validation.email') : serverErrors.email,
+    email:
+      touched && creating && !UserCreate.shape.email.safeParse(email.trim()).success
+        ? t('validation.email')
+        : serverErrors.email,
     name: touched && !UserCreate.shape.name.safeParse(name).success ? t('validation.required') : serverErrors.name,
     password: touched && password && password.length < 10 ? t('users.passwordTooShort') : serverErrors.password,
     branchId: touched && role === 'branch_manager' && !branchId ? t('users.branchRequired') : serverErrors.branchId,
@@ -108,9 +111,10 @@ export function UserFormModal({ user, branches, onClose, onCreated }: UserFormMo
             required
             data-testid="user-name"
           />
-          <Group grow align="flex-start">
+          <Stack gap="sm">
             <Select
               label={t('users.role')}
+              description={t(`roleHints.${role}`)}
               data={ROLES.map((value) => ({ value, label: t(`roles.${value}`) }))}
               value={role}
               onChange={(value) => value && setRole(value as Role)}
@@ -120,6 +124,7 @@ export function UserFormModal({ user, branches, onClose, onCreated }: UserFormMo
             />
             <Select
               label={t('users.branch')}
+              description={t('users.branchHint')}
               placeholder={t('users.allBranches')}
               data={branchOptions(branches)}
               value={branchId}
@@ -131,7 +136,7 @@ export function UserFormModal({ user, branches, onClose, onCreated }: UserFormMo
               comboboxProps={{ withinPortal: true }}
               data-testid="user-branch"
             />
-          </Group>
+          </Stack>
           {creating && (
             <PasswordInput
               label={t('users.password')}

@@ -1,4 +1,18 @@
-import { ActionIcon, Alert, Badge, Button, Code, CopyButton, Group, Modal, Paper, Stack, Table, Text, Tooltip } from '@mantine/core';
+import {
+  ActionIcon,
+  Alert,
+  Badge,
+  Button,
+  Code,
+  CopyButton,
+  Group,
+  Modal,
+  Paper,
+  Stack,
+  Table,
+  Text,
+  Tooltip,
+} from '@mantine/core';
 import { IconAlertTriangle, IconCheck, IconCopy, IconPencil, IconPlus, IconUserMinus } from '@tabler/icons-react';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -26,7 +40,11 @@ export function UsersPage() {
         description={t('users.description')}
         actions={
           canManage && (
-            <Button leftSection={<IconPlus size={16} />} onClick={() => setForm({ mode: 'create' })} data-testid="create-user">
+            <Button
+              leftSection={<IconPlus size={16} />}
+              onClick={() => setForm({ mode: 'create' })}
+              data-testid="create-user"
+            >
               {t('users.create')}
             </Button>
           )
@@ -39,7 +57,15 @@ export function UsersPage() {
   );
 }
 
-function UserTable({ canManage, form, setForm }: { canManage: boolean; form: FormState; setForm: (form: FormState) => void }) {
+function UserTable({
+  canManage,
+  form,
+  setForm,
+}: {
+  canManage: boolean;
+  form: FormState;
+  setForm: (form: FormState) => void;
+}) {
   const { t } = useTranslation();
   const { format } = useWorkspaceClock();
   const { session } = useSession();
@@ -108,12 +134,12 @@ function UserTable({ canManage, form, setForm }: { canManage: boolean; form: For
                       </Text>
                     </Table.Td>
                     <Table.Td>
-                      <Text size="sm" c="dimmed">
+                      <Text size="sm" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
                         {user.lastLoginAt ? format(user.lastLoginAt) : t('common.never')}
                       </Text>
                     </Table.Td>
                     <Table.Td>
-                      <Text size="sm" c="dimmed">
+                      <Text size="sm" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
                         {format(user.createdAt)}
                       </Text>
                     </Table.Td>
@@ -121,13 +147,23 @@ function UserTable({ canManage, form, setForm }: { canManage: boolean; form: For
                       <Table.Td>
                         <Group gap={4} justify="flex-end" wrap="nowrap">
                           <Tooltip label={t('common.edit')}>
-                            <ActionIcon variant="subtle" color="gray" aria-label={t('common.edit')} onClick={() => setForm({ mode: 'edit', user })}>
+                            <ActionIcon
+                              variant="subtle"
+                              color="gray"
+                              aria-label={t('common.edit')}
+                              onClick={() => setForm({ mode: 'edit', user })}
+                            >
                               <IconPencil size={16} />
                             </ActionIcon>
                           </Tooltip>
                           {!isSelf && (
                             <Tooltip label={t('users.remove')}>
-                              <ActionIcon variant="subtle" color="red" aria-label={t('users.remove')} onClick={() => setRemoving(user)}>
+                              <ActionIcon
+                                variant="subtle"
+                                color="red"
+                                aria-label={t('users.remove')}
+                                onClick={() => setRemoving(user)}
+                              >
                                 <IconUserMinus size={16} />
                               </ActionIcon>
                             </Tooltip>
@@ -142,7 +178,11 @@ function UserTable({ canManage, form, setForm }: { canManage: boolean; form: For
           </Table>
         </Table.ScrollContainer>
       </Paper>
-      <LoadMore hasMore={users.hasNextPage} loading={users.isFetchingNextPage} onLoad={() => void users.fetchNextPage()} />
+      <LoadMore
+        hasMore={users.hasNextPage}
+        loading={users.isFetchingNextPage}
+        onLoad={() => void users.fetchNextPage()}
+      />
 
       {form?.mode === 'create' && (
         <UserFormModal
@@ -154,9 +194,17 @@ function UserTable({ canManage, form, setForm }: { canManage: boolean; form: For
           }}
         />
       )}
-      {form?.mode === 'edit' && <UserFormModal user={form.user} branches={branches.data ?? []} onClose={() => setForm(null)} />}
+      {form?.mode === 'edit' && (
+        <UserFormModal user={form.user} branches={branches.data ?? []} onClose={() => setForm(null)} />
+      )}
       {temporary?.temporaryPassword && (
-        <Modal opened onClose={() => setTemporary(null)} title={t('users.temporaryTitle')} centered closeOnClickOutside={false}>
+        <Modal
+          opened
+          onClose={() => setTemporary(null)}
+          title={t('users.temporaryTitle')}
+          centered
+          closeOnClickOutside={false}
+        >
           <Stack gap="md">
             <Alert color="orange" variant="light" icon={<IconAlertTriangle size={18} />}>
               {t('users.temporaryText', { email: temporary.user.email })}
@@ -167,7 +215,11 @@ function UserTable({ canManage, form, setForm }: { canManage: boolean; form: For
             <Group justify="space-between">
               <CopyButton value={temporary.temporaryPassword}>
                 {({ copied, copy }) => (
-                  <Button variant="default" leftSection={copied ? <IconCheck size={16} /> : <IconCopy size={16} />} onClick={copy}>
+                  <Button
+                    variant="default"
+                    leftSection={copied ? <IconCheck size={16} /> : <IconCopy size={16} />}
+                    onClick={copy}
+                  >
                     {copied ? t('common.copied') : t('common.copy')}
                   </Button>
                 )}

@@ -112,14 +112,25 @@ function WorkspaceForm({ workspace }: { workspace: Workspace }) {
               disabled={!canManage}
               data-testid="workspace-settings-currency"
             />
-            <TextInput label={t('workspaceForm.slug')} description={t('workspaceSettings.slugHint')} value={workspace.slug} readOnly disabled />
+            <TextInput
+              label={t('workspaceForm.slug')}
+              description={t('workspaceSettings.slugHint')}
+              value={workspace.slug}
+              readOnly
+              disabled
+            />
           </SimpleGrid>
           <Group justify="space-between" mt="sm" wrap="wrap">
             <Text size="xs" c="dimmed">
               {t('workspaceSettings.createdAt', { date: format(workspace.createdAt) })}
             </Text>
             {canManage && (
-              <Button type="submit" disabled={!dirty || !valid} loading={mutation.isPending} data-testid="workspace-settings-save">
+              <Button
+                type="submit"
+                disabled={!dirty || !valid}
+                loading={mutation.isPending}
+                data-testid="workspace-settings-save"
+              >
                 {t('common.saveChanges')}
               </Button>
             )}
