@@ -52,8 +52,13 @@ describe('HTTP platform', () => {
     });
     assert.equal(res.headers['x-request-id'], 'trace-12345678');
     assert.equal(res.headers['x-content-type-options'], 'nosniff');
-    assert.match(String(res.headers['content-security-policy']), /default-src 'self'/);
-    assert.match(String(res.headers['content-security-policy']), /frame-ancestors 'none'/);
+    assert.equal(res.headers['cache-control'], 'no-store');
+    assert.match(String(res.headers['content-security-policy']), /default-src 'none'; frame-ancestors 'none'/);
+    const page = await app.server.inject({ method: 'GET', url: '/' });
+    assert.match(String(page.headers['content-security-policy']), /default-src 'self'/);
+    assert.match(String(page.headers['content-security-policy']), /frame-ancestors 'none'/);
+    assert.ok(page.headers['strict-transport-security']);
+    assert.equal(page.headers['x-frame-options'], 'SAMEORIGIN');
   });
 
   it('serves the console shell for client-side routes but problems for unknown API paths', {
