@@ -1,5 +1,5 @@
-import { ActionIcon, Badge, Button, Code, CopyButton, Group, Paper, Table, Text, Tooltip } from '@mantine/core';
-import { IconBan, IconCheck, IconCopy, IconPlus } from '@tabler/icons-react';
+import { Button, Paper, Table } from '@mantine/core';
+import { IconPlus } from '@tabler/icons-react';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ApiKey, ApiKeyCreated } from '../../../../src/modules/org/org.schemas.ts';
@@ -9,7 +9,9 @@ import { EmptyTableRow, LoadingBlock, LoadMore } from '../../components/ListStat
 import { PageHeader } from '../../components/PageHeader.tsx';
 import { notifySuccess, ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { RequirePermission, useCan } from '../../components/RequirePermission.tsx';
+import { useIsPhone } from '../../lib/useIsPhone.ts';
 import { useWorkspaceClock } from '../../lib/useWorkspaceClock.ts';
+import { API_KEY_COLUMNS, ApiKeyHeader, ApiKeyRow } from './ApiKeyRow.tsx';
 import { CreateKeyModal } from './CreateKeyModal.tsx';
 import { SecretRevealModal } from './SecretRevealModal.tsx';
 
@@ -47,6 +49,7 @@ function ApiKeyTable({ creating, onCreatingDone }: { creating: boolean; onCreati
   // Holds the one-time secret only while the reveal modal is open; cleared on close so it leaves the page for good.
   const [revealed, setRevealed] = useState<ApiKeyCreated | null>(null);
 
+  const phone = useIsPhone();
   const branchName = new Map((branches.data ?? []).map((branch) => [branch.id, branch.name]));
 
   function closeRevoke() {
@@ -60,135 +63,28 @@ function ApiKeyTable({ creating, onCreatingDone }: { creating: boolean; onCreati
   return (
     <>
       <Paper withBorder radius="md">
-        <Table.ScrollContainer minWidth={860}>
+        <Table.ScrollContainer minWidth={phone ? 0 : 860}>
           <Table highlightOnHover data-testid="key-table">
             <Table.Thead>
-              <Table.Tr>
-                <Table.Th>{t('keys.name')}</Table.Th>
-                <Table.Th>{t('keys.kind')}</Table.Th>
-                <Table.Th>{t('keys.key')}</Table.Th>
-                <Table.Th>{t('keys.access')}</Table.Th>
-                <Table.Th>{t('common.createdAt')}</Table.Th>
-                <Table.Th>{t('keys.lastUsed')}</Table.Th>
-                <Table.Th>{t('keys.status')}</Table.Th>
-                <Table.Th w={60} />
-              </Table.Tr>
+              <ApiKeyHeader compact={phone} />
             </Table.Thead>
             <Table.Tbody>
-              {keys.items.length === 0 && <EmptyTableRow columns={8} message={t('keys.empty')} />}
-              {keys.items.map((key) => {
-                const revoked = key.revokedAt !== null;
-                return (
-                  <Table.Tr
-                    key={key.id}
-                    data-testid="key-row"
-                    data-key-id={key.id}
-                    style={revoked ? { opacity: 0.6 } : undefined}
-                  >
-                    <Table.Td>
-                      <Text size="sm" fw={500} data-testid="key-name-cell">
-                        {key.name}
-                      </Text>
-                    </Table.Td>
-                    <Table.Td>
-                      <Badge variant="light" color={key.kind === 'secret' ? 'grape' : 'cyan'} radius="sm">
-                        {key.kind === 'secret' ? t('keys.kindSecret') : t('keys.kindWrite')}
-                      </Badge>
-                    </Table.Td>
-                    <Table.Td>
-                      {key.writeKey ? (
-                        <Group gap={4} wrap="nowrap">
-                          <Code
-                            data-testid="key-prefix"
-                            title={key.writeKey}
-                            style={{
-                              maxWidth: 160,
-                              overflow: 'hidden',
-                              textOverflow: 'ellipsis',
-                              whiteSpace: 'nowrap',
-                              display: 'inline-block',
-                            }}
-                          >
-                            {key.writeKey}
-                          </Code>
-                          <CopyButton value={key.writeKey}>
-                            {({ copied, copy }) => (
-                              <ActionIcon
-                                variant="subtle"
-                                color={copied ? 'teal' : 'gray'}
-                                size="sm"
-                                onClick={copy}
-                                aria-label={t('common.copy')}
-                              >
-                                {copied ? <IconCheck size={14} /> : <IconCopy size={14} />}
-                              </ActionIcon>
-                            )}
-                          </CopyButton>
-                        </Group>
-                      ) : (
-                        <Code data-testid="key-prefix" style={{ whiteSpace: 'nowrap' }}>
-                          {key.prefix}…
-                        </Code>
-                      )}
-                    </Table.Td>
-                    <Table.Td>
-                      {key.kind === 'secret' && key.role ? (
-                        <Text size="sm">
-                          {t(`roles.${key.role}`)}
-                          <Text span size="xs" c="dimmed">
-                            {' · '}
-                            {key.branchId
-                              ? (branchName.get(key.branchId) ?? t('keys.oneBranch'))
-                              : t('keys.allBranches')}
-                          </Text>
-                        </Text>
-                      ) : (
-                        <Text size="sm" c="dimmed">
-                          {t('keys.writeAccess')}
-                        </Text>
-                      )}
-                    </Table.Td>
-                    <Table.Td>
-                      <Text size="sm" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
-                        {format(key.createdAt)}
-                      </Text>
-                    </Table.Td>
-                    <Table.Td>
-                      <Text size="sm" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
-                        {key.lastUsedAt ? format(key.lastUsedAt) : t('common.never')}
-                      </Text>
-                    </Table.Td>
-                    <Table.Td>
-                      {revoked ? (
-                        <Tooltip label={format(key.revokedAt)}>
-                          <Badge color="red" variant="light" radius="sm" data-testid="key-status">
-                            {t('keys.revoked')}
-                          </Badge>
-                        </Tooltip>
-                      ) : (
-                        <Badge color="teal" variant="light" radius="sm" data-testid="key-status">
-                          {t('keys.active')}
-                        </Badge>
-                      )}
-                    </Table.Td>
-                    <Table.Td>
-                      {!revoked && (
-                        <Tooltip label={t('keys.revoke')}>
-                          <ActionIcon
-                            variant="subtle"
-                            color="red"
-                            aria-label={t('keys.revoke')}
-                            onClick={() => setRevoking(key)}
-                            data-testid="key-revoke"
-                          >
-                            <IconBan size={16} />
-                          </ActionIcon>
-                        </Tooltip>
-                      )}
-                    </Table.Td>
-                  </Table.Tr>
-                );
-              })}
+              {keys.items.length === 0 && (
+                <EmptyTableRow
+                  columns={phone ? API_KEY_COLUMNS.compact : API_KEY_COLUMNS.full}
+                  message={t('keys.empty')}
+                />
+              )}
+              {keys.items.map((key) => (
+                <ApiKeyRow
+                  key={key.id}
+                  apiKey={key}
+                  branchName={(id) => branchName.get(id)}
+                  format={format}
+                  onRevoke={setRevoking}
+                  compact={phone}
+                />
+              ))}
             </Table.Tbody>
           </Table>
         </Table.ScrollContainer>

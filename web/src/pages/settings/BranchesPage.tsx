@@ -1,4 +1,4 @@
-import { ActionIcon, Box, Button, Code, Group, Paper, Table, Text, Tooltip } from '@mantine/core';
+import { ActionIcon, Box, Button, Code, Group, Paper, Stack, Table, Text, Tooltip } from '@mantine/core';
 import { IconCornerDownRight, IconPencil, IconPlus, IconSitemap, IconTrash } from '@tabler/icons-react';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -10,6 +10,7 @@ import { PageHeader } from '../../components/PageHeader.tsx';
 import { notifySuccess, ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { RequirePermission, useCan } from '../../components/RequirePermission.tsx';
 import { orderBranchTree } from '../../lib/branchTree.ts';
+import { useIsPhone } from '../../lib/useIsPhone.ts';
 import { useWorkspaceClock } from '../../lib/useWorkspaceClock.ts';
 import { BranchFormModal } from './BranchFormModal.tsx';
 
@@ -57,6 +58,8 @@ function BranchTable({
   const branches = useBranches();
   const deleteBranch = useDeleteBranch();
   const [deleting, setDeleting] = useState<Branch | null>(null);
+  const phone = useIsPhone();
+  const columns = (phone ? 1 : 4) + (canManage ? 1 : 0);
 
   if (branches.isPending) return <LoadingBlock />;
   if (branches.isError) return <ProblemAlert error={branches.error} />;
@@ -70,19 +73,23 @@ function BranchTable({
   return (
     <>
       <Paper withBorder radius="md">
-        <Table.ScrollContainer minWidth={640}>
+        <Table.ScrollContainer minWidth={phone ? 0 : 640}>
           <Table highlightOnHover data-testid="branch-table">
             <Table.Thead>
               <Table.Tr>
                 <Table.Th>{t('branches.name')}</Table.Th>
-                <Table.Th>{t('branches.code')}</Table.Th>
-                <Table.Th>{t('branches.timeZone')}</Table.Th>
-                <Table.Th>{t('common.createdAt')}</Table.Th>
+                {!phone && (
+                  <>
+                    <Table.Th>{t('branches.code')}</Table.Th>
+                    <Table.Th>{t('branches.timeZone')}</Table.Th>
+                    <Table.Th>{t('common.createdAt')}</Table.Th>
+                  </>
+                )}
                 {canManage && <Table.Th w={120} />}
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
-              {nodes.length === 0 && <EmptyTableRow columns={canManage ? 5 : 4} message={t('branches.empty')} />}
+              {nodes.length === 0 && <EmptyTableRow columns={columns} message={t('branches.empty')} />}
               {nodes.map(({ branch, level }) => (
                 <Table.Tr key={branch.id} data-testid="branch-row" data-branch-code={branch.code}>
                   <Table.Td>
@@ -92,28 +99,39 @@ function BranchTable({
                       ) : (
                         <IconCornerDownRight size={16} color="var(--mantine-color-gray-5)" />
                       )}
-                      <Text size="sm" fw={level === 0 ? 600 : 500}>
-                        {branch.name}
-                      </Text>
+                      <Stack gap={0}>
+                        <Text size="sm" fw={level === 0 ? 600 : 500}>
+                          {branch.name}
+                        </Text>
+                        {phone && (
+                          <Text size="xs" c="dimmed" ff="monospace">
+                            {branch.code}
+                          </Text>
+                        )}
+                      </Stack>
                     </Group>
                   </Table.Td>
-                  <Table.Td>
-                    <Code>{branch.code}</Code>
-                  </Table.Td>
-                  <Table.Td>
-                    {branch.timeZone ? (
-                      <Text size="sm">{branch.timeZone}</Text>
-                    ) : (
-                      <Text size="sm" c="dimmed">
-                        {t('branches.timeZoneInherit')}
-                      </Text>
-                    )}
-                  </Table.Td>
-                  <Table.Td>
-                    <Text size="sm" c="dimmed">
-                      {format(branch.createdAt)}
-                    </Text>
-                  </Table.Td>
+                  {!phone && (
+                    <>
+                      <Table.Td>
+                        <Code style={{ whiteSpace: 'nowrap' }}>{branch.code}</Code>
+                      </Table.Td>
+                      <Table.Td>
+                        {branch.timeZone ? (
+                          <Text size="sm">{branch.timeZone}</Text>
+                        ) : (
+                          <Text size="sm" c="dimmed">
+                            {t('branches.timeZoneInherit')}
+                          </Text>
+                        )}
+                      </Table.Td>
+                      <Table.Td>
+                        <Text size="sm" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
+                          {format(branch.createdAt)}
+                        </Text>
+                      </Table.Td>
+                    </>
+                  )}
                   {canManage && (
                     <Table.Td>
                       <Group gap={4} justify="flex-end" wrap="nowrap">

@@ -23,6 +23,7 @@ import { EmptyTableRow, LoadingBlock, LoadMore } from '../../components/ListStat
 import { PageHeader } from '../../components/PageHeader.tsx';
 import { notifySuccess, ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { RequirePermission, useCan } from '../../components/RequirePermission.tsx';
+import { useIsPhone } from '../../lib/useIsPhone.ts';
 import { useWorkspaceClock } from '../../lib/useWorkspaceClock.ts';
 import { useSession } from '../../session/SessionContext.tsx';
 import { UserFormModal } from './UserFormModal.tsx';
@@ -76,6 +77,8 @@ function UserTable({
   // The generated password is held only until its modal closes.
   const [temporary, setTemporary] = useState<UserCreated | null>(null);
   const branchName = new Map((branches.data ?? []).map((branch) => [branch.id, branch.name]));
+  const phone = useIsPhone();
+  const columns = (phone ? 1 : 5) + (canManage ? 1 : 0);
 
   function closeRemove() {
     removeUser.reset();
@@ -88,22 +91,36 @@ function UserTable({
   return (
     <>
       <Paper withBorder radius="md">
-        <Table.ScrollContainer minWidth={760}>
+        <Table.ScrollContainer minWidth={phone ? 0 : 760}>
           <Table highlightOnHover data-testid="user-table">
             <Table.Thead>
               <Table.Tr>
                 <Table.Th>{t('users.name')}</Table.Th>
-                <Table.Th>{t('users.role')}</Table.Th>
-                <Table.Th>{t('users.branch')}</Table.Th>
-                <Table.Th>{t('users.lastLogin')}</Table.Th>
-                <Table.Th>{t('common.createdAt')}</Table.Th>
+                {!phone && (
+                  <>
+                    <Table.Th>{t('users.role')}</Table.Th>
+                    <Table.Th>{t('users.branch')}</Table.Th>
+                    <Table.Th>{t('users.lastLogin')}</Table.Th>
+                    <Table.Th>{t('common.createdAt')}</Table.Th>
+                  </>
+                )}
                 {canManage && <Table.Th w={90} />}
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
-              {users.items.length === 0 && <EmptyTableRow columns={canManage ? 6 : 5} message={t('users.empty')} />}
+              {users.items.length === 0 && <EmptyTableRow columns={columns} message={t('users.empty')} />}
               {users.items.map((user) => {
                 const isSelf = user.id === session.user.id;
+                const role = (
+                  <Badge variant="light" radius="sm" color={user.role === 'owner' ? 'indigo' : 'gray'}>
+                    {t(`roles.${user.role}`)}
+                  </Badge>
+                );
+                const branch = (
+                  <Text size="sm" c={user.branchId ? undefined : 'dimmed'}>
+                    {user.branchId ? (branchName.get(user.branchId) ?? '—') : t('users.allBranches')}
+                  </Text>
+                );
                 return (
                   <Table.Tr key={user.id} data-testid="user-row">
                     <Table.Td>
@@ -121,28 +138,30 @@ function UserTable({
                         <Text size="xs" c="dimmed">
                           {user.email}
                         </Text>
+                        {phone && (
+                          <Group gap={6} mt={4}>
+                            {role}
+                            {branch}
+                          </Group>
+                        )}
                       </Stack>
                     </Table.Td>
-                    <Table.Td>
-                      <Badge variant="light" radius="sm" color={user.role === 'owner' ? 'indigo' : 'gray'}>
-                        {t(`roles.${user.role}`)}
-                      </Badge>
-                    </Table.Td>
-                    <Table.Td>
-                      <Text size="sm" c={user.branchId ? undefined : 'dimmed'}>
-                        {user.branchId ? (branchName.get(user.branchId) ?? '—') : t('users.allBranches')}
-                      </Text>
-                    </Table.Td>
-                    <Table.Td>
-                      <Text size="sm" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
-                        {user.lastLoginAt ? format(user.lastLoginAt) : t('common.never')}
-                      </Text>
-                    </Table.Td>
-                    <Table.Td>
-                      <Text size="sm" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
-                        {format(user.createdAt)}
-                      </Text>
-                    </Table.Td>
+                    {!phone && (
+                      <>
+                        <Table.Td>{role}</Table.Td>
+                        <Table.Td>{branch}</Table.Td>
+                        <Table.Td>
+                          <Text size="sm" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
+                            {user.lastLoginAt ? format(user.lastLoginAt) : t('common.never')}
+                          </Text>
+                        </Table.Td>
+                        <Table.Td>
+                          <Text size="sm" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
+                            {format(user.createdAt)}
+                          </Text>
+                        </Table.Td>
+                      </>
+                    )}
                     {canManage && (
                       <Table.Td>
                         <Group gap={4} justify="flex-end" wrap="nowrap">
