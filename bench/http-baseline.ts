@@ -36,7 +36,12 @@ else if (values.role === 'bare') await serveBare(values.url as string);
 else await main();
 
 async function serveRapport(databaseUrl: string) {
-  const config = loadConfig(process.env, { databaseUrl, port: 0, logLevel: 'info', authCacheSeconds: 5 });
+  const config = loadConfig(process.env, {
+    databaseUrl,
+    port: 0,
+    logLevel: (process.env.BENCH_LOG as 'info') ?? 'info',
+    authCacheSeconds: 5,
+  });
   const app = await createApp(config, { api: true, worker: false });
   const address = await app.server?.listen({ port: 0, host: '127.0.0.1' });
   process.send?.({ address });

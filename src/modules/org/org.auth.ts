@@ -154,15 +154,16 @@ function principalFor(input: {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createAuthenticator(deps: OrgDeps, config: Pick<Config, 'authCacheSeconds'>) {
-  const keys = new CredentialCache<Principal | 'write'>(config.authCacheSeconds);
+  // Keyed by the presented token so that a cache hit costs a map lookup, not a hash; the hash is kept for forget().
+  const keys = new CredentialCache<{ hash: string; principal: Principal | 'write' }>(config.authCacheSeconds);
   const sessions = new CredentialCache<SessionIdentity>(config.authCacheSeconds);
   const members = new CredentialCache<Principal | null>(config.authCacheSeconds);
   const lastTouched = new Map<string, number>();
 
   async function byKey(token: string): Promise<Principal> {
-    const hash = sha256Hex(token);
-    let cached = keys.get(hash);
+    let cached = keys.get(token)?.principal;
     if (!cached) {
+      const hash = sha256Hex(token);
       const row = await repo.findActiveKeyByHash(deps.db, hash);
       if (!row) throw new DomainError('unauthenticated', 'INVALID_API_KEY', 'This API key is unknown or revoked.');
       cached =
@@ -178,7 +179,7 @@ export function createAuthenticator(deps: OrgDeps, config: Pick<Config, 'authCac
               keyId: row.id,
               label: `key:${keyDisplayPrefix(token)}`,
             });
-      keys.set(hash, cached);
+      keys.set(token, { hash, principal: cached });
       touchKey(row.id);
     }
     if (cached === 'write') {
@@ -274,7 +275,7 @@ export function createAuthenticator(deps: OrgDeps, config: Pick<Config, 'authCac
     authenticator,
     /** Drops cached credentials after a revocation or sign-out, so this process stops honouring them at once. */
     forget(secretHashOrSessionId: string) {
-      keys.deleteWhere((hash) => hash === secretHashOrSessionId);
+      keys.deleteWhere((_token, entry) => entry.hash === secretHashOrSessionId);
       sessions.deleteWhere((_hash, identity) => identity.sessionId === secretHashOrSessionId);
       members.deleteWhere((key) => key.startsWith(`${secretHashOrSessionId}:`));
     },

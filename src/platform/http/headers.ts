@@ -56,8 +56,10 @@ function isApiPath(url: string) {
   );
 }
 
-export function installSecurityHeaders(app: FastifyInstance) {
+/** Security headers and the request id, set in one synchronous hook before anything else runs. */
+export function installResponseHeaders(app: FastifyInstance) {
   app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
     const url = request.url;
     const set = isApiPath(url) ? API_HEADERS : url.startsWith('/api/docs') ? DOCS_HEADERS : DOCUMENT_HEADERS;
     for (const [name, value] of set) reply.header(name, value);

@@ -22,11 +22,20 @@ export function createMetrics() {
 }
 export type Metrics = ReturnType<typeof createMetrics>;
 
-export function installMetrics(app: FastifyInstance, metrics: Metrics) {
-  app.addHook('onResponse', async (request, reply) => {
-    // The route pattern, never the raw URL: ids and query strings would explode cardinality and may be personal.
+/**
+ * One hook per finished request: a metric sample and one log line. Both use the route pattern, never the raw URL:
+ * ids and query strings would explode cardinality, and URLs can carry e-mails or phone numbers.
+ */
+export function installRequestAccounting(app: FastifyInstance, metrics: Metrics) {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
+    const ms = reply.elapsedTime;
     metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
-    metrics.duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    metrics.duration.observe({ method: request.method, route }, ms / 1000);
+    request.log.info(
+      { method: request.method, route, status: reply.statusCode, ms: Math.round(ms * 10) / 10 },
+      'request',
+    );
+    done();
   });
 }
