@@ -230,6 +230,15 @@ test('web console', { timeout: 240_000 }, async (t) => {
       await phone.close();
       assertNoTrouble(problems);
     });
+
+    await t.test('signs out back to the sign-in page', async () => {
+      await page.getByTestId('user-menu').click();
+      await page.getByTestId('sign-out').click();
+      await page.getByTestId('sign-in-email').waitFor();
+      await page.reload();
+      await page.getByTestId('sign-in-email').waitFor();
+      assertNoTrouble(problems);
+    });
   } finally {
     await browser?.close();
     await server.close();

@@ -65,11 +65,6 @@ export function ProblemAlert({ error, title }: { error: unknown; title?: string 
       data-testid="problem-alert"
     >
       <Text size="sm">{problem.message}</Text>
-      {problem.forbidden && problem.message !== t('errors.forbidden') && (
-        <Text size="sm" mt={4}>
-          {t('errors.forbidden')}
-        </Text>
-      )}
       {(problem.code || problem.requestId) && (
         <Group gap="xs" mt={6}>
           {problem.code && (

@@ -47,6 +47,8 @@ export const en = {
     notFoundText: 'There is nothing at this address. Check the link or pick a section from the menu.',
   },
   problems: {
+    BRANCH_OUTSIDE_SCOPE:
+      'You can only work with your own branch and the branches below it. Choose a parent branch inside it.',
     BRANCH_HAS_CHILDREN: 'This branch has branches under it. Delete or move them first.',
     BRANCH_IN_USE: 'This branch is still in use (by users or API keys). Reassign them first.',
     RATE_LIMITED: 'Too many requests. Wait a little and try again.',

@@ -52,8 +52,9 @@ export function SessionGate() {
       // Signing out must always succeed locally, even when the server is unreachable or the session already expired.
     }
     setCsrfToken(null);
-    queryClient.clear();
+    // Not queryClient.clear(): it would detach the session observer above, leaving the console on screen.
     queryClient.setQueryData(queryKeys.session, null);
+    queryClient.removeQueries({ queryKey: ['ws'] });
   }, [queryClient]);
 
   const acceptSession = useCallback(

@@ -3,7 +3,7 @@ import { IconCornerDownRight, IconPencil, IconPlus, IconSitemap, IconTrash } fro
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Branch } from '../../../../src/modules/org/org.schemas.ts';
-import { useBranches, useDeleteBranch } from '../../api/org.ts';
+import { useBranches, useDeleteBranch, useMe } from '../../api/org.ts';
 import { ConfirmModal } from '../../components/ConfirmModal.tsx';
 import { EmptyTableRow, LoadingBlock } from '../../components/ListStates.tsx';
 import { PageHeader } from '../../components/PageHeader.tsx';
@@ -20,6 +20,8 @@ export function BranchesPage() {
   const { t } = useTranslation();
   const canManage = useCan('branches:manage');
   const [form, setForm] = useState<FormState>(null);
+  // A branch manager may only create inside their own branch, so that is where a new branch starts.
+  const ownBranchId = useMe().data?.branchId ?? null;
   return (
     <>
       <PageHeader
@@ -29,7 +31,7 @@ export function BranchesPage() {
           canManage && (
             <Button
               leftSection={<IconPlus size={16} />}
-              onClick={() => setForm({ mode: 'create', parentId: null })}
+              onClick={() => setForm({ mode: 'create', parentId: ownBranchId })}
               data-testid="create-branch"
             >
               {t('branches.create')}
