@@ -1,18 +1,19 @@
 import {
   ActionIcon,
-  Autocomplete,
   Badge,
   Button,
   Code,
   Group,
   Paper,
   Popover,
+  Select,
   Stack,
   Table,
   Text,
   TextInput,
 } from '@mantine/core';
 import { IconBraces, IconFilter, IconX } from '@tabler/icons-react';
+import i18next, { type TFunction } from 'i18next';
 import { type FormEvent, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { AuditEntry } from '../../../../src/modules/org/org.schemas.ts';
@@ -44,6 +45,26 @@ interface FilterDraft {
 
 const NO_FILTERS: FilterDraft = { action: '', fromDay: '', toDay: '' };
 
+/** What the server records today; new actions still show up (by their code) as soon as they appear in the log. */
+const KNOWN_ACTIONS = [
+  'install.bootstrapped',
+  'workspace.created',
+  'workspace.updated',
+  'user.created',
+  'user.updated',
+  'user.removed',
+  'branch.created',
+  'branch.updated',
+  'branch.deleted',
+  'key.created',
+  'key.revoked',
+];
+
+function actionLabel(action: string, t: TFunction): string {
+  const key = `audit.actions.${action}`;
+  return i18next.exists(key) ? t(key as never) : action;
+}
+
 function AuditLog() {
   const { t } = useTranslation();
   const { timeZone, format } = useWorkspaceClock();
@@ -53,9 +74,15 @@ function AuditLog() {
   const audit = useAuditLog(applied);
   const nameOf = useKnownNames();
 
-  // Suggest the actions already seen, so people need not guess the exact spelling of "branch.create".
-  const seenActions = [...new Set([...knownActions, ...audit.items.map((entry) => entry.action)])].sort();
+  // Suggest the known actions and those already seen, so people need not guess the exact spelling.
+  const seenActions = [
+    ...new Set([...KNOWN_ACTIONS, ...knownActions, ...audit.items.map((entry) => entry.action)]),
+  ].sort();
   if (seenActions.length !== knownActions.length) setKnownActions(seenActions);
+  const actionOptions = seenActions.map((action) => ({
+    value: action,
+    label: `${actionLabel(action, t)} · ${action}`,
+  }));
 
   const rangeInvalid = draft.fromDay !== '' && draft.toDay !== '' && draft.fromDay > draft.toDay;
 
@@ -82,13 +109,17 @@ function AuditLog() {
       <Paper withBorder radius="md" p="md">
         <form onSubmit={apply} data-testid="audit-filters">
           <Group align="flex-end" gap="sm" wrap="wrap">
-            <Autocomplete
+            <Select
               label={t('audit.action')}
               placeholder={t('audit.actionPlaceholder')}
-              data={seenActions}
-              value={draft.action}
-              onChange={(action) => setDraft((current) => ({ ...current, action }))}
-              style={{ flex: '2 1 220px' }}
+              data={actionOptions}
+              value={draft.action || null}
+              onChange={(action) => setDraft((current) => ({ ...current, action: action ?? '' }))}
+              searchable
+              clearable
+              nothingFoundMessage={t('common.nothingFound')}
+              comboboxProps={{ withinPortal: true }}
+              style={{ flex: '2 1 260px' }}
               data-testid="audit-action"
             />
             <TextInput
@@ -200,6 +231,8 @@ function AuditRow({
   const hasDetails = Object.keys(entry.details).length > 0;
   const actor = nameOf(entry.actorId) ?? entry.actorLabel ?? entry.actorId ?? '—';
   const target = nameOf(entry.targetId);
+  const targetKindKey = `audit.targetKinds.${entry.targetKind}`;
+  const targetKind = entry.targetKind && i18next.exists(targetKindKey) ? t(targetKindKey as never) : entry.targetKind;
   return (
     <Table.Tr data-testid="audit-row">
       <Table.Td>
@@ -223,17 +256,20 @@ function AuditRow({
         </Group>
       </Table.Td>
       <Table.Td>
-        <Code>{entry.action}</Code>
+        <Stack gap={2} align="flex-start">
+          <Text size="sm">{actionLabel(entry.action, t)}</Text>
+          <Code fz="xs">{entry.action}</Code>
+        </Stack>
       </Table.Td>
       <Table.Td>
         {entry.targetKind ? (
           <Stack gap={0}>
             <Text size="sm" truncate maw={240}>
-              {target ?? entry.targetKind}
+              {target ?? targetKind}
             </Text>
             {entry.targetId && (
               <Text size="xs" c="dimmed" ff="monospace" title={entry.targetId}>
-                {target ? `${entry.targetKind} · ` : ''}
+                {target ? `${targetKind} · ` : ''}
                 {entry.targetId.slice(0, 8)}
               </Text>
             )}
