@@ -9,6 +9,8 @@ export interface Problem {
   detail?: string;
   requestId?: string;
   errors?: { path: string; message: string }[];
+  /** Sent with RATE_LIMITED: how long until the next attempt is accepted. */
+  retryAfterSeconds?: number;
 }
 
 export interface Page<T> {
@@ -23,6 +25,7 @@ export class ApiError extends Error {
   readonly detail: string | undefined;
   readonly requestId: string | undefined;
   readonly fieldErrors: { path: string; message: string }[];
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(problem: Problem) {
     super(problem.detail ?? problem.title);
@@ -32,6 +35,7 @@ export class ApiError extends Error {
     this.detail = problem.detail;
     this.requestId = problem.requestId;
     this.fieldErrors = problem.errors ?? [];
+    this.retryAfterSeconds = typeof problem.retryAfterSeconds === 'number' ? problem.retryAfterSeconds : undefined;
   }
 }
 

@@ -49,7 +49,7 @@ export const en = {
   problems: {
     BRANCH_OUTSIDE_SCOPE:
       'You can only work with your own branch and the branches below it. Choose a parent branch inside it.',
-    BRANCH_HAS_CHILDREN: 'This branch has branches under it. Delete or move them first.',
+    BRANCH_HAS_CHILDREN: 'This branch has branches under it. Delete them first.',
     BRANCH_IN_USE: 'This branch is still in use (by users or API keys). Reassign them first.',
     RATE_LIMITED: 'Too many requests. Wait a little and try again.',
   },
@@ -63,6 +63,7 @@ export const en = {
     invalidCredentials: 'Wrong email or password.',
     rateLimitedTitle: 'Too many attempts',
     rateLimited: 'Sign-in is paused after too many failed attempts. Wait a few minutes, then try again.',
+    rateLimitedFor: 'Sign-in is paused after too many failed attempts. Try again in {{time}}.',
   },
   noWorkspace: {
     title: 'Welcome, {{name}}',

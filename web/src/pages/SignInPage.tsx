@@ -84,8 +84,15 @@ export function SignInPage({ onSignedIn }: { onSignedIn: (session: Session) => v
   );
 }
 
+/** "9 minutes" / "9 минут": Intl knows each language's plural forms. */
+function waitTime(seconds: number, language: string): string {
+  const minutes = Math.ceil(seconds / 60);
+  const [value, unit] = minutes > 1 ? [minutes, 'minute'] : [Math.max(1, Math.ceil(seconds)), 'second'];
+  return new Intl.NumberFormat(language, { style: 'unit', unit, unitDisplay: 'long' }).format(value);
+}
+
 function SignInProblem({ error }: { error: Error | null }) {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   if (!error) return null;
   if (error instanceof ApiError && error.code === 'INVALID_CREDENTIALS') {
     return (
@@ -103,7 +110,9 @@ function SignInProblem({ error }: { error: Error | null }) {
         title={t('signIn.rateLimitedTitle')}
         data-testid="sign-in-error"
       >
-        {t('signIn.rateLimited')}
+        {error.retryAfterSeconds
+          ? t('signIn.rateLimitedFor', { time: waitTime(error.retryAfterSeconds, i18n.language) })
+          : t('signIn.rateLimited')}
       </Alert>
     );
   }
