@@ -223,6 +223,11 @@ test('web console', { timeout: 240_000 }, async (t) => {
 
       await phonePage.getByTestId('nav-burger').click();
       await waitUntil(() => onScreen(phonePage.getByTestId('nav-branches')), 'the burger opens the navbar');
+      // The navbar slides in; photograph it once it has come to rest at the left edge.
+      await waitUntil(
+        async () => ((await phonePage.getByTestId('nav-branches').boundingBox())?.x ?? -1) >= 0,
+        'the navbar finishes sliding in',
+      );
       await shoot(phonePage, '08-phone-menu');
       await phonePage.getByTestId('nav-branches').click();
       await phonePage.getByTestId('branch-row').first().waitFor();

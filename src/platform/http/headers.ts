@@ -17,6 +17,9 @@ const CONSOLE_CSP = {
   fontSrc: ["'self'", 'data:'],
   objectSrc: ["'none'"],
   frameAncestors: ["'none'"],
+  // Not upgrade-insecure-requests: an install reached over plain HTTP on a LAN address would fail to load its assets.
+  // HTTPS deployments get HSTS instead.
+  upgradeInsecureRequests: null,
 };
 
 function headersOf(middleware: ReturnType<typeof helmet>): [string, string][] {
