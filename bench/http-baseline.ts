@@ -34,6 +34,7 @@ const SELECT = 'select * from branches where workspace_id = $1 and id = $2';
 if (values.role === 'rapport') await serveRapport(values.url as string);
 else if (values.role === 'bare') await serveBare(values.url as string);
 else await main();
+process.on('SIGINT', () => process.exit(0));
 
 async function serveRapport(databaseUrl: string) {
   const config = loadConfig(process.env, {

@@ -1,7 +1,8 @@
-import type { Generated, Insertable, Selectable } from 'kysely';
+import type { Generated, Insertable, Kysely, Selectable } from 'kysely';
 import { sql } from 'kysely';
 import { type Db, tables } from '../../platform/db.ts';
 import { decodeCursor, type Page, toPage } from '../../platform/pagination.ts';
+import { prepared } from '../../platform/prepared.ts';
 import type { Scope } from '../../platform/scope.ts';
 import type { KeyKind, Role } from './org.schemas.ts';
 
@@ -270,8 +271,24 @@ export async function listBranches(db: Db, scope: Scope, page: { limit: number; 
   return toPage(await query.execute(), page.limit);
 }
 
+// Read on every branch-scoped request, so built once (see platform/prepared.ts).
+const findBranchInWorkspace = prepared((db: Kysely<OrgTables>, workspaceId: string, id: string) =>
+  db.selectFrom('branches').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id),
+);
+const findBranchInSubtree = prepared((db: Kysely<OrgTables>, workspaceId: string, id: string, pathPrefix: string) =>
+  db
+    .selectFrom('branches')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .where('path', 'like', pathPrefix),
+);
+
 export async function findBranch(db: Db, scope: Scope, id: string): Promise<BranchRow | undefined> {
-  return branchesQuery(db, scope).where('id', '=', id).executeTakeFirst();
+  const rows = scope.branchPath
+    ? await findBranchInSubtree(q(db), scope.workspaceId, id, `${scope.branchPath}%`)
+    : await findBranchInWorkspace(q(db), scope.workspaceId, id);
+  return rows[0];
 }
 
 export async function branchCodeTaken(db: Db, scope: Scope, code: string, exceptId?: string) {

@@ -27,15 +27,29 @@ export type Metrics = ReturnType<typeof createMetrics>;
  * ids and query strings would explode cardinality, and URLs can carry e-mails or phone numbers.
  */
 export function installRequestAccounting(app: FastifyInstance, metrics: Metrics) {
+  // Label children cached per route and status: prom-client otherwise hashes the label set on every call.
+  const counters = new Map<string, { inc(): void }>();
+  const timers = new Map<string, { observe(seconds: number): void }>();
   app.addHook('onResponse', (request, reply, done) => {
+    const method = request.method;
     const route = request.routeOptions.url ?? 'unmatched';
+    const status = reply.statusCode;
     const ms = reply.elapsedTime;
-    metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
-    metrics.duration.observe({ method: request.method, route }, ms / 1000);
-    request.log.info(
-      { method: request.method, route, status: reply.statusCode, ms: Math.round(ms * 10) / 10 },
-      'request',
-    );
+    const timerKey = `${method} ${route}`;
+    const counterKey = `${timerKey} ${status}`;
+    let counter = counters.get(counterKey);
+    if (!counter) {
+      counter = metrics.requests.labels(method, route, String(status));
+      counters.set(counterKey, counter);
+    }
+    let timer = timers.get(timerKey);
+    if (!timer) {
+      timer = metrics.duration.labels(method, route);
+      timers.set(timerKey, timer);
+    }
+    counter.inc();
+    timer.observe(ms / 1000);
+    request.log.info({ reqId: request.id, method, route, status, ms: Math.round(ms * 10) / 10 }, 'request');
     done();
   });
 }

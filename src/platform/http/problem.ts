@@ -97,7 +97,7 @@ export function installProblemHandlers(app: FastifyInstance) {
       );
     }
     if (isResponseSerializationError(error)) {
-      request.log.error({ err: error }, 'response did not match its schema');
+      request.log.error({ err: error, reqId: request.id }, 'response did not match its schema');
       return sendProblem(request, reply, 500, 'INTERNAL', 'Something went wrong on our side.');
     }
     const known = error.code ? FASTIFY_CODES[error.code] : undefined;
@@ -111,7 +111,7 @@ export function installProblemHandlers(app: FastifyInstance) {
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return sendProblem(request, reply, error.statusCode, error.code ?? 'BAD_REQUEST', error.message);
     }
-    request.log.error({ err: error }, 'unhandled error');
+    request.log.error({ err: error, reqId: request.id }, 'unhandled error');
     return sendProblem(request, reply, 500, 'INTERNAL', 'Something went wrong on our side. Quote the request id.');
   });
 }
