@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
+import { createEventsModule } from './modules/events/index.ts';
 import { type BootstrapOutcome, CSRF_HEADER, createOrgModule, type OrgModule } from './modules/org/index.ts';
+import { createProfilesModule } from './modules/profiles/index.ts';
 import { type Clock, systemClock } from './platform/clock.ts';
 import type { Config } from './platform/config.ts';
 import { type Database, openDatabase } from './platform/db.ts';
@@ -50,6 +52,9 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
       timeZone: config.timeZone,
     });
 
+    const profiles = createProfilesModule({ db: database.db });
+    const events = createEventsModule({ db: database.db, profiles, org });
+
     const jobs: QueueDefinition[] = [
       {
         name: 'platform.maintenance',
@@ -75,7 +80,8 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
             await sql`select 1`.execute(database.db);
             return { database: database.kind, ok: true };
           },
-          apiRoutes: [org.routes],
+          apiRoutes: [org.routes, profiles.routes, events.routes],
+          rootRoutes: [events.ingestion],
         })
       : null;
 

@@ -22,15 +22,17 @@ export const PERMISSIONS = [
   'branches:manage',
   'keys:manage',
   'audit:read',
+  'profiles:read',
+  'profiles:write',
 ] as const;
 export const Permission = z.enum(PERMISSIONS);
 export type Permission = z.infer<typeof Permission>;
 
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   owner: PERMISSIONS,
-  marketer: ['workspace:read', 'users:read', 'branches:read'],
-  analyst: ['workspace:read', 'branches:read'],
-  operator: ['workspace:read', 'branches:read'],
+  marketer: ['workspace:read', 'users:read', 'branches:read', 'profiles:read', 'profiles:write'],
+  analyst: ['workspace:read', 'branches:read', 'profiles:read'],
+  operator: ['workspace:read', 'branches:read', 'profiles:read'],
   // Everything a branch manager touches is limited to its own branch and the branches below it.
   branch_manager: ['workspace:read', 'users:read', 'branches:read', 'branches:manage'],
 };

@@ -9,6 +9,7 @@ export type { Actor, Principal };
  * enforces what each route declares next to its definition in `config.auth`:
  *   - 'public'  — anyone (health, sign-in, consumer endpoints with their own checks)
  *   - 'session' — a signed-in console user, whatever the workspace (session, workspace list)
+ *   - 'write_key' — the tracking API; the module that owns the route checks the write key itself
  *   - any other string — a permission the principal must hold in the current workspace
  */
 export interface SessionIdentity {
@@ -29,7 +30,7 @@ export interface Authenticator {
   authenticate(request: FastifyRequest): Promise<Authentication>;
 }
 
-export type RouteAuth = 'public' | 'session' | (string & {});
+export type RouteAuth = 'public' | 'session' | 'write_key' | (string & {});
 
 export interface RouteInfo {
   method: string;
@@ -75,7 +76,7 @@ export function installAuth(app: FastifyInstance, authenticator: Authenticator, 
   app.addHook('onRequest', async (request) => {
     const declared = request.routeOptions.config?.auth;
     request.auth = { principal: null, session: null };
-    if (!declared || declared === 'public') return;
+    if (!declared || declared === 'public' || declared === 'write_key') return;
 
     request.auth = await authenticator.authenticate(request);
     const { principal, session } = request.auth;

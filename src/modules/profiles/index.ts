@@ -1,0 +1,33 @@
+import type { Db } from '../../platform/db.ts';
+import { liveProfile, profilesRoutes } from './profiles.routes.ts';
+import { type MergeListener, type Observation, type ProfilesDeps, resolveObservations } from './profiles.service.ts';
+
+export type { Identifier, IdentifierKind } from './profiles.identifiers.ts';
+export { isPersonLevel, normalizeIdentifier, PERSON_KINDS } from './profiles.identifiers.ts';
+export type { BatchResolution, MergeListener, Observation } from './profiles.service.ts';
+
+/**
+ * profiles: one record per person, the identity graph that ties identifiers to it, merges, traits.
+ *
+ * ```ts
+ * const profiles = createProfilesModule({ db });
+ * profiles.onMerge(async (trx, ws, merges) => { … re-point what you own … });
+ * const { profileIds } = await profiles.resolveObservations(trx, workspaceId, observations);
+ * ```
+ */
+export function createProfilesModule(input: { db: Db }) {
+  const deps: ProfilesDeps = { mergeListeners: [] };
+  return {
+    routes: profilesRoutes(input.db),
+    /** Resolves interactions to profiles inside the caller's transaction (see profiles.service.ts). */
+    resolveObservations: (trx: Db, workspaceId: string, observations: Observation[]) =>
+      resolveObservations(deps, trx, workspaceId, observations),
+    /** Registers a reaction that runs inside every merge's transaction. */
+    onMerge: (listener: MergeListener) => {
+      deps.mergeListeners.push(listener);
+    },
+    /** The live profile id an id stands for (itself or its survivor), or undefined. */
+    resolveProfileId: async (workspaceId: string, id: string) => (await liveProfile(input.db, workspaceId, id))?.id,
+  };
+}
+export type ProfilesModule = ReturnType<typeof createProfilesModule>;

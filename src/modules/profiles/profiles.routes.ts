@@ -1,0 +1,117 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Db } from '../../platform/db.ts';
+import { DomainError, notFound } from '../../platform/errors.ts';
+import { principalOf } from '../../platform/http/auth.ts';
+import { Problem } from '../../platform/http/problem.ts';
+import { decodeCursor, encodeCursor, pageOf } from '../../platform/pagination.ts';
+import { normalizeIdentifier } from './profiles.identifiers.ts';
+import * as repo from './profiles.repo.ts';
+import { Profile, ProfileQuery, ProfileSummary } from './profiles.schemas.ts';
+
+const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem };
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' && v ? v : null;
+}
+
+/** The live profile an id stands for: itself, or the survivor it was merged into. */
+export async function liveProfile(db: Db, workspaceId: string, id: string) {
+  const row = await repo.findProfile(db, workspaceId, id);
+  if (!row) return undefined;
+  return row.merged_into ? repo.findProfile(db, workspaceId, row.merged_into) : row;
+}
+
+export async function describeProfile(db: Db, workspaceId: string, id: string): Promise<Profile> {
+  const row = await liveProfile(db, workspaceId, id);
+  if (!row) throw notFound('Profile', 'PROFILE_NOT_FOUND');
+  const [identities, merges] = await Promise.all([
+    repo.identitiesOf(db, workspaceId, row.id),
+    repo.mergesInto(db, workspaceId, row.id),
+  ]);
+  return {
+    id: row.id,
+    traits: row.traits,
+    identities: identities.map((i) => ({ kind: i.kind, value: i.value, since: i.created_at.toISOString() })),
+    channels: row.channels,
+    firstSeenAt: row.first_seen_at.toISOString(),
+    lastSeenAt: row.last_seen_at.toISOString(),
+    mergedFrom: merges.map((m) => ({ profileId: m.absorbed_id, reason: m.reason, at: m.at.toISOString() })),
+  };
+}
+
+export function profilesRoutes(db: Db): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get(
+      '/profiles',
+      {
+        config: { auth: 'profiles:read' },
+        schema: {
+          tags: ['profiles'],
+          summary: 'Find profiles: by exact identifier (kind:value), by search, or the newest',
+          querystring: ProfileQuery,
+          response: { 200: pageOf(ProfileSummary), ...errors },
+        },
+      },
+      async (request) => {
+        const { workspaceId } = principalOf(request).scope;
+        const { identifier, q, limit, cursor } = request.query;
+        let rows: { id: string; traits: Record<string, unknown>; channels: string[]; last_seen_at: Date }[];
+        let nextCursor: string | null = null;
+        if (identifier) {
+          const at = identifier.indexOf(':', identifier.startsWith('external:') ? 'external:'.length : 0);
+          const kind = identifier.slice(0, at);
+          const normalized = normalizeIdentifier(kind, identifier.slice(at + 1));
+          if (!normalized)
+            throw new DomainError(
+              'invalid',
+              'INVALID_IDENTIFIER',
+              `"${identifier}" is not a valid ${kind} identifier.`,
+            );
+          const owner = await repo.ownerOf(db, workspaceId, normalized.kind, normalized.value);
+          const row = owner ? await repo.findProfile(db, workspaceId, owner) : undefined;
+          rows = row ? [row] : [];
+        } else {
+          const found = await repo.listProfiles(db, workspaceId, { q }, { limit, before: decodeCursor(cursor) });
+          rows = found.slice(0, limit);
+          const last = rows.at(-1);
+          if (found.length > limit && last) nextCursor = encodeCursor(last.id);
+        }
+        const ids = await repo.primaryIdentifiers(
+          db,
+          workspaceId,
+          rows.map((r) => r.id),
+        );
+        const pick = (profileId: string, kind: string) =>
+          ids.find((i) => i.profile_id === profileId && i.kind === kind)?.value ?? null;
+        return {
+          items: rows.map((r) => ({
+            id: r.id,
+            name:
+              str(r.traits.name) ??
+              ([str(r.traits.firstName), str(r.traits.lastName)].filter(Boolean).join(' ') || null),
+            email: pick(r.id, 'email'),
+            phone: pick(r.id, 'phone'),
+            channels: r.channels,
+            lastSeenAt: r.last_seen_at.toISOString(),
+          })),
+          nextCursor,
+        };
+      },
+    );
+
+    app.get(
+      '/profiles/:id',
+      {
+        config: { auth: 'profiles:read' },
+        schema: {
+          tags: ['profiles'],
+          summary: 'One profile: identities, traits, first and last seen, channels, merge history',
+          params: z.object({ id: z.uuid() }),
+          response: { 200: Profile, ...errors },
+        },
+      },
+      async (request) => describeProfile(db, principalOf(request).scope.workspaceId, request.params.id),
+    );
+  };
+}
