@@ -54,6 +54,11 @@ export function ingestionRoutes(deps: EventsDeps, org: OrgModule): FastifyPlugin
   }
 
   return async (app) => {
+    // Tracking libraries do not all label their bodies (RudderStack's sends gzip without a Content-Type): in this
+    // scope every body is read as JSON, with Fastify's own prototype-poisoning-safe parser.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+
     // Decompress before parsing, counting the decompressed bytes against the route's limit.
     app.addHook('preParsing', async (request, _reply, payload) => {
       const encoding = String(request.headers['content-encoding'] ?? 'identity').toLowerCase();
