@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { testDatabaseUrl } from '../../platform/config.ts';
+import { openPGlite, openPostgres } from '../../platform/db.ts';
+import { randomToken } from '../../platform/ids.ts';
+
+// `kill -9` in the middle of a stream of batches, then a restart: every event of a batch that was answered 200 is
+// there exactly once. Runs on the embedded database, and on PostgreSQL when TEST_DATABASE_URL is set.
+const BIN = new URL('../../../bin/rapport.js', import.meta.url).pathname;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+function serve(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [BIN, 'serve', '--no-worker'], {
+    env: { ...process.env, LOG_LEVEL: 'error', ...env },
+    stdio: 'ignore',
+  });
+}
+
+async function healthy(url: string, ms = 30_000) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (
+      await fetch(`${url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error('server did not come up');
+}
+
+async function streamUntilKilled(url: string, writeKey: string, victim: ChildProcess) {
+  const auth = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
+  const acknowledged: string[] = [];
+  let batchNo = 0;
+  let stop = false;
+  setTimeout(() => {
+    victim.kill('SIGKILL');
+    stop = true;
+  }, 1500);
+  const worker = async (lane: number) => {
+    while (!stop) {
+      const n = batchNo++;
+      const ids = Array.from({ length: 50 }, (_, i) => `crash-${lane}-${n}-${i}`);
+      const batch = ids.map((messageId, i) => ({
+        type: 'track',
+        messageId,
+        userId: `person-${(n * 50 + i) % 400}`,
+        event: 'Ping',
+      }));
+      try {
+        const r = await fetch(`${url}/v1/batch`, {
+          method: 'POST',
+          headers: { authorization: auth, 'content-type': 'application/json' },
+          body: JSON.stringify({ batch }),
+        });
+        if (r.status === 200) acknowledged.push(...ids);
+      } catch {
+        // The server died mid-request: this batch was not acknowledged, so it promises nothing.
+      }
+    }
+  };
+  await Promise.all([0, 1, 2, 3].map(worker));
+  return acknowledged;
+}
+
+describe('crash safety of ingestion', () => {
+  const dirs: string[] = [];
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  for (const backend of ['pglite', 'postgres'] as const) {
+    const base = testDatabaseUrl();
+    it(`every acknowledged event survives kill -9 exactly once (${backend})`, {
+      skip: backend === 'postgres' && !base && 'needs TEST_DATABASE_URL',
+    }, async (t) => {
+      const writeKey = `wk_${randomToken(32)}`;
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      const env: Record<string, string> = {
+        PORT: String(port),
+        RAPPORT_WRITE_KEY: writeKey,
+        RAPPORT_ADMIN_PASSWORD: 'crash test password',
+      };
+      let dbName = '';
+      if (backend === 'pglite') {
+        const dir = mkdtempSync(join(tmpdir(), 'rapport-crash-'));
+        dirs.push(dir);
+        env.RAPPORT_DATA_DIR = dir;
+      } else {
+        dbName = `rapport_crash_${randomToken(8).toLowerCase()}`;
+        const admin = new pg.Client({ connectionString: base });
+        await admin.connect();
+        await admin.query(`create database ${dbName}`);
+        await admin.end();
+        const u = new URL(base as string);
+        u.pathname = `/${dbName}`;
+        env.DATABASE_URL = u.toString();
+      }
+
+      const first = serve(env);
+      await healthy(url);
+      const acknowledged = await streamUntilKilled(url, writeKey, first);
+      await new Promise((r) => first.once('exit', r));
+      assert.ok(acknowledged.length >= 50, `some batches were acknowledged before the kill (${acknowledged.length})`);
+
+      // Restart on the same data, then stop cleanly and look at what is stored.
+      const second = serve(env);
+      await healthy(url);
+      second.kill('SIGTERM');
+      await new Promise((r) => second.once('exit', r));
+
+      const database =
+        backend === 'pglite'
+          ? await openPGlite(env.RAPPORT_DATA_DIR as string)
+          : await openPostgres(env.DATABASE_URL as string);
+      try {
+        const rows = await sql<{ message_id: string; n: number }>`
+          select message_id, count(*) as n from events where message_id like 'crash-%' group by message_id`.execute(
+          database.db,
+        );
+        const stored = new Map(rows.rows.map((r) => [r.message_id, Number(r.n)]));
+        const missing = acknowledged.filter((id) => !stored.has(id));
+        assert.deepEqual(missing.slice(0, 5), [], `${missing.length} acknowledged events are missing`);
+        for (const [id, n] of stored) assert.equal(n, 1, `${id} stored ${n} times`);
+        t.diagnostic(`${acknowledged.length} events acknowledged before kill -9; ${stored.size} stored, each once`);
+      } finally {
+        await database.close();
+        if (dbName) {
+          const admin = new pg.Client({ connectionString: base });
+          await admin.connect();
+          await admin.query(`drop database if exists ${dbName} with (force)`);
+          await admin.end();
+        }
+      }
+    });
+  }
+});
