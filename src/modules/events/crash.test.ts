@@ -24,11 +24,14 @@ async function freePort(): Promise<number> {
   });
 }
 
-function serve(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [BIN, 'serve', '--no-worker'], {
+function serve(env: Record<string, string>): { child: ChildProcess; exited: Promise<unknown> } {
+  const child = spawn(process.execPath, [BIN, 'serve', '--no-worker'], {
     env: { ...process.env, LOG_LEVEL: 'error', ...env },
     stdio: 'ignore',
   });
+  // Listen from the start: the process may be gone before anyone asks.
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  return { child, exited };
 }
 
 async function healthy(url: string, ms = 30_000) {
@@ -118,15 +121,15 @@ describe('crash safety of ingestion', () => {
 
       const first = serve(env);
       await healthy(url);
-      const acknowledged = await streamUntilKilled(url, writeKey, first);
-      await new Promise((r) => first.once('exit', r));
+      const acknowledged = await streamUntilKilled(url, writeKey, first.child);
+      await first.exited;
       assert.ok(acknowledged.length >= 50, `some batches were acknowledged before the kill (${acknowledged.length})`);
 
       // Restart on the same data, then stop cleanly and look at what is stored.
       const second = serve(env);
       await healthy(url);
-      second.kill('SIGTERM');
-      await new Promise((r) => second.once('exit', r));
+      second.child.kill('SIGTERM');
+      await second.exited;
 
       const database =
         backend === 'pglite'
