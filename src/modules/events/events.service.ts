@@ -1,6 +1,6 @@
 import type { Db } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
-import type { ProfilesModule } from '../profiles/index.ts';
+import { CONCURRENT_MERGE, type ProfilesModule } from '../profiles/index.ts';
 import { isRejection, type NormalizedEvent, normalizeMessage } from './events.normalize.ts';
 import * as repo from './events.repo.ts';
 import type { IngestResult } from './events.schemas.ts';
@@ -62,11 +62,13 @@ export async function ingest(
             context: e.context,
           })),
         );
+        // Last, so that row locks on busy profiles are held only until the commit right after.
+        await deps.profiles.applyProjection(trx, workspaceId, resolution.projection);
       });
       return { success: true, accepted: valid.length, rejected };
     } catch (error) {
       const code = (error as { code?: string }).code;
-      if (attempt < 4 && code && RETRYABLE.has(code)) continue;
+      if (attempt < 6 && code && (RETRYABLE.has(code) || code === CONCURRENT_MERGE)) continue;
       throw error;
     }
   }

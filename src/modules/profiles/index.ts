@@ -1,10 +1,20 @@
 import type { Db } from '../../platform/db.ts';
+import type { ProjectionDelta } from './profiles.repo.ts';
 import { liveProfile, profilesRoutes } from './profiles.routes.ts';
-import { type MergeListener, type Observation, type ProfilesDeps, resolveObservations } from './profiles.service.ts';
+import {
+  applyProjection,
+  CONCURRENT_MERGE,
+  type MergeListener,
+  type Observation,
+  type ProfilesDeps,
+  resolveObservations,
+} from './profiles.service.ts';
 
 export type { Identifier, IdentifierKind } from './profiles.identifiers.ts';
 export { isPersonLevel, normalizeIdentifier, PERSON_KINDS } from './profiles.identifiers.ts';
+export type { ProjectionDelta } from './profiles.repo.ts';
 export type { BatchResolution, MergeListener, Observation } from './profiles.service.ts';
+export { CONCURRENT_MERGE };
 
 /**
  * profiles: one record per person, the identity graph that ties identifiers to it, merges, traits.
@@ -22,6 +32,9 @@ export function createProfilesModule(input: { db: Db }) {
     /** Resolves interactions to profiles inside the caller's transaction (see profiles.service.ts). */
     resolveObservations: (trx: Db, workspaceId: string, observations: Observation[]) =>
       resolveObservations(deps, trx, workspaceId, observations),
+    /** Applies what resolveObservations returned as `projection`: the transaction's last write. */
+    applyProjection: (trx: Db, workspaceId: string, projection: ProjectionDelta[]) =>
+      applyProjection(trx, workspaceId, projection),
     /** Registers a reaction that runs inside every merge's transaction. */
     onMerge: (listener: MergeListener) => {
       deps.mergeListeners.push(listener);

@@ -42,6 +42,26 @@ export async function lockKeys(db: Db, workspaceId: string, keys: string[]) {
     ) as ordered`.execute(db);
 }
 
+/**
+ * Shared advisory locks on profiles: many batches of known customers hold them together; a merge, which takes the
+ * same keys exclusively, waits for them and they for it. This is what keeps a batch's events off a profile that a
+ * concurrent merge is absorbing.
+ */
+export async function lockKeysShared(db: Db, workspaceId: string, keys: string[]) {
+  if (keys.length === 0) return;
+  await sql`select pg_advisory_xact_lock_shared(h) from (
+      select distinct hashtextextended(${workspaceId} || chr(2) || k, 0) as h from unnest(${keys}::text[]) as k order by h
+    ) as ordered`.execute(db);
+}
+
+export async function anyMerged(db: Db, workspaceId: string, ids: string[]): Promise<boolean> {
+  if (ids.length === 0) return false;
+  const row = await sql<{ merged: boolean }>`select exists (
+      select 1 from profiles where workspace_id = ${workspaceId} and id = any(${ids}::uuid[]) and merged_into is not null
+    ) as merged`.execute(db);
+  return Boolean(row.rows[0]?.merged);
+}
+
 export async function findOwners(db: Db, workspaceId: string, kinds: string[], values: string[]) {
   if (kinds.length === 0) return [];
   const result = await sql<{ kind: string; value: string; profile_id: string }>`
@@ -51,22 +71,16 @@ export async function findOwners(db: Db, workspaceId: string, kinds: string[], v
   return result.rows;
 }
 
-export async function loadProfiles(db: Db, workspaceId: string, ids: string[]) {
-  if (ids.length === 0) return { profiles: [], identities: [] };
-  const profiles = await q(db)
-    .selectFrom('profiles')
-    .select(['id', 'traits', 'trait_times', 'channels', 'first_seen_at', 'last_seen_at', 'merged_into'])
-    .where('workspace_id', '=', workspaceId)
-    .where('id', 'in', ids)
-    .execute();
-  const identities = await q(db)
+/** Person-level identifiers of the given profiles (what conflicts are judged on). */
+export async function personIdentifiersOf(db: Db, workspaceId: string, profileIds: string[]) {
+  if (profileIds.length === 0) return [];
+  return q(db)
     .selectFrom('identities')
     .select(['profile_id', 'kind', 'value'])
     .where('workspace_id', '=', workspaceId)
-    .where('profile_id', 'in', ids)
+    .where('profile_id', 'in', profileIds)
     .where('kind', '<>', 'anonymous_id')
     .execute();
-  return { profiles, identities };
 }
 
 export interface ProfileWrite {
@@ -88,16 +102,59 @@ export async function insertProfiles(db: Db, workspaceId: string, rows: ProfileW
       as v(id, traits, trait_times, channels, first_seen_at, last_seen_at)`.execute(db);
 }
 
-export async function updateProfiles(db: Db, workspaceId: string, rows: ProfileWrite[]) {
-  if (rows.length === 0) return;
-  await sql`update profiles p set traits = v.traits, trait_times = v.trait_times,
-      channels = array(select jsonb_array_elements_text(v.channels)), first_seen_at = v.first_seen_at,
-      last_seen_at = v.last_seen_at, updated_at = now()
+/** What a batch adds to existing profiles, applied relative to the row as it is when the UPDATE runs. */
+export interface ProjectionDelta {
+  id: string;
+  traits: Record<string, unknown>;
+  traitTimes: Record<string, string>;
+  channels: string[];
+  firstSeenAt: Date;
+  lastSeenAt: Date;
+}
+
+/**
+ * Applies deltas to profiles, newest-wins per trait inside the database. A row is rewritten only when something a
+ * reader would notice changes: traits, a new channel, an earlier first sighting, or a last sighting more than a
+ * minute later (last_seen_at has minute resolution; the timeline keeps exact times). Rows are visited in id order
+ * so that concurrent batches lock them in one order.
+ */
+export async function applyDeltas(db: Db, workspaceId: string, deltas: ProjectionDelta[]): Promise<string[]> {
+  if (deltas.length === 0) return [];
+  const rows = [...deltas].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const result = await sql<{ id: string }>`update profiles p set
+      traits = p.traits || rapport_newer_traits(p.trait_times, v.traits, v.trait_times),
+      trait_times = p.trait_times || rapport_newer_times(p.trait_times, v.trait_times),
+      channels = array(select distinct c from unnest(p.channels || array(select jsonb_array_elements_text(v.channels))) as c order by c),
+      first_seen_at = least(p.first_seen_at, v.first_seen_at),
+      last_seen_at = greatest(p.last_seen_at, v.last_seen_at),
+      updated_at = now()
     from unnest(${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => JSON.stringify(r.traits))}::jsonb[],
                 ${rows.map((r) => JSON.stringify(r.traitTimes))}::jsonb[], ${rows.map((r) => JSON.stringify(r.channels))}::jsonb[],
                 ${rows.map((r) => r.firstSeenAt.toISOString())}::timestamptz[], ${rows.map((r) => r.lastSeenAt.toISOString())}::timestamptz[])
       as v(id, traits, trait_times, channels, first_seen_at, last_seen_at)
-    where p.workspace_id = ${workspaceId} and p.id = v.id`.execute(db);
+    where p.workspace_id = ${workspaceId} and p.id = v.id and (
+      v.traits <> '{}'::jsonb
+      or not (p.channels @> array(select jsonb_array_elements_text(v.channels)))
+      or v.first_seen_at < p.first_seen_at
+      or v.last_seen_at > p.last_seen_at + interval '1 minute'
+    )
+    returning p.id`.execute(db);
+  return result.rows.map((r) => r.id);
+}
+
+/** Folds an absorbed profile's projection into its survivor (newest value per trait, union of channels, span). */
+export async function foldInto(db: Db, workspaceId: string, survivorId: string, absorbedId: string) {
+  await sql`update profiles s set
+      traits = s.traits || rapport_newer_traits(s.trait_times, a.traits, a.trait_times),
+      trait_times = s.trait_times || rapport_newer_times(s.trait_times, a.trait_times),
+      channels = array(select distinct c from unnest(s.channels || a.channels) as c order by c),
+      first_seen_at = least(s.first_seen_at, a.first_seen_at),
+      last_seen_at = greatest(s.last_seen_at, a.last_seen_at),
+      updated_at = now()
+    from profiles a
+    where s.workspace_id = ${workspaceId} and s.id = ${survivorId} and a.workspace_id = ${workspaceId} and a.id = ${absorbedId}`.execute(
+    db,
+  );
 }
 
 export async function insertIdentities(

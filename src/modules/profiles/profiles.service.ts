@@ -1,4 +1,5 @@
 import type { Db } from '../../platform/db.ts';
+import { DomainError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import { type Identifier, identifierKey } from './profiles.identifiers.ts';
 import * as repo from './profiles.repo.ts';
@@ -35,49 +36,44 @@ export interface BatchResolution {
   rejected: Identifier[][];
   createdProfiles: number;
   merges: { survivorId: string; absorbedId: string }[];
+  /** What the batch adds to existing profiles: pass to applyProjection as the transaction's last write. */
+  projection: repo.ProjectionDelta[];
 }
 
-interface Projection {
-  traits: Record<string, unknown>;
-  traitTimes: Record<string, string>;
-  channels: Set<string>;
-  firstSeenAt: Date;
-  lastSeenAt: Date;
-  isNew: boolean;
-  touched: boolean;
+/** A concurrent merge moved a profile this batch wrote to: run the whole transaction again. */
+export const CONCURRENT_MERGE = 'CONCURRENT_MERGE';
+
+function deltaFor(map: Map<string, repo.ProjectionDelta>, id: string, at: Date): repo.ProjectionDelta {
+  let d = map.get(id);
+  if (!d) {
+    d = { id, traits: {}, traitTimes: {}, channels: [], firstSeenAt: at, lastSeenAt: at };
+    map.set(id, d);
+  }
+  return d;
 }
 
-function applyTraits(p: Projection, traits: Record<string, unknown> | null, at: Date) {
-  if (!traits) return;
-  const iso = at.toISOString();
-  for (const [key, value] of Object.entries(traits)) {
-    const seen = p.traitTimes[key];
-    if (seen === undefined || seen <= iso) {
-      p.traits[key] = value;
-      p.traitTimes[key] = iso;
+function addObservation(d: repo.ProjectionDelta, o: Observation) {
+  if (o.traits) {
+    const iso = o.at.toISOString();
+    for (const [key, value] of Object.entries(o.traits)) {
+      const seen = d.traitTimes[key];
+      if (seen === undefined || seen <= iso) {
+        d.traits[key] = value;
+        d.traitTimes[key] = iso;
+      }
     }
   }
-}
-
-function absorbProjection(into: Projection, from: Projection) {
-  for (const [key, iso] of Object.entries(from.traitTimes)) {
-    const mine = into.traitTimes[key];
-    if (mine === undefined || mine < iso) {
-      into.traits[key] = from.traits[key];
-      into.traitTimes[key] = iso;
-    }
-  }
-  for (const c of from.channels) into.channels.add(c);
-  if (from.firstSeenAt < into.firstSeenAt) into.firstSeenAt = from.firstSeenAt;
-  if (from.lastSeenAt > into.lastSeenAt) into.lastSeenAt = from.lastSeenAt;
-  into.touched = true;
+  if (!d.channels.includes(o.channel)) d.channels.push(o.channel);
+  if (o.at < d.firstSeenAt) d.firstSeenAt = o.at;
+  if (o.at > d.lastSeenAt) d.lastSeenAt = o.at;
 }
 
 /**
- * Resolves a batch of observations to profiles and records the result: new profiles, new identifiers, merges and
- * the trait projection. Must run inside the caller's transaction (the caller stores the events in the same one).
- * Two reads before resolving (owners of the batch's identifiers; those profiles with their person-level
- * identifiers), a handful of bulk writes after.
+ * Resolves a batch of observations to profiles inside the caller's transaction.
+ *
+ * Fast path — an observation whose identifiers already belong to one and the same profile (a known customer)
+ * changes nothing in the identity graph, so it locks nothing. The others go through resolveWithLocks. Either way, the profiles' projection (traits, channels, first/last seen) is returned as a delta that
+ * the caller applies last, so row locks on hot profiles are held only for the final statement and the commit.
  */
 export async function resolveObservations(
   deps: ProfilesDeps,
@@ -88,130 +84,144 @@ export async function resolveObservations(
   const keys = new Map<string, Identifier>();
   for (const o of observations) for (const id of o.ids) keys.set(identifierKey(id), id);
   const all = [...keys.values()];
-  await repo.lockKeys(trx, workspaceId, [...keys.keys()]);
-
-  // Owners may move under us until their profiles are locked too (a concurrent merge of a profile we matched), so
-  // read, lock what we found, and read again until nothing new appears.
-  const lockedProfiles = new Set<string>();
-  let owners = await repo.findOwners(
+  const rows = await repo.findOwners(
     trx,
     workspaceId,
     all.map((i) => i.kind),
     all.map((i) => i.value),
   );
+  const owners = new Map(rows.map((r) => [`${r.kind}\u0001${r.value}`, r.profile_id]));
+  const known = observations.map((o) => {
+    const first = owners.get(identifierKey(o.ids[0] as Identifier));
+    return first && o.ids.every((id) => owners.get(identifierKey(id)) === first) ? first : undefined;
+  });
+  const slow = observations.map((_, i) => i).filter((i) => known[i] === undefined);
+  const knownProfiles = [...new Set(known.filter((p): p is string => p !== undefined))];
+  await repo.lockKeysShared(
+    trx,
+    workspaceId,
+    knownProfiles.map((id) => `profile:${id}`),
+  );
+  if (await repo.anyMerged(trx, workspaceId, knownProfiles)) {
+    throw new DomainError(
+      'conflict',
+      CONCURRENT_MERGE,
+      'A profile of this batch was merged meanwhile; retry the batch.',
+    );
+  }
+  if (slow.length === 0) {
+    const deltas = new Map<string, repo.ProjectionDelta>();
+    observations.forEach((o, i) => addObservation(deltaFor(deltas, known[i] as string, o.at), o));
+    return {
+      profileIds: known as string[],
+      rejected: observations.map(() => []),
+      createdProfiles: 0,
+      merges: [],
+      projection: [...deltas.values()],
+    };
+  }
+  return resolveWithLocks(deps, trx, workspaceId, observations, known, slow);
+}
+
+/**
+ * The observations that change the identity graph (new identifiers, or identifiers of different profiles) take
+ * advisory locks on their identifiers and on the profiles those lead to, re-read under the locks and are resolved
+ * in memory in arrival order; observations of known customers keep their profile, mapped through any merge.
+ */
+async function resolveWithLocks(
+  deps: ProfilesDeps,
+  trx: Db,
+  workspaceId: string,
+  observations: Observation[],
+  known: (string | undefined)[],
+  slow: number[],
+): Promise<BatchResolution> {
+  const slowIds = new Map<string, Identifier>();
+  for (const i of slow) for (const id of (observations[i] as Observation).ids) slowIds.set(identifierKey(id), id);
+  const ids = [...slowIds.values()];
+  const readOwners = async () => {
+    const rows = await repo.findOwners(
+      trx,
+      workspaceId,
+      ids.map((i) => i.kind),
+      ids.map((i) => i.value),
+    );
+    return new Map(rows.map((r) => [`${r.kind}\u0001${r.value}`, r.profile_id]));
+  };
+  await repo.lockKeys(trx, workspaceId, [...slowIds.keys()]);
+  // Owners may still move until their profiles are locked too (a concurrent merge of a profile we matched), so
+  // lock what we found and read again until nothing new appears.
+  const locked = new Set<string>();
+  let owners = await readOwners();
   for (let round = 0; round < 5; round++) {
-    const fresh = [...new Set(owners.map((o) => o.profile_id))].filter((id) => !lockedProfiles.has(id));
+    const fresh = [...new Set(owners.values())].filter((id) => !locked.has(id));
     if (fresh.length === 0) break;
     await repo.lockKeys(
       trx,
       workspaceId,
       fresh.map((id) => `profile:${id}`),
     );
-    for (const id of fresh) lockedProfiles.add(id);
-    owners = await repo.findOwners(
-      trx,
-      workspaceId,
-      all.map((i) => i.kind),
-      all.map((i) => i.value),
-    );
+    for (const id of fresh) locked.add(id);
+    owners = await readOwners();
   }
 
-  const { profiles, identities } = await repo.loadProfiles(trx, workspaceId, [...lockedProfiles]);
   const view = emptyView();
-  for (const o of owners) {
-    const key = `${o.kind}\u0001${o.value}`;
-    view.owner.set(key, o.profile_id);
-    const set = view.keys.get(o.profile_id) ?? new Set<string>();
+  for (const [key, profileId] of owners) {
+    view.owner.set(key, profileId);
+    const set = view.keys.get(profileId) ?? new Set<string>();
     set.add(key);
-    view.keys.set(o.profile_id, set);
+    view.keys.set(profileId, set);
   }
-  for (const i of identities) {
+  for (const i of await repo.personIdentifiersOf(trx, workspaceId, [...locked])) {
     const kinds = view.kinds.get(i.profile_id) ?? new Map<string, string>();
     kinds.set(i.kind, i.value);
     view.kinds.set(i.profile_id, kinds);
   }
-  const projections = new Map<string, Projection>();
-  for (const p of profiles) {
-    projections.set(p.id, {
-      traits: { ...p.traits },
-      traitTimes: { ...p.trait_times },
-      channels: new Set(p.channels),
-      firstSeenAt: p.first_seen_at,
-      lastSeenAt: p.last_seen_at,
-      isNew: false,
-      touched: false,
-    });
-  }
 
-  const assigned: string[] = [];
-  const rejected: Identifier[][] = [];
+  const created = new Set<string>();
+  const assigned = [...known];
+  const rejected: Identifier[][] = observations.map(() => []);
   const attached: { id: Identifier; profileId: string }[] = [];
   const merges: { survivorId: string; absorbedId: string }[] = [];
-  for (const o of observations) {
-    const r = resolve(view, o.ids, newId);
-    let projection = projections.get(r.profileId);
-    if (!projection) {
-      projection = {
-        traits: {},
-        traitTimes: {},
-        channels: new Set(),
-        firstSeenAt: o.at,
-        lastSeenAt: o.at,
-        isNew: true,
-        touched: true,
-      };
-      projections.set(r.profileId, projection);
-    }
-    for (const absorbedId of r.absorbed) {
-      const from = projections.get(absorbedId);
-      if (from) absorbProjection(projection, from);
-      merges.push({ survivorId: r.profileId, absorbedId });
-    }
-    applyTraits(projection, o.traits, o.at);
-    projection.channels.add(o.channel);
-    if (o.at < projection.firstSeenAt) projection.firstSeenAt = o.at;
-    if (o.at > projection.lastSeenAt) projection.lastSeenAt = o.at;
-    projection.touched = true;
+  for (const i of slow) {
+    const r = resolve(view, (observations[i] as Observation).ids, newId);
+    if (r.created) created.add(r.profileId);
+    for (const absorbedId of r.absorbed) merges.push({ survivorId: r.profileId, absorbedId });
     for (const id of r.attached) attached.push({ id, profileId: r.profileId });
-    assigned.push(r.profileId);
-    rejected.push(r.rejected);
+    assigned[i] = r.profileId;
+    rejected[i] = r.rejected;
   }
 
-  // Write the end state: only profiles that survive, identities pointing at survivors.
   const survivorOf = (id: string) => canonical(view, id);
-  const inserts: repo.ProfileWrite[] = [];
-  const updates: repo.ProfileWrite[] = [];
-  for (const [id, p] of projections) {
-    if (!p.touched || survivorOf(id) !== id) continue;
-    const row = {
-      id,
-      traits: p.traits,
-      traitTimes: p.traitTimes,
-      channels: [...p.channels].sort(),
-      firstSeenAt: p.firstSeenAt,
-      lastSeenAt: p.lastSeenAt,
-    };
-    (p.isNew ? inserts : updates).push(row);
-  }
+  const deltas = new Map<string, repo.ProjectionDelta>();
+  observations.forEach((o, i) => addObservation(deltaFor(deltas, survivorOf(assigned[i] as string), o.at), o));
+
+  // New profiles that survive are inserted whole; one born and absorbed within the batch never reaches the table.
+  const inserts = [...deltas.values()].filter((d) => created.has(d.id));
   await repo.insertProfiles(trx, workspaceId, inserts);
-  // Merges of profiles that existed before this batch; a profile born and absorbed within it never reaches the table.
-  const persistedMerges = merges
-    .filter((m) => !projections.get(m.absorbedId)?.isNew)
+  const persisted = merges
+    .filter((m) => !created.has(m.absorbedId))
     .map((m) => ({ absorbedId: m.absorbedId, survivorId: survivorOf(m.absorbedId), mergeId: newId() }));
-  await repo.applyMerges(trx, workspaceId, persistedMerges, 'identity', null);
+  for (const m of persisted) await repo.foldInto(trx, workspaceId, m.survivorId, m.absorbedId);
+  await repo.applyMerges(trx, workspaceId, persisted, 'identity', null);
   await repo.insertIdentities(
     trx,
     workspaceId,
     attached.map((a) => ({ kind: a.id.kind, value: a.id.value, profileId: survivorOf(a.profileId) })),
   );
-  await repo.updateProfiles(trx, workspaceId, updates);
-  const finalMerges = persistedMerges.map((m) => ({ survivorId: m.survivorId, absorbedId: m.absorbedId }));
+  const finalMerges = persisted.map((m) => ({ survivorId: m.survivorId, absorbedId: m.absorbedId }));
   if (finalMerges.length > 0) for (const listener of deps.mergeListeners) await listener(trx, workspaceId, finalMerges);
 
   return {
-    profileIds: assigned.map(survivorOf),
+    profileIds: assigned.map((p) => survivorOf(p as string)),
     rejected,
     createdProfiles: inserts.length,
     merges: finalMerges,
+    projection: [...deltas.values()].filter((d) => !created.has(d.id)),
   };
+}
+
+/** Applies a batch's projection; the caller's last write before commit. */
+export async function applyProjection(trx: Db, workspaceId: string, projection: repo.ProjectionDelta[]) {
+  await repo.applyDeltas(trx, workspaceId, projection);
 }

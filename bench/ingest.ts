@@ -1,0 +1,252 @@
+// bench/ingest: sustained /v1/batch ingestion (100-event batches, 50,000 distinct people, identity resolution)
+// against a raw COPY of the same rows into a plain table, in one run.
+//
+//   node bench/ingest.ts [--backend postgres|pglite] [--seconds 20] [--concurrency 8]
+//
+// postgres: DATABASE_URL when set (a fresh database is created there), else a throwaway cluster.
+// The server runs as its own process (`rapport serve --no-worker`); this process generates the load.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { startThrowawayPostgres } from '../scripts/throwaway-postgres.ts';
+import { randomToken } from '../src/platform/ids.ts';
+
+const { values } = parseArgs({
+  options: {
+    backend: { type: 'string', default: 'postgres' },
+    seconds: { type: 'string', default: '20' },
+    concurrency: { type: 'string', default: '8' },
+    people: { type: 'string', default: '50000' },
+  },
+});
+const SECONDS = Number(values.seconds);
+const CONCURRENCY = Number(values.concurrency);
+const PEOPLE = Number(values.people);
+const BATCH = 100;
+const BIN = new URL('../bin/rapport.js', import.meta.url).pathname;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+let seq = 0;
+/**
+ * One realistic message of sustained traffic: a purchase, page view or identify of a random known person among
+ * PEOPLE, or (1 in 100) of someone never seen before.
+ */
+function message(run: string) {
+  const n = seq++;
+  const person = n % 100 === 99 ? PEOPLE + n : Math.floor(Math.random() * PEOPLE);
+  const kind = n % 10;
+  const base = { messageId: `${run}-${n}`, userId: `customer-${person}`, timestamp: new Date().toISOString() };
+  if (kind === 0) {
+    return {
+      ...base,
+      type: 'identify',
+      anonymousId: `device-${person}`,
+      traits: { email: `customer${person}@example.test`, name: `Customer ${person}` },
+    };
+  }
+  if (kind < 4) return { ...base, type: 'page', name: 'Catalogue', properties: { path: `/c/${n % 50}` } };
+  return {
+    ...base,
+    type: 'track',
+    event: 'Order Completed',
+    properties: { total: 100 + (n % 900), currency: 'RUB', sku: `SKU-${n % 300}` },
+  };
+}
+
+/** First sight of every person: an identify with user id, device and e-mail. */
+function firstSight(run: string, person: number) {
+  return {
+    type: 'identify',
+    messageId: `${run}-first-${person}`,
+    userId: `customer-${person}`,
+    anonymousId: `device-${person}`,
+    traits: { email: `customer${person}@example.test`, name: `Customer ${person}` },
+  };
+}
+
+async function load(url: string, writeKey: string, seconds: number, next?: () => unknown[] | null) {
+  const auth = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
+  const run = randomToken(6);
+  const until = Date.now() + seconds * 1000;
+  let events = 0;
+  const latencies: number[] = [];
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (Date.now() < until) {
+        const messages = next ? next() : Array.from({ length: BATCH }, () => message(run));
+        if (!messages) break;
+        const body = JSON.stringify({ batch: messages, sentAt: new Date().toISOString() });
+        const t0 = performance.now();
+        const r = await fetch(`${url}/v1/batch`, {
+          method: 'POST',
+          headers: { authorization: auth, 'content-type': 'application/json' },
+          body,
+        });
+        if (r.status !== 200) throw new Error(`batch answered ${r.status}: ${await r.text()}`);
+        await r.arrayBuffer();
+        latencies.push(performance.now() - t0);
+        events += messages.length;
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  return { events, p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0 };
+}
+
+/** The same rows as CSV lines for a plain events-shaped table. */
+function* csvRows(count: number) {
+  for (let i = 0; i < count; i++) {
+    const m = message('copy');
+    yield `${crypto.randomUUID()},${m.messageId},${crypto.randomUUID()},${m.type},Order Completed,server,${m.timestamp},${m.timestamp},${m.userId},,"{""total"":100}","{}","{}"\n`;
+  }
+}
+const PLAIN_TABLE = `create table copy_baseline (id uuid, message_id text, profile_id uuid, type text, name text, channel text,
+  occurred_at timestamptz, received_at timestamptz, user_id text, anonymous_id text, properties jsonb, traits jsonb, context jsonb)`;
+
+async function copyBaselinePostgres(databaseUrl: string, rows: number) {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  await client.query(PLAIN_TABLE);
+  const t0 = performance.now();
+  await pipeline(
+    Readable.from(csvRows(rows)),
+    client.query(copyFrom('copy copy_baseline from stdin with (format csv)')),
+  );
+  const s = (performance.now() - t0) / 1000;
+  await client.end();
+  return rows / s;
+}
+
+async function copyBaselinePGlite(rows: number) {
+  const db = await PGlite.create();
+  await db.exec(PLAIN_TABLE);
+  const csv = [...csvRows(rows)].join('');
+  const t0 = performance.now();
+  await db.query("copy copy_baseline from '/dev/blob' with (format csv)", [], { blob: new Blob([csv]) });
+  const s = (performance.now() - t0) / 1000;
+  await db.close();
+  return rows / s;
+}
+
+function start(env: Record<string, string>): { child: ChildProcess; exited: Promise<unknown> } {
+  const child = spawn(process.execPath, [BIN, 'serve', '--no-worker'], {
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'warn',
+      ...env,
+      ...(process.env.BENCH_PROFILE_DIR
+        ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}` }
+        : {}),
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return { child, exited: new Promise((r) => child.once('exit', r)) };
+}
+
+async function main() {
+  const backend = values.backend;
+  const writeKey = `wk_${randomToken(32)}`;
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const env: Record<string, string> = {
+    PORT: String(port),
+    RAPPORT_WRITE_KEY: writeKey,
+    RAPPORT_ADMIN_PASSWORD: 'bench password 1',
+  };
+  let cleanup = async () => {};
+  let databaseUrl = '';
+  if (backend === 'pglite') {
+    const dir = mkdtempSync(join(tmpdir(), 'rapport-bench-'));
+    env.RAPPORT_DATA_DIR = dir;
+    cleanup = async () => rmSync(dir, { recursive: true, force: true });
+  } else {
+    let base = process.env.DATABASE_URL;
+    let stopCluster = () => {};
+    if (!base) {
+      const cluster = await startThrowawayPostgres(mkdtempSync(join(tmpdir(), 'rapport-bench-pg-')));
+      base = cluster.url;
+      stopCluster = cluster.stop;
+    }
+    const name = `rapport_ingest_${randomToken(6).toLowerCase()}`;
+    const admin = new pg.Client({ connectionString: base });
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+    const u = new URL(base);
+    u.pathname = `/${name}`;
+    databaseUrl = u.toString();
+    env.DATABASE_URL = databaseUrl;
+    cleanup = async () => {
+      await admin.query(`drop database if exists ${name} with (force)`);
+      await admin.end();
+      stopCluster();
+    };
+  }
+
+  const server = start(env);
+  for (let i = 0; i < 200; i++) {
+    if (
+      await fetch(`${url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  // Phase 1: the first sight of every person (all new profiles and identifiers).
+  const seedRun = randomToken(6);
+  let nextPerson = 0;
+  const t0 = performance.now();
+  const seeded = await load(url, writeKey, 3600, () => {
+    if (nextPerson >= PEOPLE) return null;
+    const from = nextPerson;
+    nextPerson = Math.min(PEOPLE, nextPerson + BATCH);
+    return Array.from({ length: nextPerson - from }, (_, i) => firstSight(seedRun, from + i));
+  });
+  const seedRate = seeded.events / ((performance.now() - t0) / 1000);
+  // Phase 2: sustained traffic of known people with 1% newcomers.
+  await load(url, writeKey, 3);
+  const result = await load(url, writeKey, SECONDS);
+  server.child.kill('SIGTERM');
+  await server.exited;
+  const rapportRate = result.events / SECONDS;
+  const copyRate =
+    backend === 'pglite'
+      ? await copyBaselinePGlite(result.events)
+      : await copyBaselinePostgres(databaseUrl, result.events);
+  await cleanup();
+
+  console.log(
+    `bench/ingest (${backend}, ${CONCURRENCY} concurrent batches of ${BATCH}, ${PEOPLE} people, ${SECONDS}s)`,
+  );
+  console.log(
+    `  baseline  raw COPY of the same ${result.events} rows into a plain table: ${copyRate.toFixed(0)} rows/s`,
+  );
+  console.log(
+    `  rapport   first sight of ${PEOPLE} people (identify, all new): ${seedRate.toFixed(0)} events/s, batch p99 ${seeded.p99.toFixed(0)} ms`,
+  );
+  console.log(
+    `  rapport   sustained /v1/batch with identity resolution: ${rapportRate.toFixed(0)} events/s, batch p99 ${result.p99.toFixed(0)} ms`,
+  );
+  console.log(
+    `  ratio ${(rapportRate / copyRate).toFixed(2)}; goal on PostgreSQL ≥ 20,000 events/s: ${backend === 'postgres' ? (rapportRate >= 20_000 ? 'MET' : 'NOT MET') : 'n/a'}`,
+  );
+}
+
+await main();
