@@ -111,7 +111,7 @@ export async function resolveObservations(
   }
   if (slow.length === 0) {
     const deltas = new Map<string, repo.ProjectionDelta>();
-    observations.forEach((o, i) => addObservation(deltaFor(deltas, known[i] as string, o.at), o));
+    for (const [i, o] of observations.entries()) addObservation(deltaFor(deltas, known[i] as string, o.at), o);
     return {
       profileIds: known as string[],
       rejected: observations.map(() => []),
@@ -194,7 +194,8 @@ async function resolveWithLocks(
 
   const survivorOf = (id: string) => canonical(view, id);
   const deltas = new Map<string, repo.ProjectionDelta>();
-  observations.forEach((o, i) => addObservation(deltaFor(deltas, survivorOf(assigned[i] as string), o.at), o));
+  for (const [i, o] of observations.entries())
+    addObservation(deltaFor(deltas, survivorOf(assigned[i] as string), o.at), o);
 
   // New profiles that survive are inserted whole; one born and absorbed within the batch never reaches the table.
   const inserts = [...deltas.values()].filter((d) => created.has(d.id));
