@@ -7,7 +7,8 @@ import { type Browser, type BrowserContext, chromium, type Locator, type Page } 
 
 /**
  * The console in a real browser against a real Rapport server (in-memory database): sign-in, language switch,
- * a branch, and a secret key whose value must be shown once and then vanish from the page.
+ * a branch, a secret key whose value must be shown once and then vanish from the page, and customers sent through
+ * the tracking API with a write key, found by search and shown with their timeline.
  */
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -83,8 +84,8 @@ function assertNoTrouble(problems: string[]) {
   assert.deepEqual(problems.splice(0), [], 'no console errors, uncaught exceptions or 5xx responses');
 }
 
-async function shoot(page: Page, name: string) {
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: false });
+async function shoot(page: Page, name: string, fullPage = false) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage });
 }
 
 test('web console', { timeout: 240_000 }, async (t) => {
@@ -232,6 +233,100 @@ test('web console', { timeout: 240_000 }, async (t) => {
       await phonePage.getByTestId('nav-branches').click();
       await phonePage.getByTestId('branch-row').first().waitFor();
       await waitUntil(async () => !(await onScreen(phonePage.getByTestId('nav-branches'))), 'the navbar folds away');
+      await phone.close();
+      assertNoTrouble(problems);
+    });
+
+    await t.test('shows customers sent through the tracking API, and a profile with its timeline', async () => {
+      // A write key from the API keys screen, as a marketer would hand it to the web team.
+      await page.getByTestId('nav-apiKeys').click();
+      await page.getByTestId('create-key').click();
+      await page.getByTestId('key-kind-write').click();
+      await page.getByTestId('key-name').fill('Website tracker');
+      await page.getByTestId('key-submit').click();
+      const revealed = page.getByTestId('revealed-secret');
+      await revealed.waitFor();
+      const writeKey = ((await revealed.textContent()) ?? '').trim();
+      assert.ok(writeKey.length > 8, 'a write key is shown');
+      await page.getByTestId('reveal-close').click();
+      await revealed.waitFor({ state: 'detached' });
+
+      const ingest = await fetch(`${server.url}/v1/batch`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`,
+        },
+        body: JSON.stringify({
+          batch: [
+            {
+              type: 'identify',
+              userId: 'u1',
+              traits: { email: 'anna@example.com', name: 'Anna Petrova', phone: '+79161234567' },
+            },
+            {
+              type: 'track',
+              userId: 'u1',
+              event: 'Order Completed',
+              properties: { total: 1250, currency: 'RUB' },
+              context: { channel: 'pos' },
+            },
+            { type: 'page', userId: 'u1', name: 'Catalogue', properties: { path: '/tea' } },
+            // Someone else, whom the search must leave out.
+            { type: 'identify', userId: 'u2', traits: { email: 'boris@example.com', name: 'Boris Ivanov' } },
+          ],
+        }),
+      });
+      assert.equal(ingest.status, 200, `the batch is accepted (${await ingest.clone().text()})`);
+
+      await page.getByTestId('nav-customers').click();
+      await page.getByTestId('customer-row').filter({ hasText: 'Boris Ivanov' }).waitFor();
+      assert.equal(await page.getByTestId('customer-row').count(), 2, 'both customers are listed before searching');
+      await page.getByTestId('customers-search').fill('anna');
+      await page.locator('[data-testid="customer-table"][data-search="anna"]:not([data-stale])').waitFor();
+      const row = page.getByTestId('customer-row').filter({ hasText: 'Anna Petrova' });
+      await row.getByText('anna@example.com').waitFor();
+      assert.equal(await page.getByTestId('customer-row').count(), 1, 'the search leaves only Anna');
+      await shoot(page, '09-customers');
+
+      await row.click();
+      await page.waitForURL(/\/customers\/[0-9a-f-]{36}$/);
+      await page.getByTestId('profile-name').getByText('Anna Petrova').waitFor();
+      await page.getByTestId('profile-identity').filter({ hasText: 'anna@example.com' }).waitFor();
+      const events = page.getByTestId('timeline-event');
+      await waitUntil(async () => (await events.count()) === 3, 'the timeline shows the three events');
+      await events.filter({ hasText: 'Order Completed' }).waitFor();
+      await events.filter({ hasText: 'Viewed page Catalogue' }).waitFor();
+      await events.filter({ hasText: 'Updated profile' }).waitFor();
+      // The purchase's details open in place.
+      const order = events.filter({ hasText: 'Order Completed' });
+      await order.getByTestId('timeline-event-toggle').click();
+      await order.getByText('1250').waitFor();
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await shoot(page, '10-profile');
+      await shoot(page, '10-profile-full', true);
+
+      await page.getByTestId('language-ru').click();
+      await page.getByTestId('profile-timeline').getByText('Обновлён профиль').waitFor();
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await shoot(page, '10-profile-ru', true);
+      await page.getByTestId('language-en').click();
+      await page.getByTestId('profile-timeline').getByText('Updated profile').waitFor();
+
+      const phone = await launched.newContext({
+        viewport: PHONE,
+        locale: 'en-US',
+        storageState: await laptop.storageState(),
+      });
+      const phonePage = await phone.newPage();
+      watchForTrouble(phonePage, problems);
+      await phonePage.goto(page.url());
+      await phonePage.getByTestId('profile-name').getByText('Anna Petrova').waitFor();
+      await waitUntil(async () => (await phonePage.getByTestId('timeline-event').count()) === 3, 'phone timeline');
+      const overflow = await phonePage.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+      assert.ok(overflow <= 0, `the profile fits the phone's width (overflow ${overflow}px)`);
+      await shoot(phonePage, '11-profile-phone');
+      await shoot(phonePage, '11-profile-phone-full', true);
       await phone.close();
       assertNoTrouble(problems);
     });

@@ -20,10 +20,13 @@ import {
 } from '@tabler/icons-react';
 import type { Permission } from '../../src/modules/org/org.schemas.ts';
 
-/** Product modules in navigation order. Those without a screen yet lead to their "coming soon" page. */
+/**
+ * Product modules in navigation order. Those without a screen yet lead to their "coming soon" page; those with a
+ * `permission` are left out of the menu for roles that lack it.
+ */
 export const PRODUCT_MODULES = [
   { id: 'overview', path: '/', icon: IconHome, built: true },
-  { id: 'customers', path: '/customers', icon: IconUsers, built: false },
+  { id: 'customers', path: '/customers', icon: IconUsers, built: true, permission: 'profiles:read' },
   { id: 'events', path: '/events', icon: IconActivity, built: false },
   { id: 'consent', path: '/consent', icon: IconShieldCheck, built: false },
   { id: 'promoCodes', path: '/promo-codes', icon: IconTicket, built: false },
@@ -34,10 +37,16 @@ export const PRODUCT_MODULES = [
   { id: 'offers', path: '/offers', icon: IconDiscount, built: false },
   { id: 'analytics', path: '/analytics', icon: IconChartBar, built: false },
   { id: 'service', path: '/service', icon: IconHeadset, built: false },
-] as const satisfies readonly { id: string; path: string; icon: Icon; built: boolean }[];
+] as const satisfies readonly { id: string; path: string; icon: Icon; built: boolean; permission?: Permission }[];
 
 export type ProductModuleId = (typeof PRODUCT_MODULES)[number]['id'];
-export type UpcomingModuleId = Exclude<ProductModuleId, 'overview'>;
+type ProductModule = (typeof PRODUCT_MODULES)[number];
+export type UpcomingModule = Extract<ProductModule, { built: false }>;
+export type UpcomingModuleId = UpcomingModule['id'];
+
+export function isUpcoming(module: ProductModule): module is UpcomingModule {
+  return !module.built;
+}
 
 export const SETTINGS_SCREENS = [
   { id: 'workspace', path: '/settings/workspace', icon: IconBuildingStore, permission: 'workspace:read' },

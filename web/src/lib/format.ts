@@ -74,3 +74,52 @@ export function describeTimeZone(timeZone: string): string {
     return timeZone;
   }
 }
+
+const RELATIVE_STEPS: [Intl.RelativeTimeFormatUnit, number][] = [
+  ['second', 60],
+  ['minute', 60],
+  ['hour', 24],
+  ['day', 7],
+  ['week', 4.345],
+  ['month', 12],
+  ['year', Number.POSITIVE_INFINITY],
+];
+
+/** "5 minutes ago", "yesterday", "3 months ago": how long ago an instant was, in the console's language. */
+export function formatRelative(iso: string | null | undefined, language: string, now = Date.now()): string {
+  if (!iso) return '';
+  const time = new Date(iso).getTime();
+  if (Number.isNaN(time)) return iso;
+  let amount = (time - now) / 1000;
+  const formatter = new Intl.RelativeTimeFormat(language, { numeric: 'auto' });
+  // A clock a few seconds ahead of the server must not say "in 3 seconds".
+  if (Math.abs(amount) < 45) return formatter.format(0, 'second');
+  for (const [unit, size] of RELATIVE_STEPS) {
+    if (Math.abs(amount) < size) return formatter.format(Math.round(amount), unit);
+    amount /= size;
+  }
+  return formatter.format(Math.round(amount), 'year');
+}
+
+/** The calendar day of an instant in a time zone, long form: "Monday, 3 March 2025". */
+export function formatDay(iso: string, language: string, timeZone: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  const options: Intl.DateTimeFormatOptions = { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' };
+  try {
+    return new Intl.DateTimeFormat(language, { ...options, timeZone }).format(date);
+  } catch {
+    return new Intl.DateTimeFormat(language, options).format(date);
+  }
+}
+
+/** Only the time of day of an instant in a time zone: "14:05". */
+export function formatTime(iso: string, language: string, timeZone: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  try {
+    return new Intl.DateTimeFormat(language, { timeStyle: 'short', timeZone }).format(date);
+  } catch {
+    return new Intl.DateTimeFormat(language, { timeStyle: 'short' }).format(date);
+  }
+}

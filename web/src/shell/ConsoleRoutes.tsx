@@ -1,6 +1,8 @@
 import { Navigate, Route, Routes } from 'react-router';
-import { PRODUCT_MODULES } from '../modules.ts';
+import { isUpcoming, PRODUCT_MODULES } from '../modules.ts';
 import { ComingSoonPage } from '../pages/ComingSoonPage.tsx';
+import { CustomersPage } from '../pages/customers/CustomersPage.tsx';
+import { ProfilePage } from '../pages/customers/ProfilePage.tsx';
 import { NotFoundPage } from '../pages/NotFoundPage.tsx';
 import { OverviewPage } from '../pages/OverviewPage.tsx';
 import { ApiKeysPage } from '../pages/settings/ApiKeysPage.tsx';
@@ -15,7 +17,9 @@ export function ConsoleRoutes() {
     <Routes>
       <Route element={<AppLayout />}>
         <Route index element={<OverviewPage />} />
-        {PRODUCT_MODULES.filter((module) => module.id !== 'overview').map((module) => (
+        <Route path="/customers" element={<CustomersPage />} />
+        <Route path="/customers/:id" element={<ProfilePage />} />
+        {PRODUCT_MODULES.filter(isUpcoming).map((module) => (
           <Route key={module.id} path={module.path} element={<ComingSoonPage moduleId={module.id} />} />
         ))}
         <Route path="/settings" element={<Navigate to="/settings/workspace" replace />} />

@@ -23,6 +23,9 @@ export function Navigation({
   const permissions = me.data?.permissions;
   // Until Me arrives every screen is listed; afterwards those the role cannot open are left out.
   const visibleSettings = SETTINGS_SCREENS.filter((screen) => !permissions || permissions.includes(screen.permission));
+  const visibleModules = PRODUCT_MODULES.filter(
+    (module) => !permissions || !('permission' in module) || permissions.includes(module.permission),
+  );
 
   return (
     <>
@@ -33,7 +36,7 @@ export function Navigation({
       )}
       <ScrollArea style={{ flex: 1 }} p="sm" type="scroll">
         <nav aria-label={t('shell.navigation')}>
-          {PRODUCT_MODULES.map((module) => (
+          {visibleModules.map((module) => (
             <NavLink
               key={module.id}
               component={Link}

@@ -1,0 +1,66 @@
+import { type InfiniteData, useInfiniteQuery, useQuery } from '@tanstack/react-query';
+import type { EventType, TimelineEvent } from '../../../src/modules/events/events.schemas.ts';
+import type { Profile, ProfileSummary } from '../../../src/modules/profiles/profiles.schemas.ts';
+import { useCurrentWorkspaceId } from '../session/SessionContext.tsx';
+import { type ApiError, api, type Page } from './client.ts';
+
+/** How the customer list is narrowed: nothing (newest first), a text search, or one exact identifier. */
+export type ProfileSearch = { mode: 'all' } | { mode: 'q'; q: string } | { mode: 'identifier'; identifier: string };
+
+export interface TimelineFilters {
+  type?: EventType;
+  channel?: string;
+}
+
+const profileKeys = {
+  list: (workspaceId: string, search: ProfileSearch) => ['ws', workspaceId, 'profiles', 'list', search] as const,
+  one: (workspaceId: string, id: string) => ['ws', workspaceId, 'profiles', 'one', id] as const,
+  timeline: (workspaceId: string, id: string, filters: TimelineFilters) =>
+    ['ws', workspaceId, 'profiles', 'timeline', id, filters] as const,
+};
+
+function useCursorPages<T>(
+  queryKey: readonly unknown[],
+  path: string,
+  query: Record<string, string | undefined>,
+  keepPrevious = false,
+) {
+  const result = useInfiniteQuery<Page<T>, ApiError, InfiniteData<Page<T>>, readonly unknown[], string | null>({
+    queryKey,
+    initialPageParam: null,
+    queryFn: ({ pageParam }) => api<Page<T>>(path, { query: { ...query, limit: 50, cursor: pageParam } }),
+    getNextPageParam: (lastPage) => lastPage.nextCursor,
+    // While a new search runs, the previous results stay on screen instead of a spinner flashing at every keystroke.
+    placeholderData: keepPrevious ? (previous) => previous : undefined,
+  });
+  const items = result.data?.pages.flatMap((page) => page.items) ?? [];
+  return { ...result, items };
+}
+
+export function useProfiles(search: ProfileSearch) {
+  const workspaceId = useCurrentWorkspaceId();
+  const query =
+    search.mode === 'q'
+      ? { q: search.q }
+      : search.mode === 'identifier'
+        ? { identifier: search.identifier }
+        : ({} as Record<string, string | undefined>);
+  return useCursorPages<ProfileSummary>(profileKeys.list(workspaceId, search), '/api/v1/profiles', query, true);
+}
+
+export function useProfile(id: string) {
+  const workspaceId = useCurrentWorkspaceId();
+  return useQuery<Profile, ApiError>({
+    queryKey: profileKeys.one(workspaceId, id),
+    queryFn: () => api<Profile>(`/api/v1/profiles/${encodeURIComponent(id)}`),
+  });
+}
+
+export function useTimeline(id: string, filters: TimelineFilters) {
+  const workspaceId = useCurrentWorkspaceId();
+  return useCursorPages<TimelineEvent>(
+    profileKeys.timeline(workspaceId, id, filters),
+    `/api/v1/profiles/${encodeURIComponent(id)}/events`,
+    { type: filters.type, channel: filters.channel },
+  );
+}
