@@ -173,8 +173,6 @@ export function timelineRoutes(deps: EventsDeps): FastifyPluginAsyncZod {
       },
       async (request) => {
         const { workspaceId } = principalOf(request).scope;
-        const profileId = await deps.profiles.resolveProfileId(workspaceId, request.params.id);
-        if (!profileId) throw notFound('Profile', 'PROFILE_NOT_FOUND');
         const { limit, cursor, from, to, ...filter } = request.query;
         let before: { at: Date; id: string } | undefined;
         if (cursor) {
@@ -184,13 +182,16 @@ export function timelineRoutes(deps: EventsDeps): FastifyPluginAsyncZod {
             throw new DomainError('invalid', 'INVALID_CURSOR', 'The cursor is not one this API issued.');
           before = { at: date, id };
         }
-        const rows = await repo.timeline(
-          deps.db,
-          workspaceId,
-          profileId,
-          { ...filter, from: from ? new Date(from) : undefined, to: to ? new Date(to) : undefined },
-          { limit, before },
-        );
+        const range = { ...filter, from: from ? new Date(from) : undefined, to: to ? new Date(to) : undefined };
+        // The common case is one query: events of a live profile. Only an empty answer asks whether the id is
+        // unknown (404) or was merged into another profile (whose timeline it now is).
+        let rows = await repo.timeline(deps.db, workspaceId, request.params.id, range, { limit, before });
+        if (rows.length === 0) {
+          const live = await deps.profiles.resolveProfileId(workspaceId, request.params.id);
+          if (!live) throw notFound('Profile', 'PROFILE_NOT_FOUND');
+          if (live !== request.params.id)
+            rows = await repo.timeline(deps.db, workspaceId, live, range, { limit, before });
+        }
         const items = rows.slice(0, limit);
         const last = items.at(-1);
         return {

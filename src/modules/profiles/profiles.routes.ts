@@ -23,12 +23,20 @@ export async function liveProfile(db: Db, workspaceId: string, id: string) {
 }
 
 export async function describeProfile(db: Db, workspaceId: string, id: string): Promise<Profile> {
-  const row = await liveProfile(db, workspaceId, id);
-  if (!row) throw notFound('Profile', 'PROFILE_NOT_FOUND');
-  const [identities, merges] = await Promise.all([
-    repo.identitiesOf(db, workspaceId, row.id),
-    repo.mergesInto(db, workspaceId, row.id),
+  // One parallel round in the common case; a merged id costs a second round for its survivor.
+  let [row, identities, merges] = await Promise.all([
+    repo.findProfile(db, workspaceId, id),
+    repo.identitiesOf(db, workspaceId, id),
+    repo.mergesInto(db, workspaceId, id),
   ]);
+  if (row?.merged_into) {
+    [row, identities, merges] = await Promise.all([
+      repo.findProfile(db, workspaceId, row.merged_into),
+      repo.identitiesOf(db, workspaceId, row.merged_into),
+      repo.mergesInto(db, workspaceId, row.merged_into),
+    ]);
+  }
+  if (!row) throw notFound('Profile', 'PROFILE_NOT_FOUND');
   return {
     id: row.id,
     traits: row.traits,

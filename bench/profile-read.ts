@@ -1,0 +1,169 @@
+// bench/profile-read: a profile page's reads — GET /api/v1/profiles/:id and the first page of its timeline, fetched
+// together as the console does — with 100,000 profiles and 2,000,000 events on PostgreSQL. Baseline in the same
+// run: the same two pieces of data read with bare `pg` queries (no HTTP, no auth).
+//
+//   node bench/profile-read.ts [--profiles 100000] [--events-per-profile 20] [--seconds 15] [--concurrency 8]
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { startThrowawayPostgres } from '../scripts/throwaway-postgres.ts';
+import { randomToken } from '../src/platform/ids.ts';
+
+const { values } = parseArgs({
+  options: {
+    profiles: { type: 'string', default: '100000' },
+    'events-per-profile': { type: 'string', default: '20' },
+    seconds: { type: 'string', default: '15' },
+    concurrency: { type: 'string', default: '8' },
+  },
+});
+const PROFILES = Number(values.profiles);
+const PER = Number(values['events-per-profile']);
+const SECONDS = Number(values.seconds);
+const CONCURRENCY = Number(values.concurrency);
+const BIN = new URL('../bin/rapport.js', import.meta.url).pathname;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+function p99(xs: number[]) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length * 0.99)] ?? 0;
+}
+function p50(xs: number[]) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length * 0.5)] ?? 0;
+}
+
+async function run(read: (id: string) => Promise<void>, ids: string[], seconds: number) {
+  const latencies: number[] = [];
+  const until = Date.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (Date.now() < until) {
+        const id = ids[Math.floor(Math.random() * ids.length)] as string;
+        const t0 = performance.now();
+        await read(id);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  return { p50: p50(latencies), p99: p99(latencies), rate: latencies.length / seconds };
+}
+
+async function main() {
+  let base = process.env.DATABASE_URL;
+  let stopCluster = () => {};
+  if (!base) {
+    const cluster = await startThrowawayPostgres(mkdtempSync(join(tmpdir(), 'rapport-bench-pg-')));
+    base = cluster.url;
+    stopCluster = cluster.stop;
+  }
+  const name = `rapport_read_${randomToken(6).toLowerCase()}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  const u = new URL(base);
+  u.pathname = `/${name}`;
+  const databaseUrl = u.toString();
+  const secretKey = `sk_${randomToken(40)}`;
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const env = { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), RAPPORT_SECRET_KEY: secretKey, RAPPORT_ADMIN_PASSWORD: 'bench password 1', LOG_LEVEL: 'warn' };
+
+  // Start once to migrate and bootstrap, then fill the tables directly (2,000,000 events through the API would
+  // measure ingestion, not reads).
+  let server: ChildProcess = spawn(process.execPath, [BIN, 'serve', '--no-worker'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const waitHealthy = async () => {
+    for (let i = 0; i < 300; i++) {
+      if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('server did not start');
+  };
+  await waitHealthy();
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  const ws = (await db.query('select id from workspaces limit 1')).rows[0].id as string;
+  const t0 = performance.now();
+  await db.query(
+    `insert into profiles (id, workspace_id, traits, trait_times, channels, first_seen_at, last_seen_at)
+     select gen_random_uuid(), $1, jsonb_build_object('name', 'Customer ' || g, 'city', 'Moscow', 'tier', 'silver'),
+            jsonb_build_object('name', '2026-01-01T00:00:00.000Z'), array['web','pos'], now() - interval '540 days', now()
+     from generate_series(1, $2) g`,
+    [ws, PROFILES],
+  );
+  await db.query(
+    `insert into identities (workspace_id, kind, value, profile_id)
+     select $1, k.kind, case k.kind when 'email' then 'c' || row_number() over () || '@example.test' else p.id::text end, p.id
+     from profiles p cross join (values ('email'), ('user_id')) as k(kind) where p.workspace_id = $1`,
+    [ws],
+  );
+  await db.query(
+    `insert into events (id, workspace_id, message_id, profile_id, type, name, channel, occurred_at, received_at, user_id, properties)
+     select gen_random_uuid(), $1, p.id::text || '-' || g, p.id,
+            case when g % 5 = 0 then 'page' else 'track' end, case when g % 5 = 0 then 'Catalogue' else 'Order Completed' end,
+            case when g % 3 = 0 then 'pos' else 'web' end,
+            now() - (random() * interval '540 days'), now(), p.id::text, jsonb_build_object('total', (random() * 5000)::int, 'currency', 'RUB')
+     from profiles p cross join generate_series(1, $2) g where p.workspace_id = $1`,
+    [ws, PER],
+  );
+  await db.query('analyze');
+  const fill = (performance.now() - t0) / 1000;
+  const counts = (await db.query('select (select count(*) from profiles) as p, (select count(*) from events) as e')).rows[0];
+  const ids = (await db.query('select id from profiles where workspace_id = $1', [ws])).rows.map((r) => r.id as string);
+  server.kill('SIGTERM');
+  await new Promise((r) => server.once('exit', r));
+  server = spawn(process.execPath, [BIN, 'serve', '--no-worker'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitHealthy();
+
+  const auth = { authorization: `Bearer ${secretKey}` };
+  const viaApi = async (id: string) => {
+    const [a, b] = await Promise.all([
+      fetch(`${url}/api/v1/profiles/${id}`, { headers: auth }),
+      fetch(`${url}/api/v1/profiles/${id}/events?limit=50`, { headers: auth }),
+    ]);
+    if (a.status !== 200 || b.status !== 200) throw new Error(`reads answered ${a.status}/${b.status}`);
+    await Promise.all([a.arrayBuffer(), b.arrayBuffer()]);
+  };
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+  const viaPg = async (id: string) => {
+    await Promise.all([
+      pool.query('select * from profiles where workspace_id = $1 and id = $2', [ws, id]),
+      pool.query('select kind, value, created_at from identities where workspace_id = $1 and profile_id = $2', [ws, id]),
+      pool.query(
+        'select * from events where profile_id = $1 and workspace_id = $2 order by occurred_at desc, id desc limit 51',
+        [id, ws],
+      ),
+    ]);
+  };
+  await run(viaApi, ids, 3);
+  await run(viaPg, ids, 3);
+  const baseline = await run(viaPg, ids, SECONDS);
+  const api = await run(viaApi, ids, SECONDS);
+
+  server.kill('SIGTERM');
+  await new Promise((r) => server.once('exit', r));
+  await pool.end();
+  await db.end();
+  await admin.query(`drop database if exists ${name} with (force)`);
+  await admin.end();
+  stopCluster();
+
+  console.log(`bench/profile-read (${counts.p} profiles, ${counts.e} events, filled in ${fill.toFixed(0)} s; ${CONCURRENCY} concurrent readers, ${SECONDS}s)`);
+  console.log(`  baseline  the same rows via bare pg (3 queries in parallel): p50 ${baseline.p50.toFixed(1)} ms, p99 ${baseline.p99.toFixed(1)} ms, ${baseline.rate.toFixed(0)} pages/s`);
+  console.log(`  rapport   GET profile + first timeline page (in parallel): p50 ${api.p50.toFixed(1)} ms, p99 ${api.p99.toFixed(1)} ms, ${api.rate.toFixed(0)} pages/s`);
+  console.log(`  goal p99 < 20 ms: ${api.p99 < 20 ? 'MET' : 'NOT MET'}`);
+}
+
+await main();
