@@ -182,6 +182,45 @@ describe('ingestion', () => {
       (await app.server.inject({ method: 'GET', url: `/api/v1/profiles/${absorbed}`, headers: ws.bearer })).json().id,
       id,
     );
+    const viaAbsorbed = await app.server.inject({
+      method: 'GET',
+      url: `/api/v1/profiles/${absorbed}/events`,
+      headers: ws.bearer,
+    });
+    assert.equal(viaAbsorbed.json().items.length, 4, 'the absorbed id shows the survivor’s whole timeline');
+    const unknown = await app.server.inject({
+      method: 'GET',
+      url: '/api/v1/profiles/01a20000-0000-7000-8000-000000000000/events',
+      headers: ws.bearer,
+    });
+    assert.equal(unknown.statusCode, 404);
+    assert.equal(unknown.json().code, 'PROFILE_NOT_FOUND');
+  });
+
+  it('finds customers by identifier, name, e-mail and phone, and only in their own workspace', async () => {
+    const ws = await newWorkspace(app);
+    const other = await newWorkspace(app);
+    const { send } = await tracking(ws);
+    await send('identify', {
+      userId: 'search-1',
+      traits: { email: 'Vera.Lebedeva@example.test', name: 'Vera Lebedeva', phone: '+7 (926) 555-12-34' },
+    });
+    await send('identify', { userId: 'search-2', traits: { email: 'oleg@example.test', name: 'Oleg' } });
+    const find = async (query: string, headers = ws.bearer) => {
+      const r = await app.server.inject({ method: 'GET', url: `/api/v1/profiles?${query}`, headers });
+      return { status: r.statusCode, body: r.json() };
+    };
+    const names = async (query: string) => (await find(query)).body.items.map((p: { name: string }) => p.name);
+    assert.deepEqual(await names('q=lebed'), ['Vera Lebedeva']);
+    assert.deepEqual(await names('q=vera.leb'), ['Vera Lebedeva']);
+    assert.deepEqual(await names('q=926555'), ['Vera Lebedeva']);
+    assert.deepEqual(await names(`identifier=${encodeURIComponent('email:OLEG@example.test')}`), ['Oleg']);
+    assert.deepEqual(await names(`identifier=${encodeURIComponent('phone:+79265551234')}`), ['Vera Lebedeva']);
+    assert.deepEqual((await find('q=lebed', other.bearer)).body.items, [], 'another workspace sees nothing');
+    const bad = await find(`identifier=${encodeURIComponent('email:not-an-email')}`);
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.code, 'INVALID_IDENTIFIER');
+    assert.equal((await find('q=%25%25')).body.items.length, 0, 'LIKE wildcards in a search are literal');
   });
 
   it('keeps newest trait values by event time, not arrival order', async () => {

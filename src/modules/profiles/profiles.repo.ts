@@ -281,10 +281,11 @@ export async function listProfiles(
             .where((w) =>
               w.or([
                 w.and([w('i.kind', '=', 'email'), w('i.value', 'like', `${escaped}%`)]),
-                ...(digits.length >= 3
+                // People type a number without its country code, or the last digits of a card: match anywhere.
+                ...(digits.length >= 4
                   ? [
-                      w.and([w('i.kind', '=', 'phone'), w('i.value', 'like', `+${digits}%`)]),
-                      w.and([w('i.kind', '=', 'card'), w('i.value', 'like', `${digits}%`)]),
+                      w.and([w('i.kind', '=', 'phone'), w('i.value', 'like', `%${digits}%`)]),
+                      w.and([w('i.kind', '=', 'card'), w('i.value', 'like', `%${digits}%`)]),
                     ]
                   : []),
               ]),
