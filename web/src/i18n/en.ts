@@ -287,6 +287,7 @@ export const en = {
     email: 'E-mail',
     phone: 'Phone',
     channels: 'Channels',
+    lastSeenAgo: 'Last seen {{when}}',
     lastSeen: 'Last seen',
     firstSeen: 'First seen',
     unnamed: 'Unnamed customer',

@@ -296,6 +296,7 @@ export const ru: Dictionary = {
     email: 'E-mail',
     phone: 'Телефон',
     channels: 'Каналы',
+    lastSeenAgo: 'Активность: {{when}}',
     lastSeen: 'Последняя активность',
     firstSeen: 'Впервые замечен',
     unnamed: 'Клиент без имени',

@@ -100,12 +100,21 @@ export function nameFromTraits(traits: Record<string, unknown>): string | null {
   return parts.length > 0 ? parts.join(' ') : null;
 }
 
-/** The profile's heading: its name, else its strongest identifier, else null. */
+/** Identifiers a person recognises come first in a heading; internal user ids and device ids last. */
+const TITLE_ORDER = ['email', 'phone', 'card', 'telegram', 'whatsapp', 'viber', 'vk', 'user_id'];
+
+function titleRank(kind: string): number {
+  const index = TITLE_ORDER.indexOf(kind);
+  if (index !== -1) return index;
+  return kind === 'anonymous_id' ? TITLE_ORDER.length + 1 : TITLE_ORDER.length;
+}
+
+/** The profile's heading: its name, else its most recognisable identifier, else null. */
 export function profileTitle(profile: Profile): string | null {
   const name = nameFromTraits(profile.traits);
   if (name) return name;
-  const strongest = [...profile.identities].sort((a, b) => kindRank(a.kind) - kindRank(b.kind))[0];
-  return strongest?.value ?? null;
+  const first = [...profile.identities].sort((a, b) => titleRank(a.kind) - titleRank(b.kind))[0];
+  return first?.value ?? null;
 }
 
 export function eventTitle(event: TimelineEvent, t: TFunction): string {
@@ -119,8 +128,11 @@ export function eventTitle(event: TimelineEvent, t: TFunction): string {
       return name ? t('customers.timeline.screen', { name }) : t('customers.timeline.screenUnnamed');
     case 'identify':
       return t('customers.timeline.identify');
-    case 'group':
-      return name ? t('customers.timeline.group', { name }) : t('customers.timeline.groupUnnamed');
+    case 'group': {
+      // The event's name is the group's id; the group's own name, when sent, is among its traits.
+      const group = text(event.traits.name) ?? name;
+      return group ? t('customers.timeline.group', { name: group }) : t('customers.timeline.groupUnnamed');
+    }
     case 'alias':
       return t('customers.timeline.alias');
     default:

@@ -113,13 +113,13 @@ function CustomerList() {
                         <Table.Th>{t('customers.channels')}</Table.Th>
                       </>
                     )}
-                    <Table.Th>{t('customers.lastSeen')}</Table.Th>
+                    {!phone && <Table.Th>{t('customers.lastSeen')}</Table.Th>}
                   </Table.Tr>
                 </Table.Thead>
                 <Table.Tbody>
                   {profiles.items.length === 0 && (
                     <EmptyTableRow
-                      columns={phone ? 2 : 5}
+                      columns={phone ? 1 : 5}
                       message={
                         search.mode === 'identifier'
                           ? t('customers.noMatchIdentifier', { identifier: search.identifier })
@@ -184,6 +184,11 @@ function CustomerRow({ profile, phone }: { profile: ProfileSummary; phone: boole
                 {[profile.email, profile.phone].filter(Boolean).join(' · ')}
               </Text>
             )}
+            {phone && (
+              <Text size="xs" c="dimmed" title={format(profile.lastSeenAt)}>
+                {t('customers.lastSeenAgo', { when: relative(profile.lastSeenAt) })}
+              </Text>
+            )}
           </Stack>
         </Group>
       </Table.Td>
@@ -204,16 +209,16 @@ function CustomerRow({ profile, phone }: { profile: ProfileSummary; phone: boole
           </Table.Td>
         </>
       )}
-      <Table.Td>
-        <Text size="sm" style={{ whiteSpace: 'nowrap' }} title={format(profile.lastSeenAt)}>
-          {relative(profile.lastSeenAt)}
-        </Text>
-        {!phone && (
+      {!phone && (
+        <Table.Td>
+          <Text size="sm" style={{ whiteSpace: 'nowrap' }}>
+            {relative(profile.lastSeenAt)}
+          </Text>
           <Text size="xs" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
             {format(profile.lastSeenAt)}
           </Text>
-        )}
-      </Table.Td>
+        </Table.Td>
+      )}
     </Table.Tr>
   );
 }

@@ -224,7 +224,8 @@ function Traits({ traits }: { traits: Record<string, unknown> }) {
   );
 }
 
-function KeyValues({ entries }: { entries: [string, unknown][] }) {
+/** `keyWidth`: the key column's share; details under an event are narrow and their keys short. */
+function KeyValues({ entries, keyWidth = '38%' }: { entries: [string, unknown][]; keyWidth?: string | number }) {
   return (
     <Table withRowBorders={false} verticalSpacing={4} horizontalSpacing={0} layout="fixed">
       <Table.Tbody>
@@ -233,7 +234,7 @@ function KeyValues({ entries }: { entries: [string, unknown][] }) {
           const structured = typeof value === 'object' && value !== null;
           return (
             <Table.Tr key={key}>
-              <Table.Td w="38%" pr="sm" style={{ verticalAlign: 'top' }}>
+              <Table.Td w={keyWidth} pr="sm" style={{ verticalAlign: 'top' }}>
                 <Text size="sm" c="dimmed" style={{ wordBreak: 'break-word' }}>
                   {key}
                 </Text>
@@ -387,20 +388,17 @@ function EventItem({ event }: { event: TimelineEvent }) {
   const hasContext = Object.keys(event.context).length > 0;
   return (
     <Stack gap={2} data-testid="timeline-event" data-type={event.type}>
-      <Group gap="xs" wrap="wrap" justify="space-between">
-        <Text size="sm" fw={600} style={{ wordBreak: 'break-word' }}>
+      <Group gap="xs" wrap="nowrap" justify="space-between" align="flex-start">
+        <Text size="sm" fw={600} style={{ wordBreak: 'break-word', minWidth: 0 }}>
           {eventTitle(event, t)}
         </Text>
         <Text size="xs" c="dimmed" title={format(event.occurredAt)} style={{ whiteSpace: 'nowrap' }}>
           {time(event.occurredAt)}
         </Text>
       </Group>
-      <Group gap={6}>
+      <Group gap="sm">
         <Text size="xs" c="dimmed">
           {channelLabel(event.channel, t)}
-        </Text>
-        <Text size="xs" c="dimmed">
-          ·
         </Text>
         <UnstyledButton
           onClick={() => setOpen((current) => !current)}
@@ -453,7 +451,7 @@ function DetailBlock({ title, entries }: { title: string; entries: [string, unkn
           {t('customers.timeline.noProperties')}
         </Text>
       ) : (
-        <KeyValues entries={entries} />
+        <KeyValues entries={entries} keyWidth={150} />
       )}
     </Stack>
   );
