@@ -79,14 +79,30 @@ async function main() {
   const secretKey = `sk_${randomToken(40)}`;
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const env = { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), RAPPORT_SECRET_KEY: secretKey, RAPPORT_ADMIN_PASSWORD: 'bench password 1', LOG_LEVEL: 'warn' };
+  const env = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    PORT: String(port),
+    RAPPORT_SECRET_KEY: secretKey,
+    RAPPORT_ADMIN_PASSWORD: 'bench password 1',
+    LOG_LEVEL: 'warn',
+  };
 
   // Start once to migrate and bootstrap, then fill the tables directly (2,000,000 events through the API would
   // measure ingestion, not reads).
-  let server: ChildProcess = spawn(process.execPath, [BIN, 'serve', '--no-worker'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  let server: ChildProcess = spawn(process.execPath, [BIN, 'serve', '--no-worker'], {
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const waitHealthy = async () => {
     for (let i = 0; i < 300; i++) {
-      if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) return;
+      if (
+        await fetch(`${url}/health`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        return;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error('server did not start');
@@ -120,7 +136,8 @@ async function main() {
   );
   await db.query('analyze');
   const fill = (performance.now() - t0) / 1000;
-  const counts = (await db.query('select (select count(*) from profiles) as p, (select count(*) from events) as e')).rows[0];
+  const counts = (await db.query('select (select count(*) from profiles) as p, (select count(*) from events) as e'))
+    .rows[0];
   const ids = (await db.query('select id from profiles where workspace_id = $1', [ws])).rows.map((r) => r.id as string);
   server.kill('SIGTERM');
   await new Promise((r) => server.once('exit', r));
@@ -140,7 +157,10 @@ async function main() {
   const viaPg = async (id: string) => {
     await Promise.all([
       pool.query('select * from profiles where workspace_id = $1 and id = $2', [ws, id]),
-      pool.query('select kind, value, created_at from identities where workspace_id = $1 and profile_id = $2', [ws, id]),
+      pool.query('select kind, value, created_at from identities where workspace_id = $1 and profile_id = $2', [
+        ws,
+        id,
+      ]),
       pool.query(
         'select * from events where profile_id = $1 and workspace_id = $2 order by occurred_at desc, id desc limit 51',
         [id, ws],
@@ -160,9 +180,15 @@ async function main() {
   await admin.end();
   stopCluster();
 
-  console.log(`bench/profile-read (${counts.p} profiles, ${counts.e} events, filled in ${fill.toFixed(0)} s; ${CONCURRENCY} concurrent readers, ${SECONDS}s)`);
-  console.log(`  baseline  the same rows via bare pg (3 queries in parallel): p50 ${baseline.p50.toFixed(1)} ms, p99 ${baseline.p99.toFixed(1)} ms, ${baseline.rate.toFixed(0)} pages/s`);
-  console.log(`  rapport   GET profile + first timeline page (in parallel): p50 ${api.p50.toFixed(1)} ms, p99 ${api.p99.toFixed(1)} ms, ${api.rate.toFixed(0)} pages/s`);
+  console.log(
+    `bench/profile-read (${counts.p} profiles, ${counts.e} events, filled in ${fill.toFixed(0)} s; ${CONCURRENCY} concurrent readers, ${SECONDS}s)`,
+  );
+  console.log(
+    `  baseline  the same rows via bare pg (3 queries in parallel): p50 ${baseline.p50.toFixed(1)} ms, p99 ${baseline.p99.toFixed(1)} ms, ${baseline.rate.toFixed(0)} pages/s`,
+  );
+  console.log(
+    `  rapport   GET profile + first timeline page (in parallel): p50 ${api.p50.toFixed(1)} ms, p99 ${api.p99.toFixed(1)} ms, ${api.rate.toFixed(0)} pages/s`,
+  );
   console.log(`  goal p99 < 20 ms: ${api.p99 < 20 ? 'MET' : 'NOT MET'}`);
 }
 

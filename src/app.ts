@@ -52,7 +52,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
       timeZone: config.timeZone,
     });
 
-    const profiles = createProfilesModule({ db: database.db });
+    const profiles = createProfilesModule({ db: database.db, clock, audit: org.recordAudit });
     const events = createEventsModule({ db: database.db, profiles, org });
 
     const jobs: QueueDefinition[] = [

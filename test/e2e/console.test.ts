@@ -302,13 +302,13 @@ test('web console', { timeout: 240_000 }, async (t) => {
       const order = events.filter({ hasText: 'Order Completed' });
       await order.getByTestId('timeline-event-toggle').click();
       await order.getByText('1250').waitFor();
-      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.evaluate('window.scrollTo(0, 0)');
       await shoot(page, '10-profile');
       await shoot(page, '10-profile-full', true);
 
       await page.getByTestId('language-ru').click();
       await page.getByTestId('profile-timeline').getByText('Обновлён профиль').waitFor();
-      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.evaluate('window.scrollTo(0, 0)');
       await shoot(page, '10-profile-ru', true);
       await page.getByTestId('language-en').click();
       await page.getByTestId('profile-timeline').getByText('Updated profile').waitFor();

@@ -1,3 +1,4 @@
+import type { Clock } from '../../platform/clock.ts';
 import type { Db } from '../../platform/db.ts';
 import type { ProjectionDelta } from './profiles.repo.ts';
 import { liveProfile, profilesRoutes } from './profiles.routes.ts';
@@ -9,6 +10,7 @@ import {
   type ProfilesDeps,
   resolveObservations,
 } from './profiles.service.ts';
+import type { AuditRecorder } from './profiles.staff.ts';
 
 export type { Identifier, IdentifierKind } from './profiles.identifiers.ts';
 export { isPersonLevel, normalizeIdentifier, PERSON_KINDS } from './profiles.identifiers.ts';
@@ -20,15 +22,21 @@ export { CONCURRENT_MERGE };
  * profiles: one record per person, the identity graph that ties identifiers to it, merges, traits.
  *
  * ```ts
- * const profiles = createProfilesModule({ db });
+ * const profiles = createProfilesModule({ db, clock, audit: org.recordAudit });
  * profiles.onMerge(async (trx, ws, merges) => { … re-point what you own … });
  * const { profileIds } = await profiles.resolveObservations(trx, workspaceId, observations);
  * ```
  */
-export function createProfilesModule(input: { db: Db }) {
+export function createProfilesModule(input: { db: Db; clock: Clock; audit: AuditRecorder }) {
   const deps: ProfilesDeps = { mergeListeners: [] };
   return {
-    routes: profilesRoutes(input.db),
+    routes: profilesRoutes({
+      ...deps,
+      db: input.db,
+      clock: input.clock,
+      audit: input.audit,
+      mergeListeners: deps.mergeListeners,
+    }),
     /** Resolves interactions to profiles inside the caller's transaction (see profiles.service.ts). */
     resolveObservations: (trx: Db, workspaceId: string, observations: Observation[]) =>
       resolveObservations(deps, trx, workspaceId, observations),

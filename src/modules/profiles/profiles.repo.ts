@@ -316,3 +316,25 @@ export async function primaryIdentifiers(db: Db, workspaceId: string, profileIds
     .where('kind', 'in', ['email', 'phone'])
     .execute();
 }
+
+/** Staff edit: sets and removes traits as of `at`. A removal leaves its time behind, so older events do not
+ * bring the value back while newer ones may. */
+export async function editTraits(
+  db: Db,
+  workspaceId: string,
+  id: string,
+  set: Record<string, unknown>,
+  unset: string[],
+  at: Date,
+) {
+  const iso = at.toISOString();
+  const times: Record<string, string> = {};
+  for (const key of [...Object.keys(set), ...unset]) times[key] = iso;
+  const result = await sql<{ id: string }>`update profiles set
+      traits = (traits - ${unset}::text[]) || ${JSON.stringify(set)}::jsonb,
+      trait_times = trait_times || ${JSON.stringify(times)}::jsonb,
+      updated_at = now()
+    where workspace_id = ${workspaceId} and id = ${id} and merged_into is null
+    returning id`.execute(db);
+  return result.rows.length > 0;
+}

@@ -2,14 +2,15 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../platform/db.ts';
 import { DomainError, notFound } from '../../platform/errors.ts';
-import { principalOf } from '../../platform/http/auth.ts';
+import { actorOf, principalOf } from '../../platform/http/auth.ts';
 import { Problem } from '../../platform/http/problem.ts';
 import { decodeCursor, encodeCursor, pageOf } from '../../platform/pagination.ts';
 import { normalizeIdentifier } from './profiles.identifiers.ts';
 import * as repo from './profiles.repo.ts';
-import { Profile, ProfileQuery, ProfileSummary } from './profiles.schemas.ts';
+import { Profile, ProfileMerge, ProfileQuery, ProfileSummary, TraitsEdit } from './profiles.schemas.ts';
+import { editProfileTraits, mergeProfiles, type StaffDeps } from './profiles.staff.ts';
 
-const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem };
+const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem };
 
 function str(v: unknown): string | null {
   return typeof v === 'string' && v ? v : null;
@@ -48,7 +49,8 @@ export async function describeProfile(db: Db, workspaceId: string, id: string): 
   };
 }
 
-export function profilesRoutes(db: Db): FastifyPluginAsyncZod {
+export function profilesRoutes(deps: StaffDeps): FastifyPluginAsyncZod {
+  const db = deps.db;
   return async (app) => {
     app.get(
       '/profiles',
@@ -120,6 +122,44 @@ export function profilesRoutes(db: Db): FastifyPluginAsyncZod {
         },
       },
       async (request) => describeProfile(db, principalOf(request).scope.workspaceId, request.params.id),
+    );
+
+    app.post(
+      '/profiles/:id/merge',
+      {
+        config: { auth: 'profiles:write' },
+        schema: {
+          tags: ['profiles'],
+          summary: 'Merge another profile into this one (staff; refused when they hold different values of one kind)',
+          params: z.object({ id: z.uuid() }),
+          body: ProfileMerge,
+          response: { 200: Profile, ...errors },
+        },
+      },
+      async (request) => {
+        const actor = actorOf(request);
+        const survivor = await mergeProfiles(deps, actor, request.params.id, request.body.absorbId);
+        return describeProfile(db, actor.principal.scope.workspaceId, survivor);
+      },
+    );
+
+    app.patch(
+      '/profiles/:id/traits',
+      {
+        config: { auth: 'profiles:write' },
+        schema: {
+          tags: ['profiles'],
+          summary: 'Set or remove traits (staff); applied newest-wins, so later events still update them',
+          params: z.object({ id: z.uuid() }),
+          body: TraitsEdit,
+          response: { 200: Profile, ...errors },
+        },
+      },
+      async (request) => {
+        const actor = actorOf(request);
+        await editProfileTraits(deps, actor, request.params.id, request.body);
+        return describeProfile(db, actor.principal.scope.workspaceId, request.params.id);
+      },
     );
   };
 }

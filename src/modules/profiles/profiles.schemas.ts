@@ -39,3 +39,22 @@ export const ProfileQuery = z.object({
   cursor: z.string().max(200).optional(),
 });
 export type ProfileQuery = z.infer<typeof ProfileQuery>;
+
+export const ProfileMerge = z.object({ absorbId: z.uuid().describe('The profile to fold into this one') }).strict();
+export type ProfileMerge = z.infer<typeof ProfileMerge>;
+
+const TraitKey = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[^$.\s][^\s]*$/, 'a trait name without spaces, not starting with $ or .');
+export const TraitsEdit = z
+  .object({
+    set: z.record(TraitKey, z.unknown()).default({}),
+    unset: z.array(TraitKey).max(100).default([]),
+  })
+  .strict()
+  .refine((v) => Object.keys(v.set).length + v.unset.length > 0, { message: 'set or unset at least one trait' })
+  .refine((v) => !v.unset.some((k) => k in v.set), { message: 'a trait cannot be both set and unset' })
+  .refine((v) => JSON.stringify(v.set).length <= 16_384, { message: 'traits may be at most 16 KB' });
+export type TraitsEdit = z.infer<typeof TraitsEdit>;
