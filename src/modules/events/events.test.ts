@@ -223,6 +223,27 @@ describe('ingestion', () => {
     assert.equal((await find('q=%25%25')).body.items.length, 0, 'LIKE wildcards in a search are literal');
   });
 
+  it('does not show a refused identifier in the traits of the profile that refused it', async () => {
+    const ws = await newWorkspace(app);
+    const { send } = await tracking(ws);
+    await send('identify', { userId: 'masha', traits: { email: 'masha@example.test', phone: '+79160000001' } });
+    await send('identify', { userId: 'masha', traits: { phone: '+79160000002', city: 'Kaluga' } });
+    const found = await app.server.inject({
+      method: 'GET',
+      url: '/api/v1/profiles?identifier=user_id:masha',
+      headers: ws.bearer,
+    });
+    const profile = (
+      await app.server.inject({
+        method: 'GET',
+        url: `/api/v1/profiles/${found.json().items[0].id}`,
+        headers: ws.bearer,
+      })
+    ).json();
+    assert.equal(profile.traits.phone, '+79160000001', 'the phone on record stays the identifier it holds');
+    assert.equal(profile.traits.city, 'Kaluga', 'other traits of the same call still apply');
+  });
+
   it('keeps newest trait values by event time, not arrival order', async () => {
     const ws = await newWorkspace(app);
     const { send } = await tracking(ws);

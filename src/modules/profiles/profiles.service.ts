@@ -68,6 +68,20 @@ function addObservation(d: repo.ProjectionDelta, o: Observation) {
   if (o.at > d.lastSeenAt) d.lastSeenAt = o.at;
 }
 
+/** Trait names that carry an identifier of a kind: a refused identifier must not appear in the traits either. */
+const TRAITS_OF_KIND: Record<string, string[]> = {
+  email: ['email'],
+  phone: ['phone'],
+  card: ['card', 'cardNumber', 'card_number'],
+};
+
+function withoutRefused(o: Observation, refused: Identifier[]): Observation {
+  if (refused.length === 0 || !o.traits) return o;
+  const traits = { ...o.traits };
+  for (const id of refused) for (const key of TRAITS_OF_KIND[id.kind] ?? []) delete traits[key];
+  return { ...o, traits };
+}
+
 /**
  * Resolves a batch of observations to profiles inside the caller's transaction.
  *
@@ -195,7 +209,7 @@ async function resolveWithLocks(
   const survivorOf = (id: string) => canonical(view, id);
   const deltas = new Map<string, repo.ProjectionDelta>();
   for (const [i, o] of observations.entries())
-    addObservation(deltaFor(deltas, survivorOf(assigned[i] as string), o.at), o);
+    addObservation(deltaFor(deltas, survivorOf(assigned[i] as string), o.at), withoutRefused(o, rejected[i] ?? []));
 
   // New profiles that survive are inserted whole; one born and absorbed within the batch never reaches the table.
   const inserts = [...deltas.values()].filter((d) => created.has(d.id));
