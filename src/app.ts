@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
-import { createEventsModule } from './modules/events/index.ts';
+import { createEventsModule, type EventsModule } from './modules/events/index.ts';
 import { type BootstrapOutcome, CSRF_HEADER, createOrgModule, type OrgModule } from './modules/org/index.ts';
 import { createProfilesModule } from './modules/profiles/index.ts';
 import { type Clock, systemClock } from './platform/clock.ts';
@@ -31,6 +31,7 @@ export interface App {
   database: Database;
   queue: Queue;
   org: OrgModule;
+  events: EventsModule;
   server: FastifyInstance | null;
   firstStart: BootstrapOutcome;
   close(): Promise<void>;
@@ -92,6 +93,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
       database,
       queue,
       org,
+      events,
       server,
       firstStart,
       close() {

@@ -15,6 +15,9 @@ Commands:
   serve [--no-worker]   HTTP API, console and (unless --no-worker) background workers
   worker                background workers only
   migrate               apply database migrations and exit
+  import events|profiles <file> [--workspace <id|slug>] [--format csv|ndjson]
+                        [--map 'Header=field,…'] [--batch 500] [--rejects <file>] [--no-resume]
+                        stream a CSV or NDJSON file in through identity resolution; idempotent, resumable
   help                  this text
 
 Configuration comes from the environment; see README.md.`;
@@ -28,6 +31,8 @@ async function main(argv: string[]) {
       return runRoles({ api: false, worker: true });
     case 'migrate':
       return migrate();
+    case 'import':
+      return importCommand(rest);
     case 'help':
     case '--help':
     case '-h':
@@ -105,6 +110,76 @@ function printWelcome(url: string, database: string, first: Awaited<ReturnType<t
   }
   // Deliberately on stdout rather than in the JSON log: the first password must not end up in log storage.
   console.log(`\n${lines.join('\n')}\n`);
+}
+
+async function importCommand(args: string[]) {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      workspace: { type: 'string' },
+      format: { type: 'string' },
+      map: { type: 'string' },
+      batch: { type: 'string', default: '500' },
+      rejects: { type: 'string' },
+      'no-resume': { type: 'boolean', default: false },
+    },
+  });
+  const [kind, file] = positionals;
+  if ((kind !== 'events' && kind !== 'profiles') || !file) {
+    console.error(`Usage: rapport import events|profiles <file> [options]\n\n${HELP}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (values.format && values.format !== 'csv' && values.format !== 'ndjson') {
+    console.error('--format must be csv or ndjson.');
+    process.exitCode = 2;
+    return;
+  }
+  const mapping: Record<string, string> = {};
+  for (const pair of (values.map ?? '').split(',').filter(Boolean)) {
+    const [from, to] = pair.split('=');
+    if (!from || !to) {
+      console.error(`--map takes Header=field pairs separated by commas; "${pair}" is not one.`);
+      process.exitCode = 2;
+      return;
+    }
+    mapping[from.trim()] = to.trim();
+  }
+  const config = loadConfig(process.env, { logLevel: 'warn' });
+  const app = await createApp(config, { api: false, worker: false });
+  try {
+    const workspace = await app.org.findWorkspace(values.workspace);
+    if (!workspace) throw new Error(`No workspace ${values.workspace ?? ''} in this database.`);
+    const { SingleBar, Presets } = await import('cli-progress');
+    const bar = new SingleBar(
+      {
+        format: ' {bar} {percentage}% | {rows} rows, {accepted} accepted, {rejected} rejected | {eta_formatted} left',
+        noTTYOutput: true,
+        notTTYSchedule: 5000,
+      },
+      Presets.shades_classic,
+    );
+    bar.start(100, 0, { rows: 0, accepted: 0, rejected: 0 });
+    const summary = await app.events.importFile(workspace.id, {
+      kind,
+      file,
+      format: values.format as 'csv' | 'ndjson' | undefined,
+      batchSize: Number(values.batch),
+      mapping,
+      rejectsFile: values.rejects,
+      resume: !values['no-resume'],
+      onProgress: (p) => bar.update(Math.floor((p.bytes / Math.max(1, p.totalBytes)) * 100), p),
+    });
+    bar.stop();
+    console.log(
+      `Imported ${summary.accepted} of ${summary.rows} rows into "${workspace.name}"` +
+        (summary.skippedByCheckpoint ? ` (${summary.skippedByCheckpoint} done by an earlier run)` : '') +
+        (summary.rejected ? `; ${summary.rejected} rejected, see ${summary.rejectsFile}` : '.'),
+    );
+  } finally {
+    await app.close();
+  }
 }
 
 async function migrate() {

@@ -113,7 +113,6 @@ export function normalizeMessage(
     return { code: 'INVALID_TYPE', message: `type must be one of identify, track, page, screen, group, alias.` };
   const userId = text(message.userId);
   const anonymousId = text(message.anonymousId);
-  if (!userId && !anonymousId) return { code: 'MISSING_IDENTITY', message: 'Send userId or anonymousId.' };
   if ((userId?.length ?? 0) > 200 || (anonymousId?.length ?? 0) > 200) {
     return { code: 'INVALID_IDENTITY', message: 'userId and anonymousId may be at most 200 characters.' };
   }
@@ -150,6 +149,11 @@ export function normalizeMessage(
           ? text(message.groupId)
           : null;
 
+  // Segment requires userId or anonymousId; Rapport also takes an e-mail, phone, card or external id on its own.
+  const ids = identifiersOf(message, personTraits, context, defaultCountry);
+  if (ids.length === 0) {
+    return { code: 'MISSING_IDENTITY', message: 'Send userId or anonymousId (or an e-mail, phone or card in traits).' };
+  }
   return {
     messageId: text(message.messageId)?.slice(0, 200) ?? `rapport-${randomUUID()}`,
     type: message.type,
@@ -162,7 +166,7 @@ export function normalizeMessage(
     properties: message.properties ?? {},
     traits,
     context,
-    ids: identifiersOf(message, personTraits, context, defaultCountry),
+    ids,
     profileTraits: Object.keys(personTraits).length > 0 ? personTraits : null,
   };
 }

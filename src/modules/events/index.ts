@@ -1,10 +1,12 @@
 import type { Db } from '../../platform/db.ts';
 import type { OrgModule } from '../org/index.ts';
 import type { ProfilesModule } from '../profiles/index.ts';
+import { type ImportOptions, importFile } from './events.import.ts';
 import * as repo from './events.repo.ts';
 import { ingestionRoutes, timelineRoutes } from './events.routes.ts';
 import { type EventsDeps, ingest } from './events.service.ts';
 
+export type { ImportKind, ImportOptions, ImportSummary } from './events.import.ts';
 export type { NormalizedEvent } from './events.normalize.ts';
 export type { IngestResult } from './events.schemas.ts';
 
@@ -27,6 +29,9 @@ export function createEventsModule(input: { db: Db; profiles: ProfilesModule; or
     /** Appends messages of the tracking API for a workspace (imports use this too). */
     ingest: (workspaceId: string, messages: unknown[], receivedAt = new Date()) =>
       ingest(deps, workspaceId, messages, receivedAt),
+    /** Imports a CSV or NDJSON file of events or profiles into a workspace (streaming, idempotent, resumable). */
+    importFile: (workspaceId: string, options: ImportOptions) =>
+      importFile((messages) => ingest(deps, workspaceId, messages, new Date()), options),
   };
 }
 export type EventsModule = ReturnType<typeof createEventsModule>;

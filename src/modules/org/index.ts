@@ -3,6 +3,7 @@ import type { Config } from '../../platform/config.ts';
 import type { Db } from '../../platform/db.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { bootstrap, createAuthenticator, resolveWriteKey } from './org.auth.ts';
+import * as repo from './org.repo.ts';
 import { orgRoutes } from './org.routes.ts';
 import { type OrgDeps, recordAudit } from './org.service.ts';
 
@@ -37,6 +38,9 @@ export function createOrgModule(input: { db: Db; clock: Clock; logger: Logger; c
     bootstrap: (options: Parameters<typeof bootstrap>[1]) => bootstrap(deps, options),
     /** For ingestion: which workspace a write key belongs to (null when unknown, revoked or not a write key). */
     resolveWriteKey: (key: string) => resolveWriteKey(deps, key),
+    /** For command-line tools: a workspace by id or slug, or the first one when none is named. */
+    findWorkspace: async (idOrSlug?: string) =>
+      idOrSlug ? repo.findWorkspaceByIdOrSlug(input.db, idOrSlug) : repo.firstWorkspace(input.db),
     /** Other modules record staff actions here, inside their own transaction. */
     recordAudit,
   };

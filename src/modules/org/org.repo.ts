@@ -117,6 +117,19 @@ export async function findWorkspace(db: Db, scope: Scope): Promise<WorkspaceRow 
   return q(db).selectFrom('workspaces').selectAll().where('id', '=', scope.workspaceId).executeTakeFirst();
 }
 
+export async function findWorkspaceByIdOrSlug(db: Db, idOrSlug: string): Promise<WorkspaceRow | undefined> {
+  const byId = /^[0-9a-f-]{36}$/i.test(idOrSlug);
+  return q(db)
+    .selectFrom('workspaces')
+    .selectAll()
+    .where(byId ? 'id' : 'slug', '=', idOrSlug)
+    .executeTakeFirst();
+}
+
+export async function firstWorkspace(db: Db): Promise<WorkspaceRow | undefined> {
+  return q(db).selectFrom('workspaces').selectAll().orderBy('created_at').limit(1).executeTakeFirst();
+}
+
 export async function slugTaken(db: Db, slug: string): Promise<boolean> {
   return Boolean(await q(db).selectFrom('workspaces').select('id').where('slug', '=', slug).executeTakeFirst());
 }
