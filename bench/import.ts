@@ -1,0 +1,111 @@
+// bench/import: `rapport import events` of a CSV file against a raw COPY of the same file into a plain table, in
+// one run, on PostgreSQL. Goal: the import at no less than 25% of the COPY rate.
+//
+//   node bench/import.ts [--rows 1000000] [--people 50000] [--batch 1000]
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { startThrowawayPostgres } from '../scripts/throwaway-postgres.ts';
+import { createApp } from '../src/app.ts';
+import { loadConfig } from '../src/platform/config.ts';
+import { randomToken } from '../src/platform/ids.ts';
+
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '1000000' },
+    people: { type: 'string', default: '50000' },
+    batch: { type: 'string', default: '1000' },
+  },
+});
+const ROWS = Number(values.rows);
+const PEOPLE = Number(values.people);
+
+async function writeCsv(file: string) {
+  const out = createWriteStream(file);
+  out.write('messageId,userId,event,timestamp,total,currency,sku,store\n');
+  for (let i = 0; i < ROWS; i++) {
+    const line = `imp-${i},customer-${i % PEOPLE},Order Completed,2026-0${1 + (i % 9)}-1${i % 10}T10:00:00Z,${100 + (i % 900)},RUB,SKU-${i % 300},store-${i % 40}\n`;
+    if (!out.write(line)) await new Promise((r) => out.once('drain', r));
+  }
+  await new Promise<void>((r) => out.end(() => r()));
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'rapport-bench-import-'));
+  const file = join(dir, 'orders.csv');
+  await writeCsv(file);
+  let base = process.env.DATABASE_URL;
+  let stopCluster = () => {};
+  if (!base) {
+    const cluster = await startThrowawayPostgres(mkdtempSync(join(tmpdir(), 'rapport-bench-pg-')));
+    base = cluster.url;
+    stopCluster = cluster.stop;
+  }
+  const name = `rapport_import_${randomToken(6).toLowerCase()}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  const u = new URL(base);
+  u.pathname = `/${name}`;
+
+  // Baseline: raw COPY of the same file into a plain table with the file's columns.
+  const client = new pg.Client({ connectionString: u.toString() });
+  await client.connect();
+  await client.query(
+    'create table copy_baseline (message_id text, user_id text, event text, ts timestamptz, total int, currency text, sku text, store text)',
+  );
+  let t0 = performance.now();
+  await pipeline(
+    createReadStream(file),
+    client.query(copyFrom('copy copy_baseline from stdin with (format csv, header true)')),
+  );
+  const copyRate = ROWS / ((performance.now() - t0) / 1000);
+  await client.query('drop table copy_baseline');
+  await client.end();
+
+  const app = await createApp(
+    loadConfig(process.env, { databaseUrl: u.toString(), logLevel: 'warn', adminPassword: 'bench password 1' }),
+    {
+      api: false,
+      worker: false,
+    },
+  );
+  const workspace = await app.org.findWorkspace();
+  if (!workspace) throw new Error('no workspace');
+  let lastReport = 0;
+  t0 = performance.now();
+  const summary = await app.events.importFile(workspace.id, {
+    kind: 'events',
+    file,
+    batchSize: Number(values.batch),
+    resume: false,
+    onProgress: (p) => {
+      if (Date.now() - lastReport > 10_000) {
+        lastReport = Date.now();
+        process.stderr.write(`  … ${p.rows} rows (${((p.bytes / p.totalBytes) * 100).toFixed(0)}%)\n`);
+      }
+    },
+  });
+  const importRate = summary.accepted / ((performance.now() - t0) / 1000);
+  await app.close();
+  await admin.query(`drop database if exists ${name} with (force)`);
+  await admin.end();
+  stopCluster();
+  const size = statSync(file).size;
+  rmSync(dir, { recursive: true, force: true });
+
+  console.log(`bench/import (${ROWS} event rows of ${PEOPLE} people, ${(size / 1e6).toFixed(0)} MB CSV, PostgreSQL)`);
+  console.log(`  baseline  raw COPY of the file into a plain table: ${copyRate.toFixed(0)} rows/s`);
+  console.log(
+    `  rapport   rapport import events (identity resolution, dedup, batches of ${values.batch}): ${importRate.toFixed(0)} rows/s, ${summary.rejected} rejected`,
+  );
+  console.log(
+    `  ratio ${(importRate / copyRate).toFixed(2)} (goal ≥ 0.25): ${importRate / copyRate >= 0.25 ? 'MET' : 'NOT MET'}`,
+  );
+}
+
+await main();
