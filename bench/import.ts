@@ -29,7 +29,7 @@ async function writeCsv(file: string) {
   out.write('messageId,userId,event,timestamp,total,currency,sku,store\n');
   for (let i = 0; i < ROWS; i++) {
     const line = `imp-${i},customer-${i % PEOPLE},Order Completed,2026-0${1 + (i % 9)}-1${i % 10}T10:00:00Z,${100 + (i % 900)},RUB,SKU-${i % 300},store-${i % 40}\n`;
-    if (!out.write(line)) await new Promise((r) => out.once('drain', r));
+    if (!out.write(line)) await new Promise<void>((r) => out.once('drain', () => r()));
   }
   await new Promise<void>((r) => out.end(() => r()));
 }
