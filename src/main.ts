@@ -18,6 +18,8 @@ Commands:
   import events|profiles <file> [--workspace <id|slug>] [--format csv|ndjson]
                         [--map 'Header=field,…'] [--batch 500] [--rejects <file>] [--no-resume]
                         stream a CSV or NDJSON file in through identity resolution; idempotent, resumable
+  demo [--customers 20000] [--workspace <id|slug>]
+                        fill a workspace with a generated demo brand (customers, 18 months of activity)
   help                  this text
 
 Configuration comes from the environment; see README.md.`;
@@ -33,6 +35,8 @@ async function main(argv: string[]) {
       return migrate();
     case 'import':
       return importCommand(rest);
+    case 'demo':
+      return demoCommand(rest);
     case 'help':
     case '--help':
     case '-h':
@@ -177,6 +181,36 @@ async function importCommand(args: string[]) {
         (summary.skippedByCheckpoint ? ` (${summary.skippedByCheckpoint} done by an earlier run)` : '') +
         (summary.rejected ? `; ${summary.rejected} rejected, see ${summary.rejectsFile}` : '.'),
     );
+  } finally {
+    await app.close();
+  }
+}
+
+async function demoCommand(args: string[]) {
+  const { values } = parseArgs({
+    args,
+    options: { customers: { type: 'string', default: '20000' }, workspace: { type: 'string' } },
+  });
+  const customers = Number(values.customers);
+  if (!Number.isInteger(customers) || customers < 1 || customers > 1_000_000) {
+    console.error('--customers must be a whole number from 1 to 1,000,000.');
+    process.exitCode = 2;
+    return;
+  }
+  const app = await createApp(loadConfig(process.env, { logLevel: 'warn' }), { api: false, worker: false });
+  try {
+    const workspace = await app.org.findWorkspace(values.workspace);
+    if (!workspace) throw new Error(`No workspace ${values.workspace ?? ''} in this database.`);
+    const { generateDemo } = await import('./demo.ts');
+    const { SingleBar, Presets } = await import('cli-progress');
+    const bar = new SingleBar(
+      { format: ' {bar} {value}/{total} customers | {eta_formatted} left', noTTYOutput: true, notTTYSchedule: 5000 },
+      Presets.shades_classic,
+    );
+    bar.start(customers, 0);
+    await generateDemo(app.events, workspace.id, { customers, onProgress: (done) => bar.update(done) });
+    bar.stop();
+    console.log(`Demo brand "Samovar" with ${customers} customers is in workspace "${workspace.name}".`);
   } finally {
     await app.close();
   }
