@@ -7,17 +7,14 @@
 // Uses DATABASE_URL when set (a fresh database is created on that server), otherwise starts a throwaway cluster.
 // Each server runs in its own process; autocannon drives them one after the other from this process.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import pg from 'pg';
-import { startThrowawayPostgres } from '../scripts/throwaway-postgres.ts';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/platform/config.ts';
 import { randomToken } from '../src/platform/ids.ts';
+import { benchDatabase } from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -79,20 +76,8 @@ async function main() {
   const seconds = Number(values.seconds);
   const connections = Number(values.connections);
   const rounds = Number(values.rounds);
-  let baseUrl = process.env.DATABASE_URL;
-  let stopCluster: (() => void) | undefined;
-  if (!baseUrl) {
-    const cluster = await startThrowawayPostgres(mkdtempSync(join(tmpdir(), 'rapport-bench-pg-')));
-    baseUrl = cluster.url;
-    stopCluster = cluster.stop;
-  }
-  const name = `rapport_bench_${randomToken(6).toLowerCase()}`;
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  const dbUrl = new URL(baseUrl);
-  dbUrl.pathname = `/${name}`;
-  const databaseUrl = dbUrl.toString();
+  const database = await benchDatabase();
+  const databaseUrl = database.url;
 
   // Seed through the real API: a workspace's owner key and a branch to read.
   const ownerKey = `sk_${randomToken(40)}`;
@@ -135,9 +120,7 @@ async function main() {
   rapport.proc.kill('SIGTERM');
   bare.proc.kill('SIGTERM');
   await new Promise((res) => setTimeout(res, 1500));
-  await admin.query(`drop database if exists ${name} with (force)`);
-  await admin.end();
-  stopCluster?.();
+  await database.dispose();
 
   console.log(`bench/http-baseline  (${connections} connections, ${rounds}×${seconds}s each, PostgreSQL)`);
   console.log(`  baseline  bare Fastify + pg SELECT, no auth : ${avg(b).toFixed(0)} req/s  p99 ${maxP99(b)} ms`);

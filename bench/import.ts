@@ -9,10 +9,9 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { startThrowawayPostgres } from '../scripts/throwaway-postgres.ts';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/platform/config.ts';
-import { randomToken } from '../src/platform/ids.ts';
+import { benchDatabase } from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -38,19 +37,8 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'rapport-bench-import-'));
   const file = join(dir, 'orders.csv');
   await writeCsv(file);
-  let base = process.env.DATABASE_URL;
-  let stopCluster = () => {};
-  if (!base) {
-    const cluster = await startThrowawayPostgres(mkdtempSync(join(tmpdir(), 'rapport-bench-pg-')));
-    base = cluster.url;
-    stopCluster = cluster.stop;
-  }
-  const name = `rapport_import_${randomToken(6).toLowerCase()}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  const u = new URL(base);
-  u.pathname = `/${name}`;
+  const database = await benchDatabase();
+  const u = new URL(database.url);
 
   // Baseline: raw COPY of the same file into a plain table with the file's columns.
   const client = new pg.Client({ connectionString: u.toString() });
@@ -92,9 +80,7 @@ async function main() {
   });
   const importRate = summary.accepted / ((performance.now() - t0) / 1000);
   await app.close();
-  await admin.query(`drop database if exists ${name} with (force)`);
-  await admin.end();
-  stopCluster();
+  await database.dispose();
   const size = statSync(file).size;
   rmSync(dir, { recursive: true, force: true });
 

@@ -7,7 +7,6 @@
 // The server runs as its own process (`rapport serve --no-worker`); this process generates the load.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -16,8 +15,8 @@ import { parseArgs } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { startThrowawayPostgres } from '../scripts/throwaway-postgres.ts';
 import { randomToken } from '../src/platform/ids.ts';
+import { benchDatabase, freePort } from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -32,15 +31,6 @@ const CONCURRENCY = Number(values.concurrency);
 const PEOPLE = Number(values.people);
 const BATCH = 100;
 const BIN = new URL('../bin/rapport.js', import.meta.url).pathname;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 let seq = 0;
 /**
@@ -176,26 +166,10 @@ async function main() {
     env.RAPPORT_DATA_DIR = dir;
     cleanup = async () => rmSync(dir, { recursive: true, force: true });
   } else {
-    let base = process.env.DATABASE_URL;
-    let stopCluster = () => {};
-    if (!base) {
-      const cluster = await startThrowawayPostgres(mkdtempSync(join(tmpdir(), 'rapport-bench-pg-')));
-      base = cluster.url;
-      stopCluster = cluster.stop;
-    }
-    const name = `rapport_ingest_${randomToken(6).toLowerCase()}`;
-    const admin = new pg.Client({ connectionString: base });
-    await admin.connect();
-    await admin.query(`create database ${name}`);
-    const u = new URL(base);
-    u.pathname = `/${name}`;
-    databaseUrl = u.toString();
+    const database = await benchDatabase();
+    databaseUrl = database.url;
     env.DATABASE_URL = databaseUrl;
-    cleanup = async () => {
-      await admin.query(`drop database if exists ${name} with (force)`);
-      await admin.end();
-      stopCluster();
-    };
+    cleanup = database.dispose;
   }
 
   const server = start(env);

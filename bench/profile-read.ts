@@ -4,14 +4,10 @@
 //
 //   node bench/profile-read.ts [--profiles 100000] [--events-per-profile 20] [--seconds 15] [--concurrency 8]
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { startThrowawayPostgres } from '../scripts/throwaway-postgres.ts';
 import { randomToken } from '../src/platform/ids.ts';
+import { benchDatabase, freePort } from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -26,15 +22,6 @@ const PER = Number(values['events-per-profile']);
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);
 const BIN = new URL('../bin/rapport.js', import.meta.url).pathname;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 function p99(xs: number[]) {
   const s = [...xs].sort((a, b) => a - b);
@@ -62,20 +49,8 @@ async function run(read: (id: string) => Promise<void>, ids: string[], seconds: 
 }
 
 async function main() {
-  let base = process.env.DATABASE_URL;
-  let stopCluster = () => {};
-  if (!base) {
-    const cluster = await startThrowawayPostgres(mkdtempSync(join(tmpdir(), 'rapport-bench-pg-')));
-    base = cluster.url;
-    stopCluster = cluster.stop;
-  }
-  const name = `rapport_read_${randomToken(6).toLowerCase()}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  const databaseUrl = u.toString();
+  const database = await benchDatabase();
+  const databaseUrl = database.url;
   const secretKey = `sk_${randomToken(40)}`;
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -178,15 +153,13 @@ async function main() {
       api: await run(viaApi, ids, SECONDS, level),
     });
   }
-  const { baseline, api } = results.at(-1) as (typeof results)[number];
+  const { api } = results.at(-1) as (typeof results)[number];
 
   server.kill('SIGTERM');
   await new Promise((r) => server.once('exit', r));
   await pool.end();
   await db.end();
-  await admin.query(`drop database if exists ${name} with (force)`);
-  await admin.end();
-  stopCluster();
+  await database.dispose();
 
   console.log(
     `bench/profile-read (${counts.p} profiles, ${counts.e} events, filled in ${fill.toFixed(0)} s; ${SECONDS}s per level)`,

@@ -150,7 +150,7 @@ async function importCommand(args: string[]) {
     }
     mapping[from.trim()] = to.trim();
   }
-  const config = loadConfig(process.env, { logLevel: 'warn' });
+  const config = loadConfig(undefined, { logLevel: 'warn' });
   const app = await createApp(config, { api: false, worker: false });
   try {
     const workspace = await app.org.findWorkspace(values.workspace);
@@ -197,7 +197,7 @@ async function demoCommand(args: string[]) {
     process.exitCode = 2;
     return;
   }
-  const app = await createApp(loadConfig(process.env, { logLevel: 'warn' }), { api: false, worker: false });
+  const app = await createApp(loadConfig(undefined, { logLevel: 'warn' }), { api: false, worker: false });
   try {
     const workspace = await app.org.findWorkspace(values.workspace);
     if (!workspace) throw new Error(`No workspace ${values.workspace ?? ''} in this database.`);

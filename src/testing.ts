@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { type App, createApp } from './app.ts';
@@ -22,7 +23,20 @@ export function backendUnderTest(): 'pglite' | 'postgres' {
   return testDatabaseUrl() ? 'postgres' : 'pglite';
 }
 
-async function freshPostgresDatabase(baseUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+/** A free TCP port on loopback, for servers started by tests and benchmarks. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** A new, empty database on the server at `baseUrl`, and a way to drop it. */
+export async function freshPostgresDatabase(baseUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `rapport_t_${randomToken(10).toLowerCase()}`;
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -10,19 +9,11 @@ import pg from 'pg';
 import { testDatabaseUrl } from '../../platform/config.ts';
 import { openPGlite, openPostgres } from '../../platform/db.ts';
 import { randomToken } from '../../platform/ids.ts';
+import { freePort } from '../../testing.ts';
 
 // `kill -9` in the middle of a stream of batches, then a restart: every event of a batch that was answered 200 is
 // there exactly once. Runs on the embedded database, and on PostgreSQL when TEST_DATABASE_URL is set.
 const BIN = new URL('../../../bin/rapport.js', import.meta.url).pathname;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 function serve(env: Record<string, string>): { child: ChildProcess; exited: Promise<unknown> } {
   const child = spawn(process.execPath, [BIN, 'serve', '--no-worker'], {
