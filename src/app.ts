@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
+import { DEMO_JOB, demoJobHandler, demoRoutes } from './demo.ts';
 import { createEventsModule, type EventsModule } from './modules/events/index.ts';
 import { type BootstrapOutcome, CSRF_HEADER, createOrgModule, type OrgModule } from './modules/org/index.ts';
 import { createProfilesModule } from './modules/profiles/index.ts';
@@ -57,6 +58,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     const events = createEventsModule({ db: database.db, profiles, org });
 
     const jobs: QueueDefinition[] = [
+      { name: DEMO_JOB, handler: demoJobHandler(events) },
       {
         name: 'platform.maintenance',
         schedule: '*/15 * * * *',
@@ -81,7 +83,12 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
             await sql`select 1`.execute(database.db);
             return { database: database.kind, ok: true };
           },
-          apiRoutes: [org.routes, profiles.routes, events.routes],
+          apiRoutes: [
+            org.routes,
+            profiles.routes,
+            events.routes,
+            demoRoutes({ db: database.db, enqueue: queue.enqueue, audit: org.recordAudit }),
+          ],
           rootRoutes: [events.ingestion],
         })
       : null;

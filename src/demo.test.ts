@@ -34,3 +34,44 @@ it('generates one profile per customer with a living history, the same for the s
   assert.ok(sa.multichannel > 0, 'some customers use both the shop and the site');
   assert.deepEqual(await stats(b.workspaceId, now), sa, 'deterministic for a seed');
 });
+
+it('loads the demo brand from the console in the background, for owners only', async () => {
+  const worker = await createTestApp({ worker: true });
+  try {
+    const ws = await newWorkspace(worker);
+    const marketer = (
+      await worker.server.inject({
+        method: 'POST',
+        url: '/api/v1/keys',
+        headers: ws.bearer,
+        payload: { kind: 'secret', name: 'm', role: 'marketer' },
+      })
+    ).json().secret;
+    const refused = await worker.server.inject({
+      method: 'POST',
+      url: '/api/v1/demo',
+      headers: { authorization: `Bearer ${marketer}` },
+      payload: {},
+    });
+    assert.equal(refused.statusCode, 403);
+    const started = await worker.server.inject({
+      method: 'POST',
+      url: '/api/v1/demo',
+      headers: ws.bearer,
+      payload: { customers: 12 },
+    });
+    assert.equal(started.statusCode, 202, started.body);
+    let found = 0;
+    for (let i = 0; i < 120 && found < 12; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      found = (
+        await worker.server.inject({ method: 'GET', url: '/api/v1/profiles?limit=200', headers: ws.bearer })
+      ).json().items.length;
+    }
+    assert.equal(found, 12, 'the worker generated the customers');
+    const audit = await worker.server.inject({ method: 'GET', url: '/api/v1/audit?action=demo.', headers: ws.bearer });
+    assert.equal(audit.json().items[0].action, 'demo.started');
+  } finally {
+    await worker.close();
+  }
+});

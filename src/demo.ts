@@ -1,4 +1,11 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
 import type { EventsModule } from './modules/events/index.ts';
+import type { Db } from './platform/db.ts';
+import { actorOf } from './platform/http/auth.ts';
+import { Problem } from './platform/http/problem.ts';
+import type { Actor } from './platform/principal.ts';
 
 /**
  * A fictional tea and coffee brand, "Samovar", generated rather than copied: customers with names, e-mails,
@@ -216,4 +223,70 @@ export async function generateDemo(events: EventsModule, workspaceId: string, op
   }
   await flush();
   options.onProgress?.(options.customers, options.customers);
+}
+
+// ---- the console's "load a demo brand" action: a background job, so the request returns at once
+
+export const DEMO_JOB = 'demo.generate';
+
+export interface DemoJob {
+  workspaceId: string;
+  customers: number;
+  seed: number;
+}
+
+/** The job handler. A retry re-sends the same message ids (same seed), which the ingestion dedups. */
+export function demoJobHandler(events: EventsModule) {
+  return async (jobs: { data: unknown }[]) => {
+    for (const job of jobs) {
+      const { workspaceId, customers, seed } = job.data as DemoJob;
+      await generateDemo(events, workspaceId, { customers, seed });
+    }
+  };
+}
+
+export function demoRoutes(deps: {
+  db: Db;
+  enqueue: (trx: Kysely<unknown>, name: string, data: DemoJob) => Promise<string | null>;
+  audit: (
+    db: Db,
+    actor: Actor,
+    action: string,
+    target: { kind: string; id: string },
+    details?: Record<string, unknown>,
+  ) => Promise<void>;
+}): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.post(
+      '/demo',
+      {
+        config: { auth: 'workspace:manage' },
+        schema: {
+          tags: ['workspaces'],
+          summary: 'Fill this workspace with the generated demo brand, in the background',
+          body: z.object({ customers: z.number().int().min(10).max(50_000).default(2_000) }).strict(),
+          response: {
+            202: z.object({ jobId: z.string().nullable(), customers: z.number().int() }),
+            400: Problem,
+            401: Problem,
+            403: Problem,
+          },
+        },
+      },
+      async (request, reply) => {
+        const actor = actorOf(request);
+        const workspaceId = actor.principal.scope.workspaceId;
+        const { customers } = request.body;
+        const jobId = await deps.db.transaction().execute(async (trx) => {
+          await deps.audit(trx, actor, 'demo.started', { kind: 'workspace', id: workspaceId }, { customers });
+          return deps.enqueue(trx as unknown as Kysely<unknown>, DEMO_JOB, {
+            workspaceId,
+            customers,
+            seed: Date.now() % 1_000_000,
+          });
+        });
+        return reply.status(202).send({ jobId, customers });
+      },
+    );
+  };
 }
