@@ -1,4 +1,5 @@
-import { type InfiniteData, useInfiniteQuery, useQuery } from '@tanstack/react-query';
+import { type InfiniteData, useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useEffect } from 'react';
 import type { EventType, TimelineEvent } from '../../../src/modules/events/events.schemas.ts';
 import type { Profile, ProfileSummary } from '../../../src/modules/profiles/profiles.schemas.ts';
 import { useCurrentWorkspaceId } from '../session/SessionContext.tsx';
@@ -63,4 +64,25 @@ export function useTimeline(id: string, filters: TimelineFilters) {
     `/api/v1/profiles/${encodeURIComponent(id)}/events`,
     { type: filters.type, channel: filters.channel },
   );
+}
+
+/** Starts the demo brand in the background; the customer list then refreshes itself until customers arrive. */
+export function useLoadDemo() {
+  return useMutation({
+    mutationFn: (customers: number) =>
+      api<{ jobId: string | null; customers: number }>('/api/v1/demo', { method: 'POST', body: { customers } }),
+  });
+}
+
+/** While `active`, re-reads the customer list every few seconds (a background job is filling it). */
+export function useRefreshCustomersWhile(active: boolean) {
+  const workspaceId = useCurrentWorkspaceId();
+  const queryClient = useQueryClient();
+  useEffect(() => {
+    if (!active) return;
+    const timer = setInterval(() => {
+      void queryClient.invalidateQueries({ queryKey: ['ws', workspaceId, 'profiles', 'list'] });
+    }, 3000);
+    return () => clearInterval(timer);
+  }, [active, workspaceId, queryClient]);
 }

@@ -300,6 +300,10 @@ export const en = {
       'from your site, app or tills through the tracking API: create a write key under <keys>API keys</keys> and send identify and track calls;',
     emptyImport: 'from an import of your existing customer base.',
     emptyNote: 'Records with the same e-mail, phone, card or user ID are merged into one customer automatically.',
+    demoText:
+      'Just looking around? Fill this workspace with Samovar, a made-up tea and coffee brand with eighteen months of history.',
+    demoButton: 'Load the demo brand ({{count}} customers)',
+    demoStarted: 'Generating {{count}} demo customers in the background; they appear here as they are created.',
     backToList: 'All customers',
     identities: 'Identifiers',
     noIdentities: 'No identifiers are known.',

@@ -2,6 +2,7 @@ import {
   ActionIcon,
   Anchor,
   Avatar,
+  Button,
   Group,
   List,
   Loader,
@@ -19,7 +20,7 @@ import { useState } from 'react';
 import { Trans, useTranslation } from 'react-i18next';
 import { Link, useNavigate } from 'react-router';
 import type { ProfileSummary } from '../../../../src/modules/profiles/profiles.schemas.ts';
-import { type ProfileSearch, useProfiles } from '../../api/profiles.ts';
+import { type ProfileSearch, useLoadDemo, useProfiles, useRefreshCustomersWhile } from '../../api/profiles.ts';
 import { EmptyTableRow, LoadingBlock, LoadMore } from '../../components/ListStates.tsx';
 import { PageHeader } from '../../components/PageHeader.tsx';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';
@@ -223,10 +224,16 @@ function CustomerRow({ profile, phone }: { profile: ProfileSummary; phone: boole
   );
 }
 
+/** Enough to make every screen come alive, quick enough to wait for (about a minute on the embedded database). */
+const DEMO_CUSTOMERS = 2000;
+
 /** A brand-new workspace has no customers: say where they come from instead of showing an empty table. */
 function NoCustomersYet() {
   const { t } = useTranslation();
   const canManageKeys = useCan('keys:manage');
+  const canLoadDemo = useCan('workspace:manage');
+  const loadDemo = useLoadDemo();
+  useRefreshCustomersWhile(loadDemo.isSuccess);
   return (
     <Paper withBorder radius="md" p={{ base: 'md', sm: 'xl' }} data-testid="customers-empty">
       <Stack gap="sm" maw={640}>
@@ -253,6 +260,28 @@ function NoCustomersYet() {
         <Text size="xs" c="dimmed">
           {t('customers.emptyNote')}
         </Text>
+        {canLoadDemo && (
+          <Stack gap={6} mt="sm">
+            <Text size="sm">{t('customers.demoText')}</Text>
+            {loadDemo.isError && <ProblemAlert error={loadDemo.error} />}
+            {loadDemo.isSuccess ? (
+              <Text size="sm" c="teal" data-testid="demo-started">
+                {t('customers.demoStarted', { count: DEMO_CUSTOMERS })}
+              </Text>
+            ) : (
+              <Group>
+                <Button
+                  variant="light"
+                  loading={loadDemo.isPending}
+                  onClick={() => loadDemo.mutate(DEMO_CUSTOMERS)}
+                  data-testid="load-demo"
+                >
+                  {t('customers.demoButton', { count: DEMO_CUSTOMERS })}
+                </Button>
+              </Group>
+            )}
+          </Stack>
+        )}
       </Stack>
     </Paper>
   );
