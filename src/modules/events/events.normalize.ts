@@ -1,20 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { CountryCode } from 'libphonenumber-js';
 import { type Identifier, normalizeIdentifier } from '../profiles/index.ts';
-import { type EventType, MAX_MESSAGE_BYTES, SegmentMessage } from './events.schemas.ts';
+import type { EventFields } from './events.repo.ts';
+import { MAX_MESSAGE_BYTES, SegmentMessage } from './events.schemas.ts';
 
-export interface NormalizedEvent {
-  messageId: string;
-  type: EventType;
-  name: string | null;
-  channel: string;
-  occurredAt: Date;
-  receivedAt: Date;
-  userId: string | null;
-  anonymousId: string | null;
-  properties: Record<string, unknown>;
-  traits: Record<string, unknown>;
-  context: Record<string, unknown>;
+export interface NormalizedEvent extends EventFields {
   ids: Identifier[];
   /** Traits that describe the person (identify traits, context.traits); group traits describe the group. */
   profileTraits: Record<string, unknown> | null;

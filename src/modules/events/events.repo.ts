@@ -4,10 +4,9 @@ import type { EventType } from './events.schemas.ts';
 
 /** All SQL of the events module. */
 
-export interface EventWrite {
-  id: string;
+/** What an event stores besides its ids: produced by normalisation, written by insertEvents. */
+export interface EventFields {
   messageId: string;
-  profileId: string;
   type: EventType;
   name: string | null;
   channel: string;
@@ -18,6 +17,11 @@ export interface EventWrite {
   properties: Record<string, unknown>;
   traits: Record<string, unknown>;
   context: Record<string, unknown>;
+}
+
+export interface EventWrite extends EventFields {
+  id: string;
+  profileId: string;
 }
 
 /** Appends events; a message id seen before in the workspace adds nothing. Returns how many were new. */

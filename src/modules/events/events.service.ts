@@ -46,21 +46,7 @@ export async function ingest(
         await repo.insertEvents(
           trx,
           workspaceId,
-          valid.map((e, i) => ({
-            id: newId(),
-            messageId: e.messageId,
-            profileId: resolution.profileIds[i] as string,
-            type: e.type,
-            name: e.name,
-            channel: e.channel,
-            occurredAt: e.occurredAt,
-            receivedAt: e.receivedAt,
-            userId: e.userId,
-            anonymousId: e.anonymousId,
-            properties: e.properties,
-            traits: e.traits,
-            context: e.context,
-          })),
+          valid.map((e, i) => ({ ...e, id: newId(), profileId: resolution.profileIds[i] as string })),
         );
         // Last, so that row locks on busy profiles are held only until the commit right after.
         await deps.profiles.applyProjection(trx, workspaceId, resolution.projection);

@@ -75,16 +75,26 @@ export async function findOwners(db: Db, workspaceId: string, kinds: string[], v
   return result.rows;
 }
 
-/** Person-level identifiers of the given profiles (what conflicts are judged on). */
-export async function personIdentifiersOf(db: Db, workspaceId: string, profileIds: string[]) {
+/** Identifiers of the given profiles, of the listed kinds or of all kinds but the excluded ones. */
+export async function identifiersOfProfiles(
+  db: Db,
+  workspaceId: string,
+  profileIds: string[],
+  kinds: { only: string[] } | { except: string[] },
+) {
   if (profileIds.length === 0) return [];
   return q(db)
     .selectFrom('identities')
     .select(['profile_id', 'kind', 'value'])
     .where('workspace_id', '=', workspaceId)
     .where('profile_id', 'in', profileIds)
-    .where('kind', '<>', 'anonymous_id')
+    .where('kind', 'only' in kinds ? 'in' : 'not in', 'only' in kinds ? kinds.only : kinds.except)
     .execute();
+}
+
+/** Person-level identifiers of the given profiles (what conflicts are judged on). */
+export function personIdentifiersOf(db: Db, workspaceId: string, profileIds: string[]) {
+  return identifiersOfProfiles(db, workspaceId, profileIds, { except: ['anonymous_id'] });
 }
 
 export interface ProfileWrite {
@@ -303,17 +313,6 @@ export async function listProfiles(
   return query
     .orderBy('p.id', 'desc')
     .limit(page.limit + 1)
-    .execute();
-}
-
-export async function primaryIdentifiers(db: Db, workspaceId: string, profileIds: string[]) {
-  if (profileIds.length === 0) return [];
-  return q(db)
-    .selectFrom('identities')
-    .select(['profile_id', 'kind', 'value'])
-    .where('workspace_id', '=', workspaceId)
-    .where('profile_id', 'in', profileIds)
-    .where('kind', 'in', ['email', 'phone'])
     .execute();
 }
 

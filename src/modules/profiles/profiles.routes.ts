@@ -87,10 +87,11 @@ export function profilesRoutes(deps: StaffDeps): FastifyPluginAsyncZod {
           const last = rows.at(-1);
           if (found.length > limit && last) nextCursor = encodeCursor(last.id);
         }
-        const ids = await repo.primaryIdentifiers(
+        const ids = await repo.identifiersOfProfiles(
           db,
           workspaceId,
           rows.map((r) => r.id),
+          { only: ['email', 'phone'] },
         );
         const pick = (profileId: string, kind: string) =>
           ids.find((i) => i.profile_id === profileId && i.kind === kind)?.value ?? null;
