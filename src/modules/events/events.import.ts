@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync, createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import type { IngestResult } from './events.schemas.ts';
 
@@ -22,13 +23,7 @@ export interface ImportOptions {
   mapping?: Record<string, string>;
   rejectsFile?: string;
   resume?: boolean;
-  onProgress?: (progress: {
-    bytes: number;
-    totalBytes: number;
-    rows: number;
-    accepted: number;
-    rejected: number;
-  }) => void;
+  onProgress?: (progress: ImportProgress) => void;
 }
 
 export interface ImportSummary {
@@ -110,36 +105,59 @@ interface Checkpoint {
   line: number;
 }
 
-export async function importFile(ingest: Ingest, options: ImportOptions): Promise<ImportSummary> {
-  const { file, kind } = options;
-  if (!existsSync(file)) throw new Error(`No file at ${file}`);
-  const stat = statSync(file);
-  const format = options.format ?? (/\.(nd)?jsonl?$/i.test(file) ? 'ndjson' : 'csv');
-  const batchSize = options.batchSize ?? 500;
-  const checkpointFile = `${file}.rapport-import.json`;
-  const rejectsFile = options.rejectsFile ?? `${file}.rejects.csv`;
-  let startAfter = 0;
-  if (options.resume !== false && existsSync(checkpointFile)) {
-    const saved = JSON.parse(readFileSync(checkpointFile, 'utf8')) as Checkpoint;
-    if (saved.size === stat.size && saved.mtimeMs === stat.mtimeMs) startAfter = saved.line;
-  }
+export interface ImportProgress {
+  bytes: number;
+  totalBytes: number;
+  rows: number;
+  accepted: number;
+  rejected: number;
+}
 
-  const input = createReadStream(file);
+export interface StreamImportOptions {
+  kind: ImportKind;
+  format: 'csv' | 'ndjson';
+  input: Readable;
+  /** For progress: the input's size in bytes, when known. */
+  totalBytes: number;
+  batchSize?: number;
+  mapping?: Record<string, string>;
+  /** Lines up to this one were committed by an earlier run: they are counted, not sent again. */
+  startAfter?: number;
+  /** Called for each refused line, in line order, before the checkpoint that passes it. */
+  onReject: (line: number, code: string, message: string) => void | Promise<void>;
+  /** Called after each committed batch with the last line it held: the place to resume from. */
+  onCheckpoint?: (line: number, progress: ImportProgress) => void | Promise<void>;
+  onProgress?: (progress: ImportProgress) => void;
+}
+
+/**
+ * The core of every import: reads a CSV or NDJSON stream row by row and sends it in batches through `ingest`.
+ * The caller decides where rejects and checkpoints go (files next to the input for the command line, tables
+ * for uploads from the console).
+ */
+export async function importStream(
+  ingest: Ingest,
+  options: StreamImportOptions,
+): Promise<Omit<ImportSummary, 'rejectsFile'>> {
+  const { kind, input } = options;
+  const batchSize = options.batchSize ?? 500;
+  const startAfter = options.startAfter ?? 0;
   let bytes = 0;
-  input.on('data', (chunk) => {
+  input.on('data', (chunk: Buffer | string) => {
     bytes += chunk.length;
   });
-  const summary: ImportSummary = { rows: 0, accepted: 0, rejected: 0, skippedByCheckpoint: 0, rejectsFile: null };
+  const summary = { rows: 0, accepted: 0, rejected: 0, skippedByCheckpoint: 0 };
+  const progress = (): ImportProgress => ({
+    bytes,
+    totalBytes: options.totalBytes,
+    rows: summary.rows,
+    accepted: summary.accepted,
+    rejected: summary.rejected,
+  });
   let pending: { line: number; message: unknown }[] = [];
-  let rejectsOpen = false;
-  const reject = (line: number, code: string, message: string) => {
-    if (!rejectsOpen) {
-      writeFileSync(rejectsFile, 'line,code,message\n');
-      rejectsOpen = true;
-      summary.rejectsFile = rejectsFile;
-    }
-    appendFileSync(rejectsFile, `${line},${code},"${message.replaceAll('"', '""')}"\n`);
+  const reject = async (line: number, code: string, message: string) => {
     summary.rejected++;
+    await options.onReject(line, code, message);
   };
   const flush = async () => {
     if (pending.length === 0) return;
@@ -147,19 +165,9 @@ export async function importFile(ingest: Ingest, options: ImportOptions): Promis
     pending = [];
     const result = await ingest(batch.map((p) => p.message));
     summary.accepted += result.accepted;
-    for (const r of result.rejected) reject(batch[r.index]?.line ?? 0, r.code, r.message);
-    const last = batch.at(-1)?.line ?? 0;
-    writeFileSync(
-      checkpointFile,
-      JSON.stringify({ size: stat.size, mtimeMs: stat.mtimeMs, line: last } satisfies Checkpoint),
-    );
-    options.onProgress?.({
-      bytes,
-      totalBytes: stat.size,
-      rows: summary.rows,
-      accepted: summary.accepted,
-      rejected: summary.rejected,
-    });
+    for (const r of result.rejected) await reject(batch[r.index]?.line ?? 0, r.code, r.message);
+    await options.onCheckpoint?.(batch.at(-1)?.line ?? 0, progress());
+    options.onProgress?.(progress());
   };
   const add = async (line: number, text: string, message: Record<string, unknown> | null, error?: string) => {
     summary.rows++;
@@ -168,7 +176,7 @@ export async function importFile(ingest: Ingest, options: ImportOptions): Promis
       return;
     }
     if (!message) {
-      reject(line, 'UNREADABLE_LINE', error ?? 'The line could not be read.');
+      await reject(line, 'UNREADABLE_LINE', error ?? 'The line could not be read.');
       return;
     }
     // The same row of the same file always gets the same id, so importing twice adds nothing.
@@ -177,7 +185,7 @@ export async function importFile(ingest: Ingest, options: ImportOptions): Promis
     if (pending.length >= batchSize) await flush();
   };
 
-  if (format === 'ndjson') {
+  if (options.format === 'ndjson') {
     let line = 0;
     for await (const text of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
       line++;
@@ -204,12 +212,48 @@ export async function importFile(ingest: Ingest, options: ImportOptions): Promis
     }
   }
   await flush();
-  options.onProgress?.({
-    bytes: stat.size,
-    totalBytes: stat.size,
-    rows: summary.rows,
-    accepted: summary.accepted,
-    rejected: summary.rejected,
-  });
+  options.onProgress?.({ ...progress(), bytes: options.totalBytes });
   return summary;
+}
+
+export function formatOf(fileName: string): 'csv' | 'ndjson' {
+  return /\.(nd)?jsonl?$/i.test(fileName) ? 'ndjson' : 'csv';
+}
+
+/** The command line's import: a file, with its checkpoint and reject file next to it. */
+export async function importFile(ingest: Ingest, options: ImportOptions): Promise<ImportSummary> {
+  const { file } = options;
+  if (!existsSync(file)) throw new Error(`No file at ${file}`);
+  const stat = statSync(file);
+  const checkpointFile = `${file}.rapport-import.json`;
+  const rejectsFile = options.rejectsFile ?? `${file}.rejects.csv`;
+  let startAfter = 0;
+  if (options.resume !== false && existsSync(checkpointFile)) {
+    const saved = JSON.parse(readFileSync(checkpointFile, 'utf8')) as Checkpoint;
+    if (saved.size === stat.size && saved.mtimeMs === stat.mtimeMs) startAfter = saved.line;
+  }
+  let rejectsOpen = false;
+  const summary = await importStream(ingest, {
+    kind: options.kind,
+    format: options.format ?? formatOf(file),
+    input: createReadStream(file),
+    totalBytes: stat.size,
+    batchSize: options.batchSize,
+    mapping: options.mapping,
+    startAfter,
+    onReject: (line, code, message) => {
+      if (!rejectsOpen) {
+        writeFileSync(rejectsFile, 'line,code,message\n');
+        rejectsOpen = true;
+      }
+      appendFileSync(rejectsFile, `${line},${code},"${message.replaceAll('"', '""')}"\n`);
+    },
+    onCheckpoint: (line) =>
+      writeFileSync(
+        checkpointFile,
+        JSON.stringify({ size: stat.size, mtimeMs: stat.mtimeMs, line } satisfies Checkpoint),
+      ),
+    onProgress: options.onProgress,
+  });
+  return { ...summary, rejectsFile: rejectsOpen ? rejectsFile : null };
 }

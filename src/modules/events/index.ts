@@ -1,12 +1,13 @@
 import type { Db } from '../../platform/db.ts';
 import type { OrgModule } from '../org/index.ts';
 import type { ProfilesModule } from '../profiles/index.ts';
-import { type ImportOptions, importFile } from './events.import.ts';
+import { type ImportOptions, importFile, importStream, type StreamImportOptions } from './events.import.ts';
 import * as repo from './events.repo.ts';
 import { ingestionRoutes, timelineRoutes } from './events.routes.ts';
 import { type EventsDeps, ingest } from './events.service.ts';
 
-export type { ImportKind, ImportOptions, ImportSummary } from './events.import.ts';
+export type { ImportKind, ImportOptions, ImportProgress, ImportSummary, StreamImportOptions } from './events.import.ts';
+export { formatOf } from './events.import.ts';
 export type { NormalizedEvent } from './events.normalize.ts';
 export type { IngestResult } from './events.schemas.ts';
 
@@ -32,6 +33,9 @@ export function createEventsModule(input: { db: Db; profiles: ProfilesModule; or
     /** Imports a CSV or NDJSON file of events or profiles into a workspace (streaming, idempotent, resumable). */
     importFile: (workspaceId: string, options: ImportOptions) =>
       importFile((messages) => ingest(deps, workspaceId, messages, new Date()), options),
+    /** The same from any stream (console uploads): the caller keeps rejects and checkpoints. */
+    importStream: (workspaceId: string, options: StreamImportOptions) =>
+      importStream((messages) => ingest(deps, workspaceId, messages, new Date()), options),
   };
 }
 export type EventsModule = ReturnType<typeof createEventsModule>;
