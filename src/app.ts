@@ -55,10 +55,11 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     });
 
     const profiles = createProfilesModule({ db: database.db, clock, audit: org.recordAudit });
-    const events = createEventsModule({ db: database.db, profiles, org });
+    const events = createEventsModule({ db: database.db, profiles, org, clock, logger });
 
     const jobs: QueueDefinition[] = [
       { name: DEMO_JOB, handler: demoJobHandler(events) },
+      ...events.uploads.jobs,
       {
         name: 'platform.maintenance',
         schedule: '*/15 * * * *',
@@ -87,6 +88,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
             org.routes,
             profiles.routes,
             events.routes,
+            events.uploads.routes(queue.enqueue),
             demoRoutes({ db: database.db, enqueue: queue.enqueue, audit: org.recordAudit }),
           ],
           rootRoutes: [events.ingestion],

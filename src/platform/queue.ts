@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { fromKysely, fromPglite, type Job, PgBoss, type SendOptions } from 'pg-boss';
+import { fromKysely, fromPglite, type Job, PgBoss, type QueueOptions, type SendOptions } from 'pg-boss';
 import type { Database } from './db.ts';
 import type { Logger } from './logger.ts';
 
@@ -16,6 +16,8 @@ export interface QueueDefinition<T = unknown> {
   /** pg-boss cron expression (UTC) for recurring maintenance. */
   schedule?: string;
   batchSize?: number;
+  /** Retry, expiry, heartbeat and dead-letter settings of the queue (pg-boss QueueOptions). */
+  options?: QueueOptions & { deadLetter?: string };
 }
 
 export interface Queue {
@@ -43,7 +45,7 @@ export function createQueue(database: Database, logger: Logger, definitions: Que
       await boss.start();
       started = true;
       for (const def of definitions) {
-        await boss.createQueue(def.name);
+        await boss.createQueue(def.name, def.options);
         if (def.schedule) await boss.schedule(def.name, def.schedule, {});
       }
     },

@@ -1,15 +1,21 @@
+import { type Clock, systemClock } from '../../platform/clock.ts';
 import type { Db } from '../../platform/db.ts';
+import type { Logger } from '../../platform/logger.ts';
 import type { OrgModule } from '../org/index.ts';
 import type { ProfilesModule } from '../profiles/index.ts';
 import { type ImportOptions, importFile, importStream, type StreamImportOptions } from './events.import.ts';
 import * as repo from './events.repo.ts';
 import { ingestionRoutes, timelineRoutes } from './events.routes.ts';
 import { type EventsDeps, ingest } from './events.service.ts';
+import { uploadRoutes } from './events.uploads.routes.ts';
+import { type Enqueue, runImport, type UploadDeps, uploadJobs } from './events.uploads.ts';
 
 export type { ImportKind, ImportOptions, ImportProgress, ImportSummary, StreamImportOptions } from './events.import.ts';
 export { formatOf } from './events.import.ts';
 export type { NormalizedEvent } from './events.normalize.ts';
 export type { IngestResult } from './events.schemas.ts';
+export type { Enqueue, ImportJob } from './events.uploads.ts';
+export { IMPORT_JOB } from './events.uploads.ts';
 
 /**
  * events: the interaction log. Segment-compatible ingestion (/v1/…), storage with dedup by messageId, timelines.
@@ -18,10 +24,26 @@ export type { IngestResult } from './events.schemas.ts';
  * const events = createEventsModule({ db, profiles, org });
  * app.register(events.ingestion);        // at the root: /v1/identify, /v1/track, … /v1/batch
  * app.register(events.routes);           // under /api/v1: /profiles/:id/events
+ * const queue = createQueue(database, logger, [...events.uploads.jobs]);
+ * app.register(events.uploads.routes(queue.enqueue)); // under /api/v1: /imports…
  * ```
  */
-export function createEventsModule(input: { db: Db; profiles: ProfilesModule; org: OrgModule }) {
+export function createEventsModule(input: {
+  db: Db;
+  profiles: ProfilesModule;
+  org: OrgModule;
+  clock?: Clock;
+  logger?: Logger;
+}) {
   const deps: EventsDeps = { db: input.db, profiles: input.profiles };
+  const uploads: UploadDeps = {
+    db: input.db,
+    clock: input.clock ?? systemClock,
+    logger: input.logger,
+    audit: input.org.recordAudit,
+    importStream: (workspaceId, options) =>
+      importStream((messages) => ingest(deps, workspaceId, messages, new Date()), options),
+  };
   // A merge moves the absorbed profiles' timelines to the survivor, in the merge's own transaction.
   input.profiles.onMerge((trx, workspaceId, merges) => repo.repointEvents(trx, workspaceId, merges));
   return {
@@ -36,6 +58,16 @@ export function createEventsModule(input: { db: Db; profiles: ProfilesModule; or
     /** The same from any stream (console uploads): the caller keeps rejects and checkpoints. */
     importStream: (workspaceId: string, options: StreamImportOptions) =>
       importStream((messages) => ingest(deps, workspaceId, messages, new Date()), options),
+    /**
+     * Imports uploaded over HTTP (events.uploads.ts): `routes(enqueue)` for /api/v1/imports, `jobs` for the
+     * queue (the import job, its dead letter, the clean-up of abandoned uploads), and `run` to run one import
+     * in this process (tests, tools).
+     */
+    uploads: {
+      routes: (enqueue: Enqueue) => uploadRoutes(uploads, enqueue),
+      jobs: uploadJobs(uploads),
+      run: (workspaceId: string, importId: string) => runImport(uploads, { workspaceId, importId }),
+    },
   };
 }
 export type EventsModule = ReturnType<typeof createEventsModule>;
