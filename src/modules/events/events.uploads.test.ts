@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { createTestApp, newWorkspace, type TestApp, type TestWorkspace } from '../../testing.ts';
+import { createApp } from '../../app.ts';
+import { loadConfig } from '../../platform/config.ts';
+import { backendUnderTest, createTestApp, newWorkspace, type TestApp, type TestWorkspace } from '../../testing.ts';
 
 /**
  * Uploads through the HTTP API, processed by the background job. `app` runs workers, as `rapport serve` does;
@@ -227,6 +229,23 @@ describe('uploaded imports', () => {
     assert.equal(failed.status, 'failed');
     assert.match(failed.error, /quote.*line 3/i);
     assert.equal(await chunksOf(quiet, id), 0);
+  });
+
+  it('is imported by a worker of another process that shares only the database', {
+    skip: backendUnderTest() === 'pglite' && 'PostgreSQL only (set TEST_DATABASE_URL): PGlite is one process',
+  }, async () => {
+    const worker = await createApp(
+      loadConfig({}, { databaseUrl: quiet.database.connectionString, logLevel: 'silent', dataDir: 'memory://' }),
+      { api: false, worker: true },
+    );
+    try {
+      const ws = await newWorkspace(quiet);
+      const started = await upload(quiet, ws, { kind: 'profiles', fileName: 'c.csv', map: CUSTOMER_MAP }, CUSTOMERS);
+      const done = await waitUntilOver(quiet, ws, started.json().id);
+      assert.deepEqual([done.status, done.accepted, done.rejected], ['done', 2, 1]);
+    } finally {
+      await worker.close();
+    }
   });
 
   it('refuses bad requests with 400 problems and leaves nothing behind', async () => {
