@@ -34,7 +34,12 @@ export async function ingest(
     else valid.push(result);
   });
   if (valid.length === 0) return { success: false, accepted: 0, rejected };
+  await committerOf(deps).submit(workspaceId, valid);
+  return { success: true, accepted: valid.length, rejected };
+}
 
+/** Resolves people and appends events for one group of batches, in one transaction, retrying on conflicts. */
+async function commitEvents(deps: EventsDeps, workspaceId: string, valid: NormalizedEvent[]): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await deps.db.transaction().execute(async (trx) => {
@@ -51,11 +56,109 @@ export async function ingest(
         // Last, so that row locks on busy profiles are held only until the commit right after.
         await deps.profiles.applyProjection(trx, workspaceId, resolution.projection);
       });
-      return { success: true, accepted: valid.length, rejected };
+      return;
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (attempt < 6 && code && (RETRYABLE.has(code) || code === CONCURRENT_MERGE)) continue;
       throw error;
     }
   }
+}
+
+interface Waiting {
+  workspaceId: string;
+  events: NormalizedEvent[];
+  done: (error?: unknown) => void;
+}
+
+/**
+ * Group commit. Batches that arrive while transactions are in flight wait and are then written together, in
+ * one transaction per workspace of up to MAX_GROUP_EVENTS: the statements, round trips and commit of a
+ * transaction are paid once for the group instead of once per request, and fewer transactions contend for the
+ * same rows and locks. An idle server writes a lone batch at once, so latency only grows with load. Each caller
+ * is answered after the commit that holds its events; if a group fails, its batches are retried one by one so
+ * that one bad batch cannot fail the others.
+ */
+export class GroupCommitter {
+  private readonly queue: Waiting[] = [];
+  private inFlight = 0;
+
+  private readonly commit: (workspaceId: string, events: NormalizedEvent[]) => Promise<void>;
+  private readonly lanes: number;
+  private readonly maxEvents: number;
+
+  constructor(
+    commit: (workspaceId: string, events: NormalizedEvent[]) => Promise<void>,
+    lanes = LANES,
+    maxEvents = MAX_GROUP_EVENTS,
+  ) {
+    this.commit = commit;
+    this.lanes = lanes;
+    this.maxEvents = maxEvents;
+  }
+
+  submit(workspaceId: string, events: NormalizedEvent[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ workspaceId, events, done: (error) => (error === undefined ? resolve() : reject(error)) });
+      this.pump();
+    });
+  }
+
+  private pump() {
+    while (this.inFlight < this.lanes && this.queue.length > 0) {
+      const first = this.queue.shift() as Waiting;
+      const group = [first];
+      let size = first.events.length;
+      for (let i = 0; i < this.queue.length && size < this.maxEvents; ) {
+        const next = this.queue[i] as Waiting;
+        if (next.workspaceId === first.workspaceId && size + next.events.length <= this.maxEvents) {
+          group.push(next);
+          size += next.events.length;
+          this.queue.splice(i, 1);
+        } else i++;
+      }
+      this.inFlight++;
+      void this.run(first.workspaceId, group).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  private async run(workspaceId: string, group: Waiting[]) {
+    try {
+      await this.commit(
+        workspaceId,
+        group.flatMap((w) => w.events),
+      );
+      for (const w of group) w.done();
+    } catch (error) {
+      if (group.length === 1) {
+        (group[0] as Waiting).done(error ?? new Error('commit failed'));
+        return;
+      }
+      for (const w of group) {
+        try {
+          await this.commit(workspaceId, w.events);
+          w.done();
+        } catch (alone) {
+          w.done(alone ?? new Error('commit failed'));
+        }
+      }
+    }
+  }
+}
+
+/** Two transactions in flight: one commits while the next is being resolved, without piling up on two cores. */
+const LANES = 2;
+const MAX_GROUP_EVENTS = 2_000;
+
+const committers = new WeakMap<EventsDeps, GroupCommitter>();
+function committerOf(deps: EventsDeps): GroupCommitter {
+  let committer = committers.get(deps);
+  if (!committer) {
+    committer = new GroupCommitter((workspaceId, events) => commitEvents(deps, workspaceId, events));
+    committers.set(deps, committer);
+  }
+  return committer;
 }
