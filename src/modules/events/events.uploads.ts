@@ -28,6 +28,7 @@ export const IMPORT_FAILED_JOB = 'events.import.failed';
 export const IMPORT_CLEANUP_JOB = 'events.import.cleanup';
 /** Size of one stored piece of an uploaded file. */
 export const CHUNK_BYTES = 1024 * 1024;
+const SLICE_BYTES = 64 * 1024;
 /** An upload that has not completed after this long was abandoned (client gone, API process died). */
 const ABANDONED_AFTER_MS = 24 * 3600_000;
 
@@ -273,7 +274,9 @@ function storedFile(db: Db, workspaceId: string, importId: string, totalBytes: n
       const data = await repo.readChunk(db, workspaceId, importId, seq);
       if (!data) break;
       read += data.byteLength;
-      yield Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      const chunk = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      // Handed on in small slices, so that the bytes the import has read (its progress) move smoothly.
+      for (let at = 0; at < chunk.length; at += SLICE_BYTES) yield chunk.subarray(at, at + SLICE_BYTES);
     }
     if (read !== totalBytes) {
       throw new FileError(`The stored file is incomplete (${read} of ${totalBytes} bytes); upload it again.`);
@@ -323,6 +326,9 @@ export async function runImport(deps: UploadDeps, job: ImportJob, signal?: Abort
             checkpoint_line: line,
           });
         });
+        // On the embedded database every query resolves without touching the event loop: without this pause a
+        // long import would hold the whole process (API requests, progress polls, pg-boss) until it ended.
+        await new Promise((resolve) => setImmediate(resolve));
       },
     });
     await deps.db.transaction().execute(async (trx) => {
