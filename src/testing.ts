@@ -85,14 +85,14 @@ export async function createTestApp(
   };
 }
 
-/** Starts Rapport on a free port with the built console, for browser tests. */
-export async function startTestServer(): Promise<{
+/** Starts Rapport on a free port with the built console, for browser tests; `worker` runs background jobs too. */
+export async function startTestServer(options: { worker?: boolean } = {}): Promise<{
   url: string;
   adminEmail: string;
   adminPassword: string;
   close(): Promise<void>;
 }> {
-  const app = await createTestApp();
+  const app = await createTestApp({ worker: options.worker });
   const address = await app.server.listen({ port: 0, host: '127.0.0.1' });
   return { url: address, adminEmail: ADMIN_EMAIL, adminPassword: ADMIN_PASSWORD, close: () => app.close() };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +8,8 @@ import { type Browser, type BrowserContext, chromium, type Locator, type Page } 
 /**
  * The console in a real browser against a real Rapport server (in-memory database): sign-in, language switch,
  * a branch, a secret key whose value must be shown once and then vanish from the page, and customers sent through
- * the tracking API with a write key, found by search and shown with their timeline.
+ * the tracking API with a write key, found by search and shown with their timeline, and a CSV file imported from
+ * the Import screen by the background worker.
  */
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -97,7 +98,7 @@ test('web console', { timeout: 240_000 }, async (t) => {
   await ensureConsoleBuilt();
 
   const { startTestServer } = await import('../../src/testing.ts');
-  const server = await startTestServer();
+  const server = await startTestServer({ worker: true });
   let browser: Browser | undefined;
   const problems: string[] = [];
   try {
@@ -328,6 +329,69 @@ test('web console', { timeout: 240_000 }, async (t) => {
       await shoot(phonePage, '11-profile-phone');
       await shoot(phonePage, '11-profile-phone-full', true);
       await phone.close();
+      assertNoTrouble(problems);
+    });
+
+    await t.test('imports a CSV file from the Import screen, with progress, counts and its rejects', async () => {
+      await page.getByTestId('nav-customers').click();
+      await page.getByTestId('customers-import').click();
+      await page.waitForURL(/\/customers\/import$/);
+      await page.getByTestId('import-form').waitFor();
+      const csv = [
+        'E-mail,Full name,Mobile,City',
+        'olga@example.com,Olga Smirnova,+7 903 555-12-34,Tula',
+        'not an e-mail,Nobody,,',
+        'pavel@example.com,Pavel Volkov,,Kazan',
+      ].join('\n');
+      await page
+        .getByTestId('import-panel')
+        .locator('input[type=file]')
+        .setInputFiles({ name: 'customers.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+      await page.getByTestId('import-file-summary').getByText(/CSV/).waitFor();
+      // The columns are read from the file and their usual names recognised.
+      const fields = page.getByTestId('import-mapping-field');
+      await waitUntil(async () => (await fields.count()) === 4, 'the four columns are offered for mapping');
+      assert.deepEqual(
+        await fields.evaluateAll((inputs) => inputs.map((input) => (input as unknown as { value: string }).value)),
+        ['email', 'name', 'phone', 'city'],
+      );
+      await shoot(page, '12-import-form', true);
+
+      await page.getByTestId('import-submit').click();
+      await page.locator('[data-testid="import-result"][data-status="done"]').waitFor({ timeout: 60_000 });
+      assert.equal(await page.getByTestId('import-counts').textContent(), '3 rows: 2 imported, 1 rejected');
+      const downloading = page.waitForEvent('download');
+      await page.getByTestId('import-result').getByTestId('import-rejects').click();
+      const download = await downloading;
+      assert.equal(download.suggestedFilename(), 'customers.rejects.csv');
+      assert.match(readFileSync(await download.path(), 'utf8'), /^line,code,message\n3,MISSING_IDENTITY,/);
+      await page.locator('[data-testid="import-row"][data-status="done"]').first().waitFor();
+      await page.evaluate('window.scrollTo(0, 0)');
+      await shoot(page, '13-import-done', true);
+
+      await page.getByTestId('language-ru').click();
+      await page.getByTestId('import-done').getByText('Импорт завершён').waitFor();
+      await shoot(page, '13-import-done-ru', true);
+      await page.getByTestId('language-en').click();
+      await page.getByTestId('import-done').getByText('Import finished').waitFor();
+
+      const phone = await launched.newContext({
+        viewport: PHONE,
+        locale: 'en-US',
+        storageState: await laptop.storageState(),
+      });
+      const phonePage = await phone.newPage();
+      watchForTrouble(phonePage, problems);
+      await phonePage.goto(`${server.url}/customers/import`);
+      await phonePage.getByTestId('import-form').waitFor();
+      await phonePage.locator('[data-testid="import-row"][data-status="done"]').first().waitFor();
+      const overflow = await phonePage.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+      assert.ok(overflow <= 0, `the import screen fits the phone's width (overflow ${overflow}px)`);
+      await shoot(phonePage, '14-import-phone', true);
+      await phone.close();
+
+      await page.getByTestId('nav-customers').click();
+      await page.getByTestId('customer-row').filter({ hasText: 'Olga Smirnova' }).waitFor();
       assertNoTrouble(problems);
     });
 

@@ -95,12 +95,18 @@ async function readProblem(response: Response): Promise<Problem> {
   }
 }
 
-export async function api<T>(path: string, options: RequestOptions = {}): Promise<T> {
-  const method = options.method ?? 'GET';
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
+/** The session's CSRF token on changes and the selected workspace on everything: what every request carries. */
+function contextHeaders(method: string): Record<string, string> {
+  const headers: Record<string, string> = {};
   if (method !== 'GET' && context.csrfToken) headers[CSRF_HEADER] = context.csrfToken;
   if (context.workspaceId) headers[WORKSPACE_HEADER] = context.workspaceId;
+  return headers;
+}
+
+export async function api<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  const method = options.method ?? 'GET';
+  const headers: Record<string, string> = { accept: 'application/json', ...contextHeaders(method) };
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
 
   let response: Response;
   try {
@@ -122,4 +128,71 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
   if (response.status === 204) return undefined as T;
   const text = await response.text();
   return (text ? JSON.parse(text) : undefined) as T;
+}
+
+export interface UploadOptions {
+  query?: Record<string, QueryValue>;
+  contentType: string;
+  /** Bytes sent so far and the total, as the browser reports them. */
+  onProgress?: (sent: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * POSTs a file as the raw request body. XMLHttpRequest rather than fetch, because only it reports upload
+ * progress; the headers, problem handling and 401 behaviour are those of `api`.
+ */
+export function upload<T>(path: string, file: Blob, options: UploadOptions): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', buildUrl(path, options.query));
+    xhr.withCredentials = true;
+    xhr.setRequestHeader('accept', 'application/json');
+    xhr.setRequestHeader('content-type', options.contentType);
+    for (const [name, value] of Object.entries(contextHeaders('POST'))) xhr.setRequestHeader(name, value);
+    xhr.upload.onprogress = (event) =>
+      options.onProgress?.(event.loaded, event.lengthComputable ? event.total : file.size);
+    xhr.onerror = () => reject(new ApiError({ title: 'Network error', status: 0, code: 'NETWORK_ERROR' }));
+    xhr.onabort = () => reject(new ApiError({ title: 'Cancelled', status: 0, code: 'UPLOAD_CANCELLED' }));
+    xhr.onload = () => {
+      let body: unknown;
+      try {
+        body = xhr.responseText ? JSON.parse(xhr.responseText) : undefined;
+      } catch {
+        body = undefined;
+      }
+      if (xhr.status >= 200 && xhr.status < 300) {
+        resolve(body as T);
+        return;
+      }
+      const fallback: Problem = { title: xhr.statusText || 'Error', status: xhr.status, code: `HTTP_${xhr.status}` };
+      if (xhr.status === 401) context.onUnauthorized();
+      reject(new ApiError({ ...fallback, ...(body as Partial<Problem>), status: xhr.status }));
+    };
+    options.signal?.addEventListener('abort', () => xhr.abort(), { once: true });
+    xhr.send(file);
+  });
+}
+
+/** Downloads a file the API serves (it needs the workspace header, so a plain link cannot fetch it). */
+export async function download(path: string, fileName: string): Promise<void> {
+  let response: Response;
+  try {
+    response = await fetch(path, { headers: contextHeaders('GET'), credentials: 'same-origin' });
+  } catch {
+    throw new ApiError({ title: 'Network error', status: 0, code: 'NETWORK_ERROR' });
+  }
+  if (!response.ok) {
+    if (response.status === 401) context.onUnauthorized();
+    throw new ApiError(await readProblem(response));
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = fileName;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // Revoked a moment later: some browsers start the download after click() returns.
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }

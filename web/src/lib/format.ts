@@ -123,3 +123,33 @@ export function formatTime(iso: string, language: string, timeZone: string): str
     return new Intl.DateTimeFormat(language, { timeStyle: 'short' }).format(date);
   }
 }
+
+const BYTE_UNITS = ['byte', 'kilobyte', 'megabyte', 'gigabyte'] as const;
+
+/** "12.3 MB", "12,3 МБ": a file size in the console's language. */
+export function formatBytes(bytes: number, language: string): string {
+  let value = Math.max(0, bytes);
+  let unit = 0;
+  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  // Intl's "byte" reads "142 byte" in English; the symbol is what people expect.
+  if (unit === 0) return `${new Intl.NumberFormat(language).format(value)} ${language.startsWith('ru') ? 'Б' : 'B'}`;
+  return new Intl.NumberFormat(language, {
+    style: 'unit',
+    unit: BYTE_UNITS[unit],
+    unitDisplay: 'short',
+    maximumFractionDigits: unit === 0 || value >= 100 ? 0 : 1,
+  }).format(value);
+}
+
+/** An import's counters in the console's language ("6,000" / "6 000"), for its "rows: imported, rejected" line. */
+export function importCounts(item: { rows: number; accepted: number; rejected: number }, language: string) {
+  const number = new Intl.NumberFormat(language);
+  return {
+    rows: number.format(item.rows),
+    accepted: number.format(item.accepted),
+    rejected: number.format(item.rejected),
+  };
+}

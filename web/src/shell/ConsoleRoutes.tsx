@@ -2,6 +2,7 @@ import { Navigate, Route, Routes } from 'react-router';
 import { isUpcoming, PRODUCT_MODULES } from '../modules.ts';
 import { ComingSoonPage } from '../pages/ComingSoonPage.tsx';
 import { CustomersPage } from '../pages/customers/CustomersPage.tsx';
+import { ImportPage } from '../pages/customers/ImportPage.tsx';
 import { ProfilePage } from '../pages/customers/ProfilePage.tsx';
 import { NotFoundPage } from '../pages/NotFoundPage.tsx';
 import { OverviewPage } from '../pages/OverviewPage.tsx';
@@ -18,6 +19,7 @@ export function ConsoleRoutes() {
       <Route element={<AppLayout />}>
         <Route index element={<OverviewPage />} />
         <Route path="/customers" element={<CustomersPage />} />
+        <Route path="/customers/import" element={<ImportPage />} />
         <Route path="/customers/:id" element={<ProfilePage />} />
         {PRODUCT_MODULES.filter(isUpcoming).map((module) => (
           <Route key={module.id} path={module.path} element={<ComingSoonPage moduleId={module.id} />} />

@@ -15,7 +15,7 @@ import {
   Title,
 } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
-import { IconSearch, IconUsers, IconX } from '@tabler/icons-react';
+import { IconSearch, IconUpload, IconUsers, IconX } from '@tabler/icons-react';
 import { useState } from 'react';
 import { Trans, useTranslation } from 'react-i18next';
 import { Link, useNavigate } from 'react-router';
@@ -32,9 +32,26 @@ import { ChannelIcons } from './ChannelIcons.tsx';
 
 export function CustomersPage() {
   const { t } = useTranslation();
+  const canImport = useCan('profiles:write');
   return (
     <>
-      <PageHeader title={t('customers.title')} description={t('customers.description')} />
+      <PageHeader
+        title={t('customers.title')}
+        description={t('customers.description')}
+        actions={
+          canImport && (
+            <Button
+              component={Link}
+              to="/customers/import"
+              variant="light"
+              leftSection={<IconUpload size={16} />}
+              data-testid="customers-import"
+            >
+              {t('imports.open')}
+            </Button>
+          )
+        }
+      />
       <RequirePermission permission="profiles:read">
         <CustomerList />
       </RequirePermission>
@@ -232,6 +249,7 @@ function NoCustomersYet() {
   const { t } = useTranslation();
   const canManageKeys = useCan('keys:manage');
   const canLoadDemo = useCan('workspace:manage');
+  const canImport = useCan('profiles:write');
   const loadDemo = useLoadDemo();
   useRefreshCustomersWhile(loadDemo.isSuccess);
   return (
@@ -255,7 +273,16 @@ function NoCustomersYet() {
               t('customers.emptyTracking')
             )}
           </List.Item>
-          <List.Item>{t('customers.emptyImport')}</List.Item>
+          <List.Item>
+            {canImport ? (
+              <Trans
+                i18nKey="customers.emptyImportWithLink"
+                components={{ upload: <Anchor component={Link} to="/customers/import" size="sm" /> }}
+              />
+            ) : (
+              t('customers.emptyImport')
+            )}
+          </List.Item>
         </List>
         <Text size="xs" c="dimmed">
           {t('customers.emptyNote')}
