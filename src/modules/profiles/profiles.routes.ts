@@ -24,28 +24,20 @@ export async function liveProfile(db: Db, workspaceId: string, id: string) {
 }
 
 export async function describeProfile(db: Db, workspaceId: string, id: string): Promise<Profile> {
-  // One parallel round in the common case; a merged id costs a second round for its survivor.
-  let [row, identities, merges] = await Promise.all([
-    repo.findProfile(db, workspaceId, id),
-    repo.identitiesOf(db, workspaceId, id),
-    repo.mergesInto(db, workspaceId, id),
-  ]);
-  if (row?.merged_into) {
-    [row, identities, merges] = await Promise.all([
-      repo.findProfile(db, workspaceId, row.merged_into),
-      repo.identitiesOf(db, workspaceId, row.merged_into),
-      repo.mergesInto(db, workspaceId, row.merged_into),
-    ]);
-  }
+  const row = await repo.profileView(db, workspaceId, id);
   if (!row) throw notFound('Profile', 'PROFILE_NOT_FOUND');
   return {
     id: row.id,
     traits: row.traits,
-    identities: identities.map((i) => ({ kind: i.kind, value: i.value, since: i.created_at.toISOString() })),
+    identities: row.identities.map((i) => ({ kind: i.kind, value: i.value, since: new Date(i.since).toISOString() })),
     channels: row.channels,
     firstSeenAt: row.first_seen_at.toISOString(),
     lastSeenAt: row.last_seen_at.toISOString(),
-    mergedFrom: merges.map((m) => ({ profileId: m.absorbed_id, reason: m.reason, at: m.at.toISOString() })),
+    mergedFrom: row.merges.map((m) => ({
+      profileId: m.absorbed_id,
+      reason: m.reason,
+      at: new Date(m.at).toISOString(),
+    })),
   };
 }
 
