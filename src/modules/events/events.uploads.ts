@@ -399,7 +399,7 @@ export function uploadJobs(deps: UploadDeps): QueueDefinition[] {
         heartbeatSeconds: 30,
         expireInSeconds: 12 * 3600,
         retryLimit: 5,
-        retryDelay: 10,
+        retryDelay: 5,
         retryBackoff: true,
         deadLetter: IMPORT_FAILED_JOB,
       },
