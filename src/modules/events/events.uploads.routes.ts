@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { DomainError } from '../../platform/errors.ts';
 import { actorOf, principalOf } from '../../platform/http/auth.ts';
 import { Problem } from '../../platform/http/problem.ts';
 import { PageQuery, pageOf } from '../../platform/pagination.ts';
@@ -21,6 +22,11 @@ export function uploadRoutes(deps: UploadDeps, enqueue: Enqueue): FastifyPluginA
         .split(';')[0]
         ?.trim()
         .toLowerCase();
+      const encoding = String(request.headers['content-encoding'] ?? 'identity').toLowerCase();
+      if (encoding !== 'identity') {
+        done(new DomainError('invalid', 'UNSUPPORTED_ENCODING', 'Send the file uncompressed.'), undefined);
+        return;
+      }
       if (type && !ACCEPTED.has(type)) {
         const error = Object.assign(
           new Error(`Send the file itself as the body, labelled ${UPLOAD_CONTENT_TYPES.join(', ')}.`),

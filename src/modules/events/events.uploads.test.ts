@@ -270,6 +270,13 @@ describe('uploaded imports', () => {
     await problem({ kind: 'profiles', fileName: 'a.ndjson', map: 'A=email' }, '{}', 400, 'INVALID_MAPPING');
     await problem({ kind: 'profiles', fileName: 'a.csv' }, '', 400, 'EMPTY_FILE');
     await problem({ kind: 'profiles', fileName: 'a.csv' }, CUSTOMERS, 415, 'UNSUPPORTED_MEDIA_TYPE', 'image/png');
+    const gzipped = await quiet.server.inject({
+      method: 'POST',
+      url: '/api/v1/imports?kind=profiles&fileName=a.csv',
+      headers: { ...ws.bearer, 'content-type': 'text/csv', 'content-encoding': 'gzip' },
+      payload: CUSTOMERS,
+    });
+    assert.equal(gzipped.json().code, 'UNSUPPORTED_ENCODING');
     const list = (await get(quiet, ws, '/api/v1/imports')).json();
     assert.deepEqual(list.items, [], 'a refused upload leaves no import');
     assert.equal(

@@ -398,9 +398,11 @@ export function uploadJobs(deps: UploadDeps): QueueDefinition[] {
         // which resumes after the checkpoint. Big files take long, hence the generous expiry.
         heartbeatSeconds: 30,
         expireInSeconds: 12 * 3600,
-        retryLimit: 5,
+        // Restarted workers (deploys) cost an attempt each, hence more attempts than usual, with capped back-off.
+        retryLimit: 10,
         retryDelay: 5,
         retryBackoff: true,
+        retryDelayMax: 120,
         deadLetter: IMPORT_FAILED_JOB,
       },
       handler: async (jobs) => {

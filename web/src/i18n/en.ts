@@ -407,6 +407,7 @@ export const en = {
     cancel: 'Cancel upload',
     queued: 'Uploaded. Waiting for a background worker to start the import…',
     running: 'Importing… {{rows}} rows read so far',
+    retrying: 'The last attempt stopped ({{error}}); Rapport will try again shortly and continue where it stopped.',
     doneTitle: 'Import finished',
     failedTitle: 'Import failed',
     counts: '{{rows}} rows: {{accepted}} imported, {{rejected}} rejected',

@@ -300,6 +300,11 @@ function Processing({ id, onAnother }: { id: string; onAnother: () => void }) {
               {counts}
             </Text>
           )}
+          {item.error && (
+            <Text size="xs" c="orange" data-testid="import-retrying">
+              {t('imports.retrying', { error: item.error })}
+            </Text>
+          )}
         </>
       )}
       {item.status === 'done' && (
