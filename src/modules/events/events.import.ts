@@ -5,6 +5,9 @@ import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import type { IngestResult } from './events.schemas.ts';
 
+/** Batches of one import in flight at once: one committing while the next is read. */
+const PIPELINE_DEPTH = 2;
+
 /**
  * Imports of events and profiles from CSV or NDJSON files. Streaming: a file of any size is read line by line and
  * sent in batches through the same ingestion as the tracking API, so identity resolution, dedup and validation
@@ -154,20 +157,44 @@ export async function importStream(
     accepted: summary.accepted,
     rejected: summary.rejected,
   });
+  // Two batches in flight: the next one is read and parsed while the previous commits. Their outcomes are
+  // applied strictly in file order, so rejects come out in line order and a checkpoint never passes a batch
+  // that has not committed.
   let pending: { line: number; message: unknown }[] = [];
-  const reject = async (line: number, code: string, message: string) => {
-    summary.rejected++;
-    await options.onReject(line, code, message);
-  };
-  const flush = async () => {
-    if (pending.length === 0) return;
+  let early: { line: number; code: string; message: string }[] = [];
+  let lastLine = 0;
+  let settled: Promise<void> = Promise.resolve();
+  const inFlight: Promise<void>[] = [];
+  const cut = async () => {
+    if (pending.length === 0 && early.length === 0) return;
     const batch = pending;
+    const refused = early;
+    const upTo = lastLine;
     pending = [];
-    const result = await ingest(batch.map((p) => p.message));
-    summary.accepted += result.accepted;
-    for (const r of result.rejected) await reject(batch[r.index]?.line ?? 0, r.code, r.message);
-    await options.onCheckpoint?.(batch.at(-1)?.line ?? 0, progress());
-    options.onProgress?.(progress());
+    early = [];
+    const ingested = batch.length
+      ? ingest(batch.map((p) => p.message))
+      : Promise.resolve<IngestResult>({ success: true, accepted: 0, rejected: [] });
+    const previous = settled;
+    settled = (async () => {
+      const result = await ingested;
+      await previous;
+      summary.accepted += result.accepted;
+      const rejects = [
+        ...refused,
+        ...result.rejected.map((r) => ({ line: batch[r.index]?.line ?? 0, code: r.code, message: r.message })),
+      ].sort((a, b) => a.line - b.line);
+      for (const r of rejects) {
+        summary.rejected++;
+        await options.onReject(r.line, r.code, r.message);
+      }
+      await options.onCheckpoint?.(upTo, progress());
+      options.onProgress?.(progress());
+    })();
+    // Awaited below in order; this only keeps a failure of a later batch from going unhandled meanwhile.
+    settled.catch(() => {});
+    inFlight.push(settled);
+    if (inFlight.length >= PIPELINE_DEPTH) await inFlight.shift();
   };
   const add = async (line: number, text: string, message: Record<string, unknown> | null, error?: string) => {
     summary.rows++;
@@ -175,14 +202,19 @@ export async function importStream(
       summary.skippedByCheckpoint++;
       return;
     }
+    lastLine = line;
     if (!message) {
-      await reject(line, 'UNREADABLE_LINE', error ?? 'The line could not be read.');
+      early.push({ line, code: 'UNREADABLE_LINE', message: error ?? 'The line could not be read.' });
       return;
     }
     // The same row of the same file always gets the same id, so importing twice adds nothing.
     message.messageId ??= `import-${createHash('sha256').update(`${line}\u0000${text}`).digest('hex').slice(0, 32)}`;
     pending.push({ line, message });
-    if (pending.length >= batchSize) await flush();
+    if (pending.length >= batchSize) await cut();
+  };
+  const flush = async () => {
+    await cut();
+    while (inFlight.length) await inFlight.shift();
   };
 
   if (options.format === 'ndjson') {

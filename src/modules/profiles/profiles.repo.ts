@@ -143,10 +143,15 @@ export interface ProjectionDelta {
 export async function applyDeltas(db: Db, workspaceId: string, deltas: ProjectionDelta[]): Promise<string[]> {
   if (deltas.length === 0) return [];
   const rows = [...deltas].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // Most deltas carry no traits and channels the profile already has (a known customer's purchase or page view),
+  // so the costly parts (trait merge functions, channel union) run only when they would change something.
   const result = await sql<{ id: string }>`update profiles p set
-      traits = p.traits || rapport_newer_traits(p.trait_times, v.traits, v.trait_times),
-      trait_times = p.trait_times || rapport_newer_times(p.trait_times, v.trait_times),
-      channels = array(select distinct c from unnest(p.channels || array(select jsonb_array_elements_text(v.channels))) as c order by c),
+      traits = case when v.traits = '{}'::jsonb then p.traits
+                    else p.traits || rapport_newer_traits(p.trait_times, v.traits, v.trait_times) end,
+      trait_times = case when v.traits = '{}'::jsonb then p.trait_times
+                         else p.trait_times || rapport_newer_times(p.trait_times, v.trait_times) end,
+      channels = case when p.channels @> c.list then p.channels
+                      else array(select distinct x from unnest(p.channels || c.list) as x order by x) end,
       first_seen_at = least(p.first_seen_at, v.first_seen_at),
       last_seen_at = greatest(p.last_seen_at, v.last_seen_at),
       updated_at = now()
@@ -154,9 +159,10 @@ export async function applyDeltas(db: Db, workspaceId: string, deltas: Projectio
                 ${rows.map((r) => JSON.stringify(r.traitTimes))}::jsonb[], ${rows.map((r) => JSON.stringify(r.channels))}::jsonb[],
                 ${rows.map((r) => r.firstSeenAt.toISOString())}::timestamptz[], ${rows.map((r) => r.lastSeenAt.toISOString())}::timestamptz[])
       as v(id, traits, trait_times, channels, first_seen_at, last_seen_at)
+    cross join lateral (select array(select jsonb_array_elements_text(v.channels)) as list) as c
     where p.workspace_id = ${workspaceId} and p.id = v.id and (
       v.traits <> '{}'::jsonb
-      or not (p.channels @> array(select jsonb_array_elements_text(v.channels)))
+      or not (p.channels @> c.list)
       or v.first_seen_at < p.first_seen_at
       or v.last_seen_at > p.last_seen_at + interval '1 minute'
     )
