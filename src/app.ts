@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { DEMO_JOB, demoJobHandler, demoRoutes } from './demo.ts';
+import { type ConsentModule, createConsentModule } from './modules/consent/index.ts';
 import { createEventsModule, type EventsModule } from './modules/events/index.ts';
 import { type BootstrapOutcome, CSRF_HEADER, createOrgModule, type OrgModule } from './modules/org/index.ts';
 import { createProfilesModule } from './modules/profiles/index.ts';
@@ -33,6 +34,7 @@ export interface App {
   queue: Queue;
   org: OrgModule;
   events: EventsModule;
+  consent: ConsentModule;
   server: FastifyInstance | null;
   firstStart: BootstrapOutcome;
   close(): Promise<void>;
@@ -56,6 +58,15 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
 
     const profiles = createProfilesModule({ db: database.db, clock, audit: org.recordAudit });
     const events = createEventsModule({ db: database.db, profiles, org, clock, logger });
+    const consent = createConsentModule({
+      db: database.db,
+      clock,
+      publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
+      people: profiles.directory,
+      audit: org.recordAudit,
+    });
+    // Refusals survive merges: the consent ledger moves to the survivor in the merge's transaction.
+    profiles.onMerge(consent.onMerge);
 
     const jobs: QueueDefinition[] = [
       { name: DEMO_JOB, handler: demoJobHandler(events) },
@@ -89,9 +100,10 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
             profiles.routes,
             events.routes,
             events.uploads.routes(queue.enqueue),
+            consent.routes,
             demoRoutes({ db: database.db, enqueue: queue.enqueue, audit: org.recordAudit }),
           ],
-          rootRoutes: [events.ingestion],
+          rootRoutes: [events.ingestion, consent.pages],
         })
       : null;
 
@@ -103,6 +115,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
       queue,
       org,
       events,
+      consent,
       server,
       firstStart,
       close() {

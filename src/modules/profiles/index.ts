@@ -1,6 +1,7 @@
 import type { Clock } from '../../platform/clock.ts';
 import type { Db } from '../../platform/db.ts';
 import type { ProjectionDelta } from './profiles.repo.ts';
+import * as repo from './profiles.repo.ts';
 import { liveProfile, profilesRoutes } from './profiles.routes.ts';
 import {
   applyProjection,
@@ -46,6 +47,20 @@ export function createProfilesModule(input: { db: Db; clock: Clock; audit: Audit
     /** Registers a reaction that runs inside every merge's transaction. */
     onMerge: (listener: MergeListener) => {
       deps.mergeListeners.push(listener);
+    },
+    /** Who is who, for modules that reach people by address (consent, messaging). */
+    directory: {
+      identifiersOf: async (db: Db, workspaceId: string, profileId: string) =>
+        (await repo.identifiersOfProfiles(db, workspaceId, [profileId], { except: ['anonymous_id'] })).map((i) => ({
+          kind: i.kind,
+          value: i.value,
+        })),
+      ownerOf: async (db: Db, workspaceId: string, kind: string, value: string) => {
+        const owner = await repo.ownerOf(db, workspaceId, kind, value);
+        return owner ? (await liveProfile(db, workspaceId, owner))?.id : undefined;
+      },
+      liveProfileId: async (db: Db, workspaceId: string, profileId: string) =>
+        (await liveProfile(db, workspaceId, profileId))?.id,
     },
     /** The live profile id an id stands for (itself or its survivor), or undefined. */
     resolveProfileId: async (workspaceId: string, id: string) => (await liveProfile(input.db, workspaceId, id))?.id,
