@@ -332,6 +332,72 @@ test('web console', { timeout: 240_000 }, async (t) => {
       assertNoTrouble(problems);
     });
 
+    await t.test("records and revokes a consent on the customer's profile", async () => {
+      // Still on Anna's profile from the previous step.
+      const panel = page.getByTestId('profile-consent');
+      const cell = panel.locator('[data-testid="consent-cell"][data-channel="email"][data-purpose="marketing"]');
+      await cell.and(page.locator('[data-status="none"]')).waitFor();
+      await panel.getByTestId('consent-history-empty').waitFor();
+
+      await panel.getByTestId('consent-record').click();
+      const form = page.getByTestId('consent-form');
+      await form.waitFor();
+      // E-mail, the first purpose (News and offers), grant and staff are the defaults.
+      assert.equal(await page.getByTestId('consent-form-channel').inputValue(), 'E-mail');
+      assert.equal(await page.getByTestId('consent-form-purpose').inputValue(), 'News and offers');
+      await page.getByTestId('consent-form-source').click();
+      await page.getByRole('option', { name: 'Call centre' }).click();
+      await page.getByTestId('consent-form-wording').fill('2026-01');
+      await shoot(page, '15-consent-form');
+      await page.getByTestId('consent-form-submit').click();
+      await form.waitFor({ state: 'detached' });
+      await cell.and(page.locator('[data-status="granted"]')).waitFor();
+      await cell.getByText('anna@example.com').waitFor();
+      const grant = panel.locator('[data-testid="consent-history-row"][data-action="grant"]');
+      await grant.waitFor();
+      await grant.getByText('Call centre').waitFor();
+      await grant.getByText('2026-01').waitFor();
+      await panel.scrollIntoViewIfNeeded();
+      await shoot(page, '16-consent-granted');
+
+      await cell.getByTestId('consent-revoke').click();
+      await page.getByTestId('confirm-button').click();
+      await cell.and(page.locator('[data-status="revoked"]')).waitFor();
+      const revoke = panel.locator('[data-testid="consent-history-row"][data-action="revoke"]');
+      await revoke.waitFor();
+      await revoke.getByText('Staff').waitFor();
+      assert.equal(await panel.getByTestId('consent-history-row').count(), 2, 'the grant and the revocation');
+      // Newest first: the revocation heads the history.
+      assert.equal(await panel.getByTestId('consent-history-row').first().getAttribute('data-action'), 'revoke');
+      await panel.scrollIntoViewIfNeeded();
+      await shoot(page, '17-consent-revoked');
+      await panel.screenshot({ path: join(ARTIFACTS, '17-consent-panel.png') });
+
+      await page.getByTestId('language-ru').click();
+      await panel.getByText('Отозвано').first().waitFor();
+      await panel.screenshot({ path: join(ARTIFACTS, '17-consent-panel-ru.png') });
+      await page.getByTestId('language-en').click();
+      await panel.getByText('Revoked').first().waitFor();
+
+      const phone = await launched.newContext({
+        viewport: PHONE,
+        locale: 'en-US',
+        storageState: await laptop.storageState(),
+      });
+      const phonePage = await phone.newPage();
+      watchForTrouble(phonePage, problems);
+      await phonePage.goto(page.url());
+      const phonePanel = phonePage.getByTestId('profile-consent');
+      await phonePanel
+        .locator('[data-testid="consent-cell"][data-channel="email"][data-purpose="marketing"][data-status="revoked"]')
+        .waitFor();
+      const overflow = await phonePage.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+      assert.ok(overflow <= 0, `the consent panel fits the phone's width (overflow ${overflow}px)`);
+      await phonePanel.screenshot({ path: join(ARTIFACTS, '18-consent-phone.png') });
+      await phone.close();
+      assertNoTrouble(problems);
+    });
+
     await t.test('imports a CSV file from the Import screen, with progress, counts and its rejects', async () => {
       await page.getByTestId('nav-customers').click();
       await page.getByTestId('customers-import').click();

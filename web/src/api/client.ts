@@ -64,7 +64,7 @@ export function onUnauthorized(handler: () => void) {
 type QueryValue = string | number | null | undefined;
 
 export interface RequestOptions {
-  method?: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   body?: unknown;
   query?: Record<string, QueryValue>;
   /** Session endpoints answer 401 as part of their normal flow; they must not bounce the user to sign-in. */

@@ -36,6 +36,7 @@ import {
 } from '../../lib/customers.tsx';
 import { useWorkspaceClock } from '../../lib/useWorkspaceClock.ts';
 import { BareChannelIcon, ChannelIcon } from './ChannelIcons.tsx';
+import { ConsentPanel } from './ConsentPanel.tsx';
 
 export function ProfilePage() {
   const { t } = useTranslation();
@@ -76,6 +77,7 @@ function ProfileView({ id }: { id: string }) {
         <Identities profile={profile.data} />
         <Traits traits={profile.data.traits} />
       </SimpleGrid>
+      <ConsentPanel profileId={profile.data.id} />
       {profile.data.mergedFrom.length > 0 && <MergeHistory profile={profile.data} />}
       <EventTimeline profileId={profile.data.id} channels={profile.data.channels} />
     </>
