@@ -16,4 +16,6 @@ export interface Principal {
 export interface Actor {
   readonly principal: Principal;
   readonly ip: string | null;
+  /** The client's User-Agent (cut to 300 characters), for audit entries of reads and exports. */
+  readonly userAgent?: string | null;
 }

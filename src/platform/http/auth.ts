@@ -127,5 +127,10 @@ export function sessionOf(request: FastifyRequest): SessionIdentity {
 }
 
 export function actorOf(request: FastifyRequest): Actor {
-  return { principal: principalOf(request), ip: request.ip ?? null };
+  const agent = request.headers['user-agent'];
+  return {
+    principal: principalOf(request),
+    ip: request.ip ?? null,
+    userAgent: typeof agent === 'string' && agent ? agent.slice(0, 300) : null,
+  };
 }
