@@ -2,11 +2,14 @@ import type { Clock } from '../../platform/clock.ts';
 import type { Config } from '../../platform/config.ts';
 import type { Db } from '../../platform/db.ts';
 import type { Logger } from '../../platform/logger.ts';
+import type { PersonalDataRegistry } from '../../platform/personal-data.ts';
+import { auditContributor, createReadAudit } from './org.audit.ts';
 import { bootstrap, createAuthenticator, resolveWriteKey } from './org.auth.ts';
 import * as repo from './org.repo.ts';
 import { orgRoutes } from './org.routes.ts';
-import { type OrgDeps, recordAudit } from './org.service.ts';
+import { type OrgDeps, recordAudit, subjectKeys } from './org.service.ts';
 
+export type { ReadAudit } from './org.audit.ts';
 export type { BootstrapInput, BootstrapOutcome } from './org.auth.ts';
 export type { Permission, Role } from './org.schemas.ts';
 export { CSRF_HEADER, PERMISSIONS, ROLE_PERMISSIONS, ROLES, WORKSPACE_HEADER } from './org.schemas.ts';
@@ -21,7 +24,14 @@ export { CSRF_HEADER, PERMISSIONS, ROLE_PERMISSIONS, ROLES, WORKSPACE_HEADER } f
  * const principal = await org.authenticator.authenticate(request);
  * ```
  */
-export function createOrgModule(input: { db: Db; clock: Clock; logger: Logger; config: Config }) {
+export function createOrgModule(input: {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  config: Config;
+  /** Where the audit log registers its part of a data subject's export and erasure. */
+  personalData?: PersonalDataRegistry;
+}) {
   let auth: ReturnType<typeof createAuthenticator> | undefined;
   const deps: OrgDeps = {
     db: input.db,
@@ -31,6 +41,7 @@ export function createOrgModule(input: { db: Db; clock: Clock; logger: Logger; c
     onMembershipChanged: () => auth?.forgetMemberships(),
   };
   auth = createAuthenticator(deps, input.config);
+  input.personalData?.register(auditContributor());
   const secureCookies = input.config.secureCookies ?? Boolean(input.config.publicUrl?.startsWith('https://'));
   return {
     authenticator: auth.authenticator,
@@ -43,6 +54,10 @@ export function createOrgModule(input: { db: Db; clock: Clock; logger: Logger; c
       idOrSlug ? repo.findWorkspaceByIdOrSlug(input.db, idOrSlug) : repo.firstWorkspace(input.db),
     /** Other modules record staff actions here, inside their own transaction. */
     recordAudit,
+    /** Staff reads of personal data (no transaction to join): group-committed, awaited before answering. */
+    readAudit: createReadAudit(input.db),
+    /** The workspace's HMAC key for an erased person's identifiers (created on first use, never shown). */
+    subjectKey: subjectKeys(),
   };
 }
 export type OrgModule = ReturnType<typeof createOrgModule>;

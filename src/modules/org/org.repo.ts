@@ -15,6 +15,8 @@ interface WorkspacesTable {
   time_zone: string;
   locale: string;
   currency: string;
+  /** HMAC key for an erased person's identifiers; set on first use (subjectKey), never leaves the server. */
+  subject_key: string | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }
@@ -78,6 +80,7 @@ interface AuditLogTable {
   target_kind: string | null;
   target_id: string | null;
   ip: string | null;
+  user_agent: string | null;
   details: Record<string, unknown>;
 }
 export interface OrgTables {
@@ -463,23 +466,40 @@ export async function deleteExpiredSessions(db: Db, now: Date) {
 // ---- audit log
 
 export async function insertAudit(db: Db, row: Insertable<AuditLogTable>) {
+  await insertAudits(db, [row]);
+}
+
+/** Several entries in one statement (the group-committed read audit). */
+export async function insertAudits(db: Db, rows: Insertable<AuditLogTable>[]) {
+  if (rows.length === 0) return;
   await q(db)
     .insertInto('audit_log')
-    .values({ ...row, details: JSON.stringify(row.details ?? {}) as unknown as Record<string, unknown> })
+    .values(
+      rows.map((row) => ({ ...row, details: JSON.stringify(row.details ?? {}) as unknown as Record<string, unknown> })),
+    )
     .execute();
 }
 
-export async function listAudit(
-  db: Db,
-  scope: Scope,
-  filter: { action?: string; actorId?: string; targetId?: string; from?: Date; to?: Date },
-  page: { limit: number; cursor?: string },
-) {
+export interface AuditFilter {
+  action?: string;
+  actorId?: string;
+  targetKind?: string;
+  targetId?: string;
+  from?: Date;
+  to?: Date;
+}
+
+export async function listAudit(db: Db, scope: Scope, filter: AuditFilter, page: { limit: number; cursor?: string }) {
   const before = decodeCursor(page.cursor);
   let query = q(db).selectFrom('audit_log').selectAll().where('workspace_id', '=', scope.workspaceId);
   if (filter.action) query = query.where('action', 'like', `${filter.action.replace(/[%_\\]/g, '\\$&')}%`);
   if (filter.actorId) query = query.where('actor_id', '=', filter.actorId);
-  if (filter.targetId) query = query.where('target_id', '=', filter.targetId);
+  if (filter.targetKind) query = query.where('target_kind', '=', filter.targetKind);
+  if (filter.targetId) {
+    const target = filter.targetId;
+    // A profile is also the target of the lists and searches that showed it (their entries name it in profileIds).
+    query = query.where((eb) => eb.or([eb('target_id', '=', target), eb(sql`details -> 'profileIds'`, '?', target)]));
+  }
   if (filter.from) query = query.where('at', '>=', filter.from);
   if (filter.to) query = query.where('at', '<', filter.to);
   if (before) query = query.where('id', '<', before);
@@ -491,4 +511,62 @@ export async function listAudit(
       .execute(),
     page.limit,
   );
+}
+
+/** Entries about a profile (any of `profileIds`: itself and the profiles it absorbed), oldest first. */
+export async function auditAboutProfiles(db: Db, workspaceId: string, profileIds: string[]) {
+  return q(db)
+    .selectFrom('audit_log')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('target_kind', '=', 'profile'), eb('target_id', 'in', profileIds)]),
+        eb(sql`details -> 'profileIds'`, '?|', sql`${profileIds}::text[]`),
+      ]),
+    )
+    .orderBy('id')
+    .execute();
+}
+
+/** Replaces the details of a profile's own entries by their id-valued fields only (an erasure). */
+export async function reduceAuditDetails(
+  db: Db,
+  workspaceId: string,
+  profileIds: string[],
+  reduce: (details: Record<string, unknown>) => Record<string, unknown>,
+) {
+  const rows = await q(db)
+    .selectFrom('audit_log')
+    .select(['id', 'details'])
+    .where('workspace_id', '=', workspaceId)
+    .where('target_kind', '=', 'profile')
+    .where('target_id', 'in', profileIds)
+    .execute();
+  const changed = rows
+    .map((r) => ({ id: r.id, before: JSON.stringify(r.details ?? {}), after: JSON.stringify(reduce(r.details ?? {})) }))
+    .filter((r) => r.before !== r.after);
+  if (changed.length === 0) return;
+  await sql`update audit_log a set details = v.details
+    from unnest(${changed.map((c) => c.id)}::uuid[], ${changed.map((c) => c.after)}::jsonb[]) as v(id, details)
+    where a.workspace_id = ${workspaceId} and a.id = v.id`.execute(db);
+}
+
+// ---- the workspace's key for erased identifiers
+
+/** The workspace's HMAC key for erased identifiers; `candidate` (a CSPRNG value) becomes it if it has none yet. */
+export async function subjectKey(db: Db, workspaceId: string, candidate: string): Promise<string | undefined> {
+  const read = async () =>
+    (await q(db).selectFrom('workspaces').select('subject_key').where('id', '=', workspaceId).executeTakeFirst())
+      ?.subject_key;
+  const existing = await read();
+  if (existing !== null) return existing;
+  // Two processes may race here: the first write wins, and both read back the same key.
+  await q(db)
+    .updateTable('workspaces')
+    .set({ subject_key: candidate })
+    .where('id', '=', workspaceId)
+    .where('subject_key', 'is', null)
+    .execute();
+  return (await read()) ?? undefined;
 }

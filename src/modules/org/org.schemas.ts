@@ -23,14 +23,21 @@ export const PERMISSIONS = [
   'keys:manage',
   'audit:read',
   'profiles:read',
+  /** E-mails, phones and card numbers in clear; without it they are masked (a***@example.com, +7 *** *** ** 67). */
+  'profiles:read_pii',
   'profiles:write',
+  /** A data subject's export: everything kept about a person, in clear (owner only by default). */
+  'profiles:export',
+  /** A data subject's erasure: irreversible (owner only). */
+  'profiles:erase',
 ] as const;
 export const Permission = z.enum(PERMISSIONS);
 export type Permission = z.infer<typeof Permission>;
 
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   owner: PERMISSIONS,
-  marketer: ['workspace:read', 'users:read', 'branches:read', 'profiles:read', 'profiles:write'],
+  marketer: ['workspace:read', 'users:read', 'branches:read', 'profiles:read', 'profiles:read_pii', 'profiles:write'],
+  // Analysts and operators see profiles with e-mails, phones and cards masked, and never export or erase them.
   analyst: ['workspace:read', 'branches:read', 'profiles:read'],
   operator: ['workspace:read', 'branches:read', 'profiles:read'],
   // Everything a branch manager touches is limited to its own branch and the branches below it.
@@ -253,17 +260,23 @@ export const AuditEntry = z
     targetKind: z.string().nullable(),
     targetId: z.string().nullable(),
     ip: z.string().nullable(),
+    userAgent: z.string().nullable(),
     details: z.record(z.string(), z.unknown()),
   })
   .meta({ id: 'AuditEntry' });
 export type AuditEntry = z.infer<typeof AuditEntry>;
 
 export const AuditQuery = z.object({
-  action: z.string().max(80).optional(),
-  actorId: z.string().max(80).optional(),
-  targetId: z.string().max(80).optional(),
-  from: Timestamp.optional(),
-  to: Timestamp.optional(),
+  action: z.string().max(80).optional().describe('Action, or its prefix: `profile.` for every profile action'),
+  actorId: z.string().max(80).optional().describe('The user or key id that acted'),
+  targetKind: z.string().max(40).optional().describe('`profile`, `user`, `branch`, `api_key`, `workspace` …'),
+  targetId: z
+    .string()
+    .max(80)
+    .optional()
+    .describe('The object acted on; for a profile also the lists and searches that showed it'),
+  from: Timestamp.optional().describe('At or after this time'),
+  to: Timestamp.optional().describe('Before this time'),
 });
 export type AuditQuery = z.infer<typeof AuditQuery>;
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db } from '../../platform/db.ts';
 import { DomainError, notFound } from '../../platform/errors.ts';
@@ -102,6 +103,7 @@ function toAudit(row: repo.AuditRow): AuditEntry {
     targetKind: row.target_kind,
     targetId: row.target_id,
     ip: row.ip,
+    userAgent: row.user_agent,
     details: row.details ?? {},
   };
 }
@@ -131,6 +133,7 @@ export async function recordAudit(
     target_kind: target?.kind ?? null,
     target_id: target?.id ?? null,
     ip: isSystem ? null : actor.ip,
+    user_agent: isSystem ? null : (actor.userAgent ?? null),
     details,
   });
 }
@@ -142,6 +145,7 @@ export async function listAudit(deps: OrgDeps, scope: Scope, filter: AuditQuery,
     {
       action: filter.action,
       actorId: filter.actorId,
+      targetKind: filter.targetKind,
       targetId: filter.targetId,
       from: filter.from ? new Date(filter.from) : undefined,
       to: filter.to ? new Date(filter.to) : undefined,
@@ -149,6 +153,25 @@ export async function listAudit(deps: OrgDeps, scope: Scope, filter: AuditQuery,
     page,
   );
   return mapPage(rows, toAudit);
+}
+
+// ---- the workspace's key for erased identifiers
+
+/**
+ * The workspace's HMAC key for the hashes that stand in for an erased person's identifiers: 32 CSPRNG bytes, made
+ * on first use. It never changes (a new key would orphan every hash made with the old one), so a process keeps it.
+ */
+export function subjectKeys() {
+  const known = new Map<string, string>();
+  /** `db`: the caller's transaction when inside one (on PGlite the root handle would wait for it forever). */
+  return async (db: Db, workspaceId: string): Promise<string> => {
+    const hit = known.get(workspaceId);
+    if (hit) return hit;
+    const key = await repo.subjectKey(db, workspaceId, randomBytes(32).toString('base64url'));
+    if (!key) throw notFound('Workspace', 'WORKSPACE_NOT_FOUND');
+    known.set(workspaceId, key);
+    return key;
+  };
 }
 
 // ---- workspaces
