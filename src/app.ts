@@ -12,6 +12,7 @@ import { createMetrics } from './platform/http/metrics.ts';
 import { createServer } from './platform/http/server.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { migrateToLatest } from './platform/migrate.ts';
+import { createPersonalDataRegistry } from './platform/personal-data.ts';
 import { createQueue, type Queue, type QueueDefinition } from './platform/queue.ts';
 import { purgeExpiredRateLimits } from './platform/ratelimit.ts';
 
@@ -46,7 +47,9 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
   const database = options.database ?? (await openDatabase(config));
   try {
     await migrateToLatest(database.db);
-    const org = createOrgModule({ db: database.db, clock, logger, config });
+    // Every module that keeps something about a person registers its part of an export and an erasure here.
+    const personalData = createPersonalDataRegistry();
+    const org = createOrgModule({ db: database.db, clock, logger, config, personalData });
     const firstStart = await org.bootstrap({
       adminEmail: config.adminEmail,
       adminPassword: config.adminPassword,
@@ -56,8 +59,15 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
       timeZone: config.timeZone,
     });
 
-    const profiles = createProfilesModule({ db: database.db, clock, audit: org.recordAudit });
-    const events = createEventsModule({ db: database.db, profiles, org, clock, logger });
+    const profiles = createProfilesModule({
+      db: database.db,
+      clock,
+      audit: org.recordAudit,
+      readAudit: org.readAudit,
+      personalData,
+      subjectKey: org.subjectKey,
+    });
+    const events = createEventsModule({ db: database.db, profiles, org, clock, logger, personalData });
     const consent = createConsentModule({
       db: database.db,
       clock,

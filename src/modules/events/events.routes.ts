@@ -4,9 +4,10 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DomainError, notFound } from '../../platform/errors.ts';
-import { principalOf } from '../../platform/http/auth.ts';
+import { actorOf } from '../../platform/http/auth.ts';
 import { Problem } from '../../platform/http/problem.ts';
 import type { OrgModule } from '../org/index.ts';
+import { maskRecord, seesPii } from '../profiles/index.ts';
 import * as repo from './events.repo.ts';
 import {
   EVENT_TYPES,
@@ -150,8 +151,9 @@ export function ingestionRoutes(deps: EventsDeps, org: OrgModule): FastifyPlugin
   };
 }
 
-/** Management API: a profile's timeline. */
-export function timelineRoutes(deps: EventsDeps): FastifyPluginAsyncZod {
+/** Management API: a profile's timeline (a staff read of personal data: audited; contact data masked without
+ * `profiles:read_pii`). */
+export function timelineRoutes(deps: EventsDeps, org: Pick<OrgModule, 'readAudit'>): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/profiles/:id/events',
@@ -172,7 +174,8 @@ export function timelineRoutes(deps: EventsDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const { workspaceId } = principalOf(request).scope;
+        const actor = actorOf(request);
+        const { workspaceId } = actor.principal.scope;
         const { limit, cursor, from, to, ...filter } = request.query;
         let before: { at: Date; id: string } | undefined;
         if (cursor) {
@@ -194,6 +197,15 @@ export function timelineRoutes(deps: EventsDeps): FastifyPluginAsyncZod {
         }
         const items = rows.slice(0, limit);
         const last = items.at(-1);
+        await org.readAudit.record(
+          actor,
+          'profile.timeline_read',
+          { kind: 'profile', id: request.params.id },
+          {
+            events: items.length,
+          },
+        );
+        const clear = seesPii(actor.principal);
         return {
           items: items.map((r) => ({
             id: r.id,
@@ -203,9 +215,9 @@ export function timelineRoutes(deps: EventsDeps): FastifyPluginAsyncZod {
             channel: r.channel,
             occurredAt: r.occurred_at.toISOString(),
             receivedAt: r.received_at.toISOString(),
-            properties: r.properties,
-            traits: r.traits,
-            context: r.context,
+            properties: clear ? r.properties : maskRecord(r.properties),
+            traits: clear ? r.traits : maskRecord(r.traits),
+            context: clear ? r.context : maskRecord(r.context),
           })),
           nextCursor:
             rows.length > limit && last

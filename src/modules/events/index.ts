@@ -1,12 +1,14 @@
 import { type Clock, systemClock } from '../../platform/clock.ts';
 import type { Db } from '../../platform/db.ts';
 import type { Logger } from '../../platform/logger.ts';
+import type { PersonalDataRegistry } from '../../platform/personal-data.ts';
 import type { OrgModule } from '../org/index.ts';
 import type { ProfilesModule } from '../profiles/index.ts';
 import { type ImportOptions, importFile, importStream, type StreamImportOptions } from './events.import.ts';
 import * as repo from './events.repo.ts';
 import { ingestionRoutes, timelineRoutes } from './events.routes.ts';
 import { type EventsDeps, ingest } from './events.service.ts';
+import { eventsContributor } from './events.subject.ts';
 import { uploadRoutes } from './events.uploads.routes.ts';
 import { type Enqueue, runImport, type UploadDeps, uploadJobs } from './events.uploads.ts';
 
@@ -34,6 +36,8 @@ export function createEventsModule(input: {
   org: OrgModule;
   clock?: Clock;
   logger?: Logger;
+  /** Where the events register their part of a data subject's export and erasure. */
+  personalData?: PersonalDataRegistry;
 }) {
   const deps: EventsDeps = { db: input.db, profiles: input.profiles };
   const uploads: UploadDeps = {
@@ -46,9 +50,10 @@ export function createEventsModule(input: {
   };
   // A merge moves the absorbed profiles' timelines to the survivor, in the merge's own transaction.
   input.profiles.onMerge((trx, workspaceId, merges) => repo.repointEvents(trx, workspaceId, merges));
+  input.personalData?.register(eventsContributor());
   return {
     ingestion: ingestionRoutes(deps, input.org),
-    routes: timelineRoutes(deps),
+    routes: timelineRoutes(deps, input.org),
     /** Appends messages of the tracking API for a workspace (imports use this too). */
     ingest: (workspaceId: string, messages: unknown[], receivedAt = new Date()) =>
       ingest(deps, workspaceId, messages, receivedAt),

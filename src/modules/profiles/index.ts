@@ -1,5 +1,7 @@
 import type { Clock } from '../../platform/clock.ts';
 import type { Db } from '../../platform/db.ts';
+import type { PersonalDataRegistry } from '../../platform/personal-data.ts';
+import type { Identifier } from './profiles.identifiers.ts';
 import type { ProjectionDelta } from './profiles.repo.ts';
 import * as repo from './profiles.repo.ts';
 import { liveProfile, profilesRoutes } from './profiles.routes.ts';
@@ -11,12 +13,21 @@ import {
   type ProfilesDeps,
   resolveObservations,
 } from './profiles.service.ts';
-import type { AuditRecorder } from './profiles.staff.ts';
+import type { AuditRecorder, ReadAuditRecorder } from './profiles.staff.ts';
+import {
+  erasedIdentifiers,
+  profileContributors,
+  readmitIdentifiers,
+  type SubjectDeps,
+  type SubjectKeyOf,
+} from './profiles.subject.ts';
 
 export type { Identifier, IdentifierKind } from './profiles.identifiers.ts';
 export { isPersonLevel, normalizeIdentifier, PERSON_KINDS } from './profiles.identifiers.ts';
+export { maskDeep, maskEmail, maskIdentity, maskPhone, maskRecord, READ_PII, seesPii } from './profiles.masking.ts';
 export type { ProjectionDelta } from './profiles.repo.ts';
 export type { BatchResolution, MergeListener, Observation } from './profiles.service.ts';
+export { ERASED_SUBJECT, erasedSubjectRejection } from './profiles.subject.ts';
 export { CONCURRENT_MERGE };
 
 /**
@@ -28,16 +39,29 @@ export { CONCURRENT_MERGE };
  * const { profileIds } = await profiles.resolveObservations(trx, workspaceId, observations);
  * ```
  */
-export function createProfilesModule(input: { db: Db; clock: Clock; audit: AuditRecorder }) {
+export function createProfilesModule(input: {
+  db: Db;
+  clock: Clock;
+  audit: AuditRecorder;
+  /** Staff reads of personal data (org's readAudit). */
+  readAudit: ReadAuditRecorder;
+  /** Where every module registers its part of a data subject's export and erasure; profiles adds theirs. */
+  personalData: PersonalDataRegistry;
+  /** The workspace's HMAC key for erased identifiers (org's subjectKey). */
+  subjectKey: SubjectKeyOf;
+}) {
   const deps: ProfilesDeps = { mergeListeners: [] };
+  const subject: SubjectDeps = {
+    ...deps,
+    db: input.db,
+    clock: input.clock,
+    audit: input.audit,
+    personalData: input.personalData,
+    subjectKey: input.subjectKey,
+  };
+  for (const contributor of profileContributors(input.subjectKey)) input.personalData.register(contributor);
   return {
-    routes: profilesRoutes({
-      ...deps,
-      db: input.db,
-      clock: input.clock,
-      audit: input.audit,
-      mergeListeners: deps.mergeListeners,
-    }),
+    routes: profilesRoutes({ ...subject, readAudit: input.readAudit }),
     /** Resolves interactions to profiles inside the caller's transaction (see profiles.service.ts). */
     resolveObservations: (trx: Db, workspaceId: string, observations: Observation[]) =>
       resolveObservations(deps, trx, workspaceId, observations),
@@ -62,6 +86,15 @@ export function createProfilesModule(input: { db: Db; clock: Clock; audit: Audit
       liveProfileId: async (db: Db, workspaceId: string, profileId: string) =>
         (await liveProfile(db, workspaceId, profileId))?.id,
     },
+    /**
+     * For ingestion and imports: the identifiers of each message that belong to an erased person (empty arrays
+     * when none). Refuse a message with any, with `erasedSubjectRejection(matched)` (code ERASED_SUBJECT).
+     */
+    erasedIdentifiers: (db: Db, workspaceId: string, messages: readonly (readonly Identifier[])[]) =>
+      erasedIdentifiers(input.subjectKey, db, workspaceId, messages),
+    /** The person signed up again themselves: their identifiers stop counting as erased (inside the sign-up's trx). */
+    readmitIdentifiers: (trx: Db, workspaceId: string, ids: readonly Identifier[]) =>
+      readmitIdentifiers(input.subjectKey, trx, workspaceId, ids),
     /** The live profile id an id stands for (itself or its survivor), or undefined. */
     resolveProfileId: async (workspaceId: string, id: string) => (await liveProfile(input.db, workspaceId, id))?.id,
   };

@@ -13,6 +13,7 @@ export interface ProfilesTables {
     first_seen_at: Date;
     last_seen_at: Date;
     merged_into: string | null;
+    erased_at: Date | null;
     created_at: Date;
     updated_at: Date;
   };
@@ -26,6 +27,7 @@ export interface ProfilesTables {
     actor: string | null;
     at: Date;
   };
+  erased_identities: { workspace_id: string; kind: string; hash: string; profile_id: string; erased_at: Date };
 }
 export type ProfileRow = ProfilesTables['profiles'];
 
@@ -247,10 +249,11 @@ export async function profileView(db: Db, workspaceId: string, id: string) {
     channels: string[];
     first_seen_at: Date;
     last_seen_at: Date;
+    erased_at: Date | null;
     identities: { kind: string; value: string; since: string }[];
     merges: { absorbed_id: string; reason: string; at: string }[];
   }>`
-    select p.id, p.traits, p.channels, p.first_seen_at, p.last_seen_at,
+    select p.id, p.traits, p.channels, p.first_seen_at, p.last_seen_at, p.erased_at,
       coalesce((select json_agg(json_build_object('kind', i.kind, 'value', i.value, 'since', i.created_at)
                   order by i.kind, i.value)
                 from identities i where i.workspace_id = ${workspaceId} and i.profile_id = p.id), '[]') as identities,
@@ -295,7 +298,8 @@ export async function listProfiles(
     .selectFrom('profiles as p')
     .select(['p.id', 'p.traits', 'p.channels', 'p.last_seen_at'])
     .where('p.workspace_id', '=', workspaceId)
-    .where('p.merged_into', 'is', null);
+    .where('p.merged_into', 'is', null)
+    .where('p.erased_at', 'is', null);
   if (filter.q) {
     const term = filter.q.toLowerCase();
     const digits = term.replace(/[^0-9]/g, '');
@@ -353,7 +357,100 @@ export async function editTraits(
       traits = (traits - ${unset}::text[]) || ${JSON.stringify(set)}::jsonb,
       trait_times = trait_times || ${JSON.stringify(times)}::jsonb,
       updated_at = now()
-    where workspace_id = ${workspaceId} and id = ${id} and merged_into is null
+    where workspace_id = ${workspaceId} and id = ${id} and merged_into is null and erased_at is null
     returning id`.execute(db);
   return result.rows.length > 0;
+}
+
+// ---- data subjects: export and erasure
+
+/** The profile rows of a person: the live one and those it absorbed. */
+export async function profilesByIds(db: Db, workspaceId: string, ids: readonly string[]) {
+  if (ids.length === 0) return [];
+  return q(db)
+    .selectFrom('profiles')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('id', 'in', [...ids])
+    .orderBy('created_at')
+    .execute();
+}
+
+export async function identitiesOfProfiles(db: Db, workspaceId: string, ids: readonly string[]) {
+  if (ids.length === 0) return [];
+  return q(db)
+    .selectFrom('identities')
+    .select(['kind', 'value', 'profile_id', 'created_at'])
+    .where('workspace_id', '=', workspaceId)
+    .where('profile_id', 'in', [...ids])
+    .orderBy('kind')
+    .orderBy('value')
+    .execute();
+}
+
+export async function mergesOfProfiles(db: Db, workspaceId: string, ids: readonly string[]) {
+  if (ids.length === 0) return [];
+  return q(db)
+    .selectFrom('profile_merges')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where((eb) => eb.or([eb('survivor_id', 'in', [...ids]), eb('absorbed_id', 'in', [...ids])]))
+    .orderBy('at')
+    .execute();
+}
+
+/** Tombstones: traits and their times emptied, erased_at set. Channels and first/last seen stay (no person in them). */
+export async function tombstoneProfiles(db: Db, workspaceId: string, ids: readonly string[], at: Date) {
+  if (ids.length === 0) return;
+  await q(db)
+    .updateTable('profiles')
+    .set({
+      traits: sql`'{}'::jsonb`,
+      trait_times: sql`'{}'::jsonb`,
+      erased_at: sql`coalesce(erased_at, ${at.toISOString()}::timestamptz)`,
+      updated_at: sql`now()`,
+    })
+    .where('workspace_id', '=', workspaceId)
+    .where('id', 'in', [...ids])
+    .execute();
+}
+
+/** Replaces identities by their keyed hashes: the hashes are kept (erased_identities), the identities deleted. */
+export async function replaceIdentitiesByHashes(
+  db: Db,
+  workspaceId: string,
+  ids: readonly string[],
+  hashed: { kind: string; hash: string; profileId: string }[],
+) {
+  if (hashed.length > 0) {
+    await sql`insert into erased_identities (workspace_id, kind, hash, profile_id)
+      select ${workspaceId}, kind, hash, profile_id
+      from unnest(${hashed.map((h) => h.kind)}::text[], ${hashed.map((h) => h.hash)}::text[],
+                  ${hashed.map((h) => h.profileId)}::uuid[]) as v(kind, hash, profile_id)
+      on conflict (workspace_id, kind, hash) do nothing`.execute(db);
+  }
+  if (ids.length === 0) return;
+  await q(db)
+    .deleteFrom('identities')
+    .where('workspace_id', '=', workspaceId)
+    .where('profile_id', 'in', [...ids])
+    .execute();
+}
+
+/** Which of these (kind, hash) pairs belong to erased people: one primary-key probe each. */
+export async function findErasedHashes(db: Db, workspaceId: string, kinds: string[], hashes: string[]) {
+  if (kinds.length === 0) return [];
+  const result = await sql<{ kind: string; hash: string }>`
+    select k.kind, k.hash from unnest(${kinds}::text[], ${hashes}::text[]) as k(kind, hash)
+    where exists (select 1 from erased_identities e
+                  where e.workspace_id = ${workspaceId} and e.kind = k.kind and e.hash = k.hash)`.execute(db);
+  return result.rows;
+}
+
+export async function deleteErasedHashes(db: Db, workspaceId: string, kinds: string[], hashes: string[]) {
+  if (kinds.length === 0) return 0;
+  const result = await sql`delete from erased_identities e
+    using unnest(${kinds}::text[], ${hashes}::text[]) as k(kind, hash)
+    where e.workspace_id = ${workspaceId} and e.kind = k.kind and e.hash = k.hash`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
 }

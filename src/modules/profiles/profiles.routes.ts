@@ -2,13 +2,16 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../platform/db.ts';
 import { DomainError, notFound } from '../../platform/errors.ts';
-import { actorOf, principalOf } from '../../platform/http/auth.ts';
+import { actorOf } from '../../platform/http/auth.ts';
 import { Problem } from '../../platform/http/problem.ts';
 import { decodeCursor, encodeCursor, pageOf } from '../../platform/pagination.ts';
 import { normalizeIdentifier } from './profiles.identifiers.ts';
+import { maskProfile, maskSummary, seesPii } from './profiles.masking.ts';
 import * as repo from './profiles.repo.ts';
 import { Profile, ProfileMerge, ProfileQuery, ProfileSummary, TraitsEdit } from './profiles.schemas.ts';
-import { editProfileTraits, mergeProfiles, type StaffDeps } from './profiles.staff.ts';
+import { editProfileTraits, mergeProfiles, type ReadAuditRecorder } from './profiles.staff.ts';
+import { subjectRoutes } from './profiles.subject.routes.ts';
+import type { SubjectDeps } from './profiles.subject.ts';
 
 const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem };
 
@@ -38,12 +41,23 @@ export async function describeProfile(db: Db, workspaceId: string, id: string): 
       reason: m.reason,
       at: new Date(m.at).toISOString(),
     })),
+    erasedAt: row.erased_at?.toISOString() ?? null,
   };
 }
 
-export function profilesRoutes(deps: StaffDeps): FastifyPluginAsyncZod {
+export type ProfileRoutesDeps = SubjectDeps & { readAudit: ReadAuditRecorder };
+
+/**
+ * Staff reads of profiles are audited (`profile.listed`, `profile.read`; the timeline's in the events module) and,
+ * for roles without `profiles:read_pii`, show contact data masked (profiles.masking.ts).
+ */
+export function profilesRoutes(deps: ProfileRoutesDeps): FastifyPluginAsyncZod {
   const db = deps.db;
+  const shown = (actor: { principal: Parameters<typeof seesPii>[0] }, profile: Profile) =>
+    seesPii(actor.principal) ? profile : maskProfile(profile);
   return async (app) => {
+    await app.register(subjectRoutes(deps));
+
     app.get(
       '/profiles',
       {
@@ -56,7 +70,8 @@ export function profilesRoutes(deps: StaffDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const { workspaceId } = principalOf(request).scope;
+        const actor = actorOf(request);
+        const { workspaceId } = actor.principal.scope;
         const { identifier, q, limit, cursor } = request.query;
         let rows: { id: string; traits: Record<string, unknown>; channels: string[]; last_seen_at: Date }[];
         let nextCursor: string | null = null;
@@ -87,17 +102,26 @@ export function profilesRoutes(deps: StaffDeps): FastifyPluginAsyncZod {
         );
         const pick = (profileId: string, kind: string) =>
           ids.find((i) => i.profile_id === profileId && i.kind === kind)?.value ?? null;
+        // Which people a list showed, never what was searched for (a search term may be an e-mail).
+        const only = identifier && rows[0] ? { kind: 'profile', id: rows[0].id } : null;
+        await deps.readAudit.record(actor, 'profile.listed', only, {
+          by: identifier ? 'identifier' : q ? 'search' : 'newest',
+          profileIds: rows.map((r) => r.id),
+        });
+        const mask = seesPii(actor.principal) ? (s: ProfileSummary) => s : maskSummary;
         return {
-          items: rows.map((r) => ({
-            id: r.id,
-            name:
-              str(r.traits.name) ??
-              ([str(r.traits.firstName), str(r.traits.lastName)].filter(Boolean).join(' ') || null),
-            email: pick(r.id, 'email'),
-            phone: pick(r.id, 'phone'),
-            channels: r.channels,
-            lastSeenAt: r.last_seen_at.toISOString(),
-          })),
+          items: rows.map((r) =>
+            mask({
+              id: r.id,
+              name:
+                str(r.traits.name) ??
+                ([str(r.traits.firstName), str(r.traits.lastName)].filter(Boolean).join(' ') || null),
+              email: pick(r.id, 'email'),
+              phone: pick(r.id, 'phone'),
+              channels: r.channels,
+              lastSeenAt: r.last_seen_at.toISOString(),
+            }),
+          ),
           nextCursor,
         };
       },
@@ -114,7 +138,16 @@ export function profilesRoutes(deps: StaffDeps): FastifyPluginAsyncZod {
           response: { 200: Profile, ...errors },
         },
       },
-      async (request) => describeProfile(db, principalOf(request).scope.workspaceId, request.params.id),
+      async (request) => {
+        const actor = actorOf(request);
+        const target = { kind: 'profile', id: request.params.id };
+        // The read and its audit entry run together; the answer waits for both.
+        const [profile] = await Promise.all([
+          describeProfile(db, actor.principal.scope.workspaceId, request.params.id),
+          deps.readAudit.record(actor, 'profile.read', target),
+        ]);
+        return shown(actor, profile);
+      },
     );
 
     app.post(
@@ -132,7 +165,7 @@ export function profilesRoutes(deps: StaffDeps): FastifyPluginAsyncZod {
       async (request) => {
         const actor = actorOf(request);
         const survivor = await mergeProfiles(deps, actor, request.params.id, request.body.absorbId);
-        return describeProfile(db, actor.principal.scope.workspaceId, survivor);
+        return shown(actor, await describeProfile(db, actor.principal.scope.workspaceId, survivor));
       },
     );
 
@@ -151,7 +184,7 @@ export function profilesRoutes(deps: StaffDeps): FastifyPluginAsyncZod {
       async (request) => {
         const actor = actorOf(request);
         await editProfileTraits(deps, actor, request.params.id, request.body);
-        return describeProfile(db, actor.principal.scope.workspaceId, request.params.id);
+        return shown(actor, await describeProfile(db, actor.principal.scope.workspaceId, request.params.id));
       },
     );
   };

@@ -16,6 +16,16 @@ export type AuditRecorder = (
   details?: Record<string, unknown>,
 ) => Promise<void>;
 
+/** Records a staff read of personal data, awaited before answering (the org module's readAudit.record). */
+export interface ReadAuditRecorder {
+  record(
+    actor: Actor,
+    action: string,
+    target: { kind: string; id: string } | null,
+    details?: Record<string, unknown>,
+  ): Promise<void>;
+}
+
 export interface StaffDeps extends ProfilesDeps {
   db: Db;
   clock: Clock;
@@ -38,6 +48,9 @@ export async function mergeProfiles(deps: StaffDeps, actor: Actor, survivorId: s
       repo.findProfile(trx, workspaceId, absorbedId),
     ]);
     if (!survivor || !absorbed) throw notFound('Profile', 'PROFILE_NOT_FOUND');
+    if (survivor.erased_at || absorbed.erased_at) {
+      throw new DomainError('conflict', 'PROFILE_ERASED', 'An erased person cannot be merged with anyone.');
+    }
     if (survivor.merged_into || absorbed.merged_into) {
       throw new DomainError(
         'conflict',
