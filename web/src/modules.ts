@@ -53,5 +53,6 @@ export const SETTINGS_SCREENS = [
   { id: 'users', path: '/settings/users', icon: IconUserCog, permission: 'users:read' },
   { id: 'branches', path: '/settings/branches', icon: IconSitemap, permission: 'branches:read' },
   { id: 'apiKeys', path: '/settings/api-keys', icon: IconKey, permission: 'keys:manage' },
+  { id: 'consentSettings', path: '/settings/consent', icon: IconShieldCheck, permission: 'workspace:manage' },
   { id: 'audit', path: '/settings/audit', icon: IconHistory, permission: 'audit:read' },
 ] as const satisfies readonly { id: string; path: string; icon: Icon; permission: Permission }[];

@@ -165,6 +165,7 @@ export const en = {
       branches: 'Your shops and regions, arranged as a tree.',
       apiKeys: 'Keys that let your sites, tills and apps talk to Rapport.',
       audit: 'Who changed what, and when.',
+      consentSettings: 'Purposes, opt-out keywords and consent wording versions.',
     },
     roadmapTitle: 'Coming to Rapport',
     roadmapText: 'These modules are on the way. Each one already has its place in the menu.',
@@ -479,6 +480,11 @@ export const en = {
       revoke: 'Revoke',
       pending: 'Pending',
     },
+    entryActions: {
+      grant: 'Granted',
+      revoke: 'Revoked',
+      pending: 'Pending',
+    },
     channels: {
       email: 'E-mail',
       sms: 'SMS',
@@ -524,6 +530,7 @@ export const en = {
     addPurpose: 'Add purpose',
     editPurpose: 'Edit purpose',
     removePurpose: 'Remove',
+    optOutCard: 'Opt-out and confirmation',
     stopKeywords: 'Opt-out keywords',
     stopKeywordsHint:
       'A reply consisting of one of these words revokes marketing on that channel. Press Enter after each.',

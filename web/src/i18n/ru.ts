@@ -173,6 +173,7 @@ export const ru: Dictionary = {
       branches: 'Ваши магазины и регионы в виде дерева.',
       apiKeys: 'Ключи, через которые сайты, кассы и приложения работают с Rapport.',
       audit: 'Кто, что и когда изменил.',
+      consentSettings: 'Цели согласий, слова отписки и версии текстов согласия.',
     },
     roadmapTitle: 'Скоро в Rapport',
     roadmapText: 'Эти модули уже в работе. У каждого из них есть своё место в меню.',
@@ -491,6 +492,11 @@ export const ru: Dictionary = {
       revoke: 'Отозвать',
       pending: 'Ожидает',
     },
+    entryActions: {
+      grant: 'Дано',
+      revoke: 'Отозвано',
+      pending: 'Ожидает',
+    },
     channels: {
       email: 'E-mail',
       sms: 'SMS',
@@ -536,6 +542,7 @@ export const ru: Dictionary = {
     addPurpose: 'Добавить цель',
     editPurpose: 'Изменить цель',
     removePurpose: 'Удалить',
+    optOutCard: 'Отписка и подтверждение',
     stopKeywords: 'Слова отписки',
     stopKeywordsHint: 'Ответ из одного такого слова отзывает рекламу по этому каналу. Нажимайте Enter после каждого.',
     pendingHours: 'Срок подтверждения, часов',

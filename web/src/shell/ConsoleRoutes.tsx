@@ -9,6 +9,7 @@ import { OverviewPage } from '../pages/OverviewPage.tsx';
 import { ApiKeysPage } from '../pages/settings/ApiKeysPage.tsx';
 import { AuditLogPage } from '../pages/settings/AuditLogPage.tsx';
 import { BranchesPage } from '../pages/settings/BranchesPage.tsx';
+import { ConsentSettingsPage } from '../pages/settings/ConsentSettingsPage.tsx';
 import { UsersPage } from '../pages/settings/UsersPage.tsx';
 import { WorkspaceSettingsPage } from '../pages/settings/WorkspaceSettingsPage.tsx';
 import { AppLayout } from './AppLayout.tsx';
@@ -29,6 +30,7 @@ export function ConsoleRoutes() {
         <Route path="/settings/users" element={<UsersPage />} />
         <Route path="/settings/branches" element={<BranchesPage />} />
         <Route path="/settings/api-keys" element={<ApiKeysPage />} />
+        <Route path="/settings/consent" element={<ConsentSettingsPage />} />
         <Route path="/settings/audit" element={<AuditLogPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>

@@ -154,25 +154,41 @@ function ConsentGrid({
   return (
     <>
       {isPhone ? (
-        // On a phone each purpose is a block of its own, its channels two to a row.
+        // On a phone each purpose is a block of its own: the channels with a recorded state, then the rest in a line.
         <Stack gap="md" data-testid="consent-grid">
-          {purposeKeys.map((purpose) => (
-            <Stack key={purpose} gap={6}>
-              <Text size="sm" fw={600}>
-                {purposeLabel(purpose, purposes, i18n.resolvedLanguage)}
-              </Text>
-              <SimpleGrid cols={2} spacing="xs" verticalSpacing="xs">
-                {channels.map((channel) => (
-                  <Stack key={channel} gap={2}>
+          {purposeKeys.map((purpose) => {
+            const recorded = channels.filter((channel) => stateOf(channel, purpose));
+            const rest = channels.filter((channel) => !stateOf(channel, purpose));
+            return (
+              <Stack key={purpose} gap={6}>
+                <Text size="sm" fw={600}>
+                  {purposeLabel(purpose, purposes, i18n.resolvedLanguage)}
+                </Text>
+                {recorded.length > 0 && (
+                  <SimpleGrid cols={2} spacing="xs" verticalSpacing="xs">
+                    {recorded.map((channel) => (
+                      <Stack key={channel} gap={2} style={{ minWidth: 0 }}>
+                        <Text size="xs" c="dimmed">
+                          {consentChannelLabel(channel, t)}
+                        </Text>
+                        {cell(channel, purpose)}
+                      </Stack>
+                    ))}
+                  </SimpleGrid>
+                )}
+                {rest.length > 0 && (
+                  <Group gap={6} wrap="wrap">
+                    <Badge size="sm" variant="light" color={STATUS_COLOR.none} tt="none" fw={600}>
+                      {t('consent.status.none')}
+                    </Badge>
                     <Text size="xs" c="dimmed">
-                      {consentChannelLabel(channel, t)}
+                      {rest.map((channel) => consentChannelLabel(channel, t)).join(', ')}
                     </Text>
-                    {cell(channel, purpose)}
-                  </Stack>
-                ))}
-              </SimpleGrid>
-            </Stack>
-          ))}
+                  </Group>
+                )}
+              </Stack>
+            );
+          })}
         </Stack>
       ) : (
         <Table.ScrollContainer minWidth={760}>
@@ -300,9 +316,15 @@ function RevokeModal({
   );
 }
 
+/** Entries recorded well after they happened (imports of historical consents) show both times. */
+function recordedLater(entry: ConsentEntry): boolean {
+  return Math.abs(Date.parse(entry.recordedAt) - Date.parse(entry.occurredAt)) > 60_000;
+}
+
 function ConsentHistory({ history, purposes }: { history: ConsentEntry[]; purposes: Purpose[] }) {
   const { t, i18n } = useTranslation();
   const { format, timeZone } = useWorkspaceClock();
+  const isPhone = useIsPhone();
   return (
     <Stack gap="xs">
       <Group justify="space-between" gap="xs">
@@ -317,6 +339,49 @@ function ConsentHistory({ history, purposes }: { history: ConsentEntry[]; purpos
         <Text size="sm" c="dimmed" ta="center" py="md" data-testid="consent-history-empty">
           {t('consent.noHistory')}
         </Text>
+      ) : isPhone ? (
+        <Stack gap="xs" data-testid="consent-history">
+          {history.map((entry) => (
+            <Paper
+              key={entry.id}
+              withBorder
+              radius="sm"
+              p="xs"
+              data-testid="consent-history-row"
+              data-action={entry.action}
+              data-channel={entry.channel}
+              data-purpose={entry.purpose}
+            >
+              <Group justify="space-between" gap="xs" wrap="nowrap" align="flex-start">
+                <Group gap={6} style={{ minWidth: 0 }}>
+                  <Badge size="sm" variant="light" color={ACTION_COLOR[entry.action]} tt="none" fw={600}>
+                    {t(`consent.entryActions.${entry.action}`)}
+                  </Badge>
+                  <Text size="sm" fw={500}>
+                    {consentChannelLabel(entry.channel, t)}
+                  </Text>
+                </Group>
+                <Text size="xs" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
+                  {format(entry.occurredAt)}
+                </Text>
+              </Group>
+              <Text size="sm" mt={4}>
+                {purposeLabel(entry.purpose, purposes, i18n.resolvedLanguage)}
+              </Text>
+              <Text size="xs" c="dimmed" style={{ wordBreak: 'break-word' }}>
+                {[
+                  entry.address,
+                  sourceLabel(entry.source, t),
+                  entry.wordingVersion && `${t('consent.wordingVersion')} ${entry.wordingVersion}`,
+                  entry.ip,
+                  entry.operator,
+                ]
+                  .filter(Boolean)
+                  .join(' · ')}
+              </Text>
+            </Paper>
+          ))}
+        </Stack>
       ) : (
         <Table.ScrollContainer minWidth={860}>
           <Table verticalSpacing={6} fz="sm" data-testid="consent-history">
@@ -342,7 +407,7 @@ function ConsentHistory({ history, purposes }: { history: ConsentEntry[]; purpos
                 >
                   <Table.Td style={{ whiteSpace: 'nowrap' }}>
                     <Text size="sm">{format(entry.occurredAt)}</Text>
-                    {entry.recordedAt !== entry.occurredAt && (
+                    {recordedLater(entry) && (
                       <Text size="xs" c="dimmed">
                         {t('consent.recordedAt', { date: format(entry.recordedAt) })}
                       </Text>
@@ -350,7 +415,7 @@ function ConsentHistory({ history, purposes }: { history: ConsentEntry[]; purpos
                   </Table.Td>
                   <Table.Td>
                     <Badge size="sm" variant="light" color={ACTION_COLOR[entry.action]} tt="none" fw={600}>
-                      {t(`consent.actions.${entry.action}`)}
+                      {t(`consent.entryActions.${entry.action}`)}
                     </Badge>
                     {entry.expiresAt && entry.action === 'pending' && (
                       <Text size="xs" c="dimmed">
