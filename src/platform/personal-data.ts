@@ -25,8 +25,8 @@ export interface PersonalDataContributor {
   /**
    * Removes or irreversibly replaces the personal values, inside the erasure's one transaction (`trx`): keep what
    * aggregates need (types, times, amounts, ids), drop what tells who the person is. `subject.values` are the
-   * person's known identifiers and trait strings, gathered from every contributor before any of them erases, so
-   * that a module can scrub them out of free-form fields.
+   * person's identifiers and personal trait values (name, address …), gathered from every contributor before any
+   * of them erases, so that a module can scrub them out of free-form fields.
    */
   erase(trx: Db, workspaceId: string, profileId: string, subject: ErasureSubject): Promise<void>;
   /** Personal strings this module knows about the profile (identifiers, names), for the others' scrubbing. */
