@@ -39,7 +39,7 @@ async function inject(method: string, url: string, headers: Headers, payload?: u
     headers: payload === undefined ? headers : { ...headers, 'content-type': 'application/json' },
     payload: payload === undefined ? undefined : JSON.stringify(payload),
   });
-  let body: Record<string, unknown> = {};
+  let body: Record<string, any> = {};
   try {
     body = response.json();
   } catch {}
