@@ -188,7 +188,11 @@ export function timelineRoutes(deps: EventsDeps, org: Pick<OrgModule, 'readAudit
         const range = { ...filter, from: from ? new Date(from) : undefined, to: to ? new Date(to) : undefined };
         // The common case is one query: events of a live profile. Only an empty answer asks whether the id is
         // unknown (404) or was merged into another profile (whose timeline it now is).
-        let rows = await repo.timeline(deps.db, workspaceId, request.params.id, range, { limit, before });
+        // The read and its audit entry run together; the answer waits for both.
+        let [rows] = await Promise.all([
+          repo.timeline(deps.db, workspaceId, request.params.id, range, { limit, before }),
+          org.readAudit.record(actor, 'profile.timeline_read', { kind: 'profile', id: request.params.id }),
+        ]);
         if (rows.length === 0) {
           const live = await deps.profiles.resolveProfileId(workspaceId, request.params.id);
           if (!live) throw notFound('Profile', 'PROFILE_NOT_FOUND');
@@ -197,14 +201,6 @@ export function timelineRoutes(deps: EventsDeps, org: Pick<OrgModule, 'readAudit
         }
         const items = rows.slice(0, limit);
         const last = items.at(-1);
-        await org.readAudit.record(
-          actor,
-          'profile.timeline_read',
-          { kind: 'profile', id: request.params.id },
-          {
-            events: items.length,
-          },
-        );
         const clear = seesPii(actor.principal);
         return {
           items: items.map((r) => ({

@@ -6,8 +6,8 @@ import * as repo from './org.repo.ts';
 
 /**
  * Audit entries of staff reads of personal data (a profile opened, a timeline, a search's results, an export).
- * A read has no transaction of its own to join, so entries are group-committed: while one insert is in flight the
- * entries of other requests wait and go in the next one, many rows to a statement. Each caller awaits its own
+ * A read has no transaction of its own to join, so entries are group-committed: while inserts are in flight (two at
+ * most) the entries of other requests wait and go together in the next one, many rows to a statement. Each caller awaits its own
  * entry's commit before answering, so an answered read is always on record, even after `kill -9`, and a shutdown
  * (which lets requests in flight finish) loses nothing.
  */
@@ -26,28 +26,34 @@ interface Waiting {
 }
 
 const MAX_ROWS = 500;
+/** Inserts in flight at once: a second request need not wait for the first one's commit to start its own. */
+const LANES = 2;
 
 export function createReadAudit(db: Db): ReadAudit {
   const queue: Waiting[] = [];
-  let flushing = false;
+  let inFlight = 0;
 
-  async function flush() {
-    flushing = true;
-    try {
-      while (queue.length > 0) {
-        const group = queue.splice(0, MAX_ROWS);
-        try {
-          await repo.insertAudits(
-            db,
-            group.map((w) => w.row),
-          );
-          for (const w of group) w.done();
-        } catch (error) {
-          for (const w of group) w.done(error ?? new Error('audit insert failed'));
-        }
-      }
-    } finally {
-      flushing = false;
+  function pump() {
+    while (inFlight < LANES && queue.length > 0) {
+      const group = queue.splice(0, MAX_ROWS);
+      inFlight++;
+      repo
+        .insertAudits(
+          db,
+          group.map((w) => w.row),
+        )
+        .then(
+          () => {
+            for (const w of group) w.done();
+          },
+          (error) => {
+            for (const w of group) w.done(error ?? new Error('audit insert failed'));
+          },
+        )
+        .finally(() => {
+          inFlight--;
+          pump();
+        });
     }
   }
 
@@ -70,7 +76,7 @@ export function createReadAudit(db: Db): ReadAudit {
           },
           done: (error) => (error === undefined ? resolve() : reject(error)),
         });
-        if (!flushing) void flush();
+        pump();
       });
     },
   };

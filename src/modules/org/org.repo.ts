@@ -1,5 +1,5 @@
 import type { Generated, Insertable, Kysely, Selectable } from 'kysely';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { type Db, tables } from '../../platform/db.ts';
 import { decodeCursor, type Page, toPage } from '../../platform/pagination.ts';
 import { prepared } from '../../platform/prepared.ts';
@@ -469,15 +469,31 @@ export async function insertAudit(db: Db, row: Insertable<AuditLogTable>) {
   await insertAudits(db, [row]);
 }
 
+// One fixed statement text for any number of rows (arrays, not a VALUES list), so a hot path pays no query building.
+const INSERT_AUDITS = `insert into audit_log (id, workspace_id, actor_kind, actor_id, actor_label, action, target_kind,
+    target_id, ip, user_agent, details)
+  select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+    $8::text[], $9::text[], $10::text[], $11::jsonb[])`;
+
 /** Several entries in one statement (the group-committed read audit). */
 export async function insertAudits(db: Db, rows: Insertable<AuditLogTable>[]) {
   if (rows.length === 0) return;
-  await q(db)
-    .insertInto('audit_log')
-    .values(
-      rows.map((row) => ({ ...row, details: JSON.stringify(row.details ?? {}) as unknown as Record<string, unknown> })),
-    )
-    .execute();
+  const col = <T>(f: (r: Insertable<AuditLogTable>) => T) => rows.map(f);
+  await db.executeQuery(
+    CompiledQuery.raw(INSERT_AUDITS, [
+      col((r) => r.id),
+      col((r) => r.workspace_id),
+      col((r) => r.actor_kind),
+      col((r) => r.actor_id ?? null),
+      col((r) => r.actor_label ?? null),
+      col((r) => r.action),
+      col((r) => r.target_kind ?? null),
+      col((r) => r.target_id ?? null),
+      col((r) => r.ip ?? null),
+      col((r) => r.user_agent ?? null),
+      col((r) => JSON.stringify(r.details ?? {})),
+    ]),
+  );
 }
 
 export interface AuditFilter {
