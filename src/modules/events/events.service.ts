@@ -1,6 +1,6 @@
 import type { Db } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
-import { CONCURRENT_MERGE, type ProfilesModule } from '../profiles/index.ts';
+import { CONCURRENT_MERGE, erasedSubjectRejection, type ProfilesModule } from '../profiles/index.ts';
 import { isRejection, type NormalizedEvent, normalizeMessage } from './events.normalize.ts';
 import * as repo from './events.repo.ts';
 import type { IngestResult } from './events.schemas.ts';
@@ -25,14 +25,28 @@ export async function ingest(
   batch: { sentAt?: unknown; context?: Record<string, unknown> } = {},
 ): Promise<IngestResult> {
   const rejected: IngestResult['rejected'] = [];
-  const valid: NormalizedEvent[] = [];
+  const candidates: { index: number; event: NormalizedEvent }[] = [];
   messages.forEach((message, index) => {
     const result = normalizeMessage(message, receivedAt, batch);
     if (isRejection(result)) rejected.push({ index, ...result });
     else if (result.ids.length === 0)
       rejected.push({ index, code: 'MISSING_IDENTITY', message: 'Send userId or anonymousId.' });
-    else valid.push(result);
+    else candidates.push({ index, event: result });
   });
+  // An erased person is not taken in again from tracking or imports (their own sign-up readmits them). An erasure
+  // committing between this check and the batch's commit can still let one batch through; see docs/operations.md.
+  const erased = await deps.profiles.erasedIdentifiers(
+    deps.db,
+    workspaceId,
+    candidates.map((c) => c.event.ids),
+  );
+  const valid: NormalizedEvent[] = [];
+  candidates.forEach((c, i) => {
+    const matched = erased[i] ?? [];
+    if (matched.length > 0) rejected.push({ index: c.index, ...erasedSubjectRejection(matched) });
+    else valid.push(c.event);
+  });
+  rejected.sort((a, b) => a.index - b.index);
   if (valid.length === 0) return { success: false, accepted: 0, rejected };
   await committerOf(deps).submit(workspaceId, valid);
   return { success: true, accepted: valid.length, rejected };

@@ -334,6 +334,17 @@ describe('data-subject erasure', () => {
       check.map((m) => m.map((i) => i.kind)),
       [['email'], ['phone'], ['anonymous_id'], [], []],
     );
+    // Tracking and imports refuse them; the rest of the batch is kept.
+    const back = await app.events.ingest(ws.workspaceId, [
+      { type: 'identify', userId: 'someone-new-2', traits: { email: PERSON.email.toUpperCase() } },
+      { type: 'track', userId: 'someone-else', event: 'Page Viewed' },
+    ]);
+    assert.equal(back.accepted, 1);
+    assert.deepEqual(
+      back.rejected.map((r) => [r.index, r.code]),
+      [[0, 'ERASED_SUBJECT']],
+    );
+    assert.ok(!back.rejected[0]?.message.includes(PERSON.email), 'the refusal names kinds, never values');
     // …in this workspace only: the hashes are keyed per workspace.
     const elsewhere = await newWorkspace(app);
     const foreign = await erasedIdentifiers(app.org.subjectKey, app.database.db, elsewhere.workspaceId, [
