@@ -74,6 +74,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
       publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
       people: profiles.directory,
       audit: org.recordAudit,
+      personalData,
     });
     // Refusals survive merges: the consent ledger moves to the survivor in the merge's transaction.
     profiles.onMerge(consent.onMerge);

@@ -6,6 +6,7 @@ import { DomainError, notFound } from '../../platform/errors.ts';
 import { type Actor, actorOf, principalOf } from '../../platform/http/auth.ts';
 import { Problem } from '../../platform/http/problem.ts';
 import { hitRateLimit } from '../../platform/ratelimit.ts';
+import { maskIdentity, maskIp, seesPii } from '../profiles/index.ts';
 import { escapeHtml, langOf, page, text } from './consent.pages.ts';
 import * as repo from './consent.repo.ts';
 import {
@@ -33,18 +34,30 @@ export interface ConsentRouteDeps extends service.ConsentDeps {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-function entryOut(e: repo.EntryRow): ConsentEntry {
+/** Identifier kind whose mask fits an address of the channel. */
+const ADDRESS_KIND: Record<string, string> = { email: 'email', sms: 'phone', call: 'phone' };
+
+/** An address as a reader without profiles:read_pii sees it (operators see the last digits). */
+function maskAddress(channel: string, address: string | null): string | null {
+  if (!address) return address;
+  const colon = address.indexOf(':');
+  if (channel === 'messenger' && colon > 0)
+    return `${address.slice(0, colon)}:${maskIdentity(address.slice(0, colon), address.slice(colon + 1))}`;
+  return maskIdentity(ADDRESS_KIND[channel] ?? 'email', address);
+}
+
+function entryOut(e: repo.EntryRow, clear: boolean): ConsentEntry {
   return {
     id: e.id,
     channel: e.channel,
     purpose: e.purpose,
-    address: e.address,
+    address: clear ? e.address : maskAddress(e.channel, e.address),
     action: e.action,
     source: e.source,
     wordingVersion: e.wording_version,
     occurredAt: e.occurred_at.toISOString(),
     recordedAt: e.recorded_at.toISOString(),
-    ip: e.ip,
+    ip: clear || !e.ip ? e.ip : maskIp(e.ip),
     userAgent: e.user_agent,
     operator: e.operator,
     expiresAt: iso(e.expires_at),
@@ -78,15 +91,21 @@ export function consentRoutes(deps: ConsentRouteDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const { workspaceId } = principalOf(request).scope;
+        const principal = principalOf(request);
+        const { workspaceId } = principal.scope;
+        const clear = seesPii(principal);
         const profileId = await live(workspaceId, request.params.id);
         const [current, history] = await Promise.all([
           repo.statesOf(deps.db, workspaceId, profileId),
           repo.historyOf(deps.db, workspaceId, profileId),
         ]);
         return {
-          current: current.map((s) => ({ ...s, since: s.since.toISOString() })),
-          history: history.map(entryOut),
+          current: current.map((s) => ({
+            ...s,
+            address: clear ? s.address : maskAddress(s.channel, s.address),
+            since: s.since.toISOString(),
+          })),
+          history: history.map((e) => entryOut(e, clear)),
         };
       },
     );

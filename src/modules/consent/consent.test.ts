@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { sql } from 'kysely';
-import { createTestApp, newWorkspace, type TestApp, type TestWorkspace } from '../../testing.ts';
+import { createTestApp, newWorkspace, type TestApp } from '../../testing.ts';
 
 let app: TestApp;
 before(async () => {
@@ -244,6 +244,36 @@ describe('consent', () => {
       history.some((e: { source: string }) => e.source === 'call_centre'),
       'the absorbed ledger moved',
     );
+  });
+
+  it('operators and analysts see addresses and IPs masked; owners in clear', async () => {
+    const { ws, person, call } = await setup();
+    const id = await person('c-9', { email: 'zoya@example.test', phone: '+79167654321' });
+    await call('POST', `/api/v1/profiles/${id}/consents`, {
+      statements: [
+        { channel: 'email', purpose: 'marketing', action: 'grant', source: 'form' },
+        { channel: 'sms', purpose: 'marketing', action: 'grant', source: 'pos' },
+      ],
+    });
+    const owner = (await call('GET', `/api/v1/profiles/${id}/consents`)).body;
+    assert.ok(owner.history.some((e: { address: string }) => e.address === 'zoya@example.test'));
+    for (const role of ['operator', 'analyst']) {
+      const key = await app.server.inject({
+        method: 'POST',
+        url: '/api/v1/keys',
+        headers: ws.bearer,
+        payload: { kind: 'secret', name: role, role },
+      });
+      const read = await app.server.inject({
+        method: 'GET',
+        url: `/api/v1/profiles/${id}/consents`,
+        headers: { authorization: `Bearer ${key.json().secret}` },
+      });
+      assert.equal(read.statusCode, 200, read.body);
+      assert.ok(!read.body.includes('zoya@example.test') && !read.body.includes('7654321'), read.body);
+      const sms = read.json().current.find((c: { channel: string }) => c.channel === 'sms');
+      assert.match(sms.address, /21$/, 'the last digits stay readable');
+    }
   });
 
   it('bad input gets a clear 400 with a code', async () => {

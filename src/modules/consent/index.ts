@@ -1,5 +1,6 @@
 import type { Clock } from '../../platform/clock.ts';
 import type { Db } from '../../platform/db.ts';
+import type { PersonalDataRegistry } from '../../platform/personal-data.ts';
 import { type AuditRecorder, consentRoutes, hostedConsentPages } from './consent.routes.ts';
 import type { ConsentStatement } from './consent.schemas.ts';
 import {
@@ -15,6 +16,7 @@ import {
   type Proof,
   recordStatements,
 } from './consent.service.ts';
+import { consentContributor } from './consent.subject.ts';
 
 export type { ConsentStatement, SendDecision } from './consent.schemas.ts';
 export type { ConfirmationSender, InboundMessage, InboundOutcome, PeopleDirectory, Proof } from './consent.service.ts';
@@ -38,6 +40,8 @@ export function createConsentModule(input: {
   people: PeopleDirectory;
   audit: AuditRecorder;
   sender?: ConfirmationSender;
+  /** Where a data subject's export and erasure find the consent ledger. */
+  personalData?: PersonalDataRegistry;
 }) {
   const deps: ConsentDeps = {
     db: input.db,
@@ -46,6 +50,7 @@ export function createConsentModule(input: {
     people: input.people,
     sender: input.sender ?? outboxSender,
   };
+  input.personalData?.register(consentContributor());
   return {
     routes: consentRoutes({ ...deps, audit: input.audit }),
     pages: hostedConsentPages(deps),

@@ -24,7 +24,16 @@ import {
 
 export type { Identifier, IdentifierKind } from './profiles.identifiers.ts';
 export { isPersonLevel, normalizeIdentifier, PERSON_KINDS } from './profiles.identifiers.ts';
-export { maskDeep, maskEmail, maskIdentity, maskPhone, maskRecord, READ_PII, seesPii } from './profiles.masking.ts';
+export {
+  maskDeep,
+  maskEmail,
+  maskIdentity,
+  maskIp,
+  maskPhone,
+  maskRecord,
+  READ_PII,
+  seesPii,
+} from './profiles.masking.ts';
 export type { ProjectionDelta } from './profiles.repo.ts';
 export type { BatchResolution, MergeListener, Observation } from './profiles.service.ts';
 export { ERASED_SUBJECT, erasedSubjectRejection } from './profiles.subject.ts';

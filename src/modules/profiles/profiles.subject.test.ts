@@ -149,6 +149,14 @@ async function seedPerson(ws: TestWorkspace, PERSON: Person) {
   assert.equal(merged.status, 200, JSON.stringify(merged.body));
   const edited = await call('PATCH', `/api/v1/profiles/${person}/traits`, ws.bearer, { set: { vip: true } });
   assert.equal(edited.status, 200);
+  // Consents with their proof: an e-mail double opt-in (a confirmation message to the address) and an SMS grant.
+  const consented = await call('POST', `/api/v1/profiles/${person}/consents`, ws.bearer, {
+    statements: [
+      { channel: 'email', purpose: 'marketing', action: 'grant', source: 'form', doubleOptIn: true },
+      { channel: 'sms', purpose: 'marketing', action: 'grant', source: 'pos' },
+    ],
+  });
+  assert.equal(consented.status, 201, JSON.stringify(consented.body));
 
   // The same person again in a customers file uploaded from the console.
   const csv = `E-mail,Mobile,Full name\n${PERSON.email},${PERSON.phoneAsSent},${PERSON.name}\n`;
@@ -209,11 +217,24 @@ describe('data-subject export', () => {
     );
     const data = json.body;
     assert.equal(data.profileId, person);
-    assert.deepEqual(Object.keys(data.sections).sort(), ['audit', 'events', 'identities', 'merges', 'profile']);
+    assert.deepEqual(Object.keys(data.sections).sort(), [
+      'audit',
+      'consents',
+      'events',
+      'identities',
+      'merges',
+      'profile',
+    ]);
     assert.equal(data.sections.profile.length, 2, 'the profile and the one merged into it');
     assert.ok(data.sections.identities.some((i: { kind: string; value: string }) => i.value === PERSON.email));
     assert.ok(data.sections.identities.some((i: { kind: string; value: string }) => i.value === PERSON.card));
     assert.equal(data.sections.merges.length, 1);
+    assert.ok(
+      data.sections.consents.some(
+        (c: { address?: string; action?: string }) => c.address === PERSON.email && c.action === 'pending',
+      ),
+      'the consent ledger with its addresses',
+    );
     assert.equal(data.sections.events.length, 5, 'page, identify, order, till purchase, imported row');
     assert.ok(data.sections.events.some((e: { context: { ip?: string } }) => e.context.ip === PERSON.ip));
     assert.ok(data.sections.audit.some((a: { action: string }) => a.action === 'profile.merged'));
@@ -225,6 +246,7 @@ describe('data-subject export', () => {
     assert.deepEqual(Object.keys(files).sort(), [
       'README.txt',
       'audit.csv',
+      'consents.csv',
       'events.csv',
       'identities.csv',
       'merges.csv',
@@ -283,7 +305,7 @@ describe('data-subject erasure', () => {
     assert.equal(erased.status, 200, JSON.stringify(erased.body));
     assert.equal(erased.body.profileId, person);
     assert.equal(erased.body.absorbedProfiles, 1);
-    assert.deepEqual(erased.body.sections, ['audit', 'profile', 'identities', 'merges', 'events']);
+    assert.deepEqual(erased.body.sections, ['audit', 'profile', 'identities', 'merges', 'events', 'consents']);
 
     assert.deepEqual(await findAnywhere(NEEDLES), []);
     assert.deepEqual(await aggregates(ws.workspaceId), before, 'event counts and amounts by type and name');
