@@ -1,4 +1,8 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { type App, createApp } from './app.ts';
@@ -146,4 +150,51 @@ export async function newWorkspace(app: TestApp, name = `Test ${randomToken(6)}`
   if (key.statusCode !== 201) throw new Error(`key creation failed: ${key.body}`);
   const ownerKey = key.json().secret as string;
   return { workspaceId, ownerKey, bearer: { authorization: `Bearer ${ownerKey}` } };
+}
+
+// ---- tests that run `rapport` as a process of its own (to kill it)
+
+const BIN = new URL('../bin/rapport.js', import.meta.url).pathname;
+
+/** Starts `rapport <args>`; `exited` is listened for from the start, since the process may die before anyone asks. */
+export function spawnRapport(
+  args: string[],
+  env: Record<string, string>,
+): { child: ChildProcess; exited: Promise<unknown> } {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, LOG_LEVEL: 'error', ...env },
+    stdio: 'ignore',
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  return { child, exited };
+}
+
+export async function waitHealthy(url: string, ms = 30_000) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const up = await fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error('server did not come up');
+}
+
+/**
+ * Storage for a spawned server that outlives it (so a restart finds its data): a fresh data directory for the
+ * embedded database, or a fresh database on TEST_DATABASE_URL's server. `env` goes to spawnRapport.
+ */
+export async function processStorage(
+  backend: 'pglite' | 'postgres',
+): Promise<{ env: Record<string, string>; dispose(): Promise<void> }> {
+  if (backend === 'pglite') {
+    const dir = mkdtempSync(join(tmpdir(), 'rapport-process-'));
+    return { env: { RAPPORT_DATA_DIR: dir }, dispose: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const base = testDatabaseUrl();
+  if (!base) throw new Error('processStorage(postgres) needs TEST_DATABASE_URL');
+  const fresh = await freshPostgresDatabase(base);
+  return { env: { DATABASE_URL: fresh.url }, dispose: () => fresh.drop() };
 }

@@ -1,45 +1,14 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import type { ChildProcess } from 'node:child_process';
+import { describe, it } from 'node:test';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { testDatabaseUrl } from '../../platform/config.ts';
 import { openPGlite, openPostgres } from '../../platform/db.ts';
 import { randomToken } from '../../platform/ids.ts';
-import { freePort } from '../../testing.ts';
+import { freePort, processStorage, spawnRapport, waitHealthy } from '../../testing.ts';
 
 // `kill -9` in the middle of a stream of batches, then a restart: every event of a batch that was answered 200 is
 // there exactly once. Runs on the embedded database, and on PostgreSQL when TEST_DATABASE_URL is set.
-const BIN = new URL('../../../bin/rapport.js', import.meta.url).pathname;
-
-function serve(env: Record<string, string>): { child: ChildProcess; exited: Promise<unknown> } {
-  const child = spawn(process.execPath, [BIN, 'serve', '--no-worker'], {
-    env: { ...process.env, LOG_LEVEL: 'error', ...env },
-    stdio: 'ignore',
-  });
-  // Listen from the start: the process may be gone before anyone asks.
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  return { child, exited };
-}
-
-async function healthy(url: string, ms = 30_000) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (
-      await fetch(`${url}/health`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error('server did not come up');
-}
-
 async function streamUntilKilled(url: string, writeKey: string, victim: ChildProcess) {
   const auth = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
   const acknowledged: string[] = [];
@@ -76,49 +45,30 @@ async function streamUntilKilled(url: string, writeKey: string, victim: ChildPro
 }
 
 describe('crash safety of ingestion', () => {
-  const dirs: string[] = [];
-  after(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
-
   for (const backend of ['pglite', 'postgres'] as const) {
-    const base = testDatabaseUrl();
     it(`every acknowledged event survives kill -9 exactly once (${backend})`, {
-      skip: backend === 'postgres' && !base && 'needs TEST_DATABASE_URL',
+      skip: backend === 'postgres' && !testDatabaseUrl() && 'needs TEST_DATABASE_URL',
     }, async (t) => {
       const writeKey = `wk_${randomToken(32)}`;
       const port = await freePort();
       const url = `http://127.0.0.1:${port}`;
+      const storage = await processStorage(backend);
       const env: Record<string, string> = {
+        ...storage.env,
         PORT: String(port),
         RAPPORT_WRITE_KEY: writeKey,
         RAPPORT_ADMIN_PASSWORD: 'crash test password',
       };
-      let dbName = '';
-      if (backend === 'pglite') {
-        const dir = mkdtempSync(join(tmpdir(), 'rapport-crash-'));
-        dirs.push(dir);
-        env.RAPPORT_DATA_DIR = dir;
-      } else {
-        dbName = `rapport_crash_${randomToken(8).toLowerCase()}`;
-        const admin = new pg.Client({ connectionString: base });
-        await admin.connect();
-        await admin.query(`create database ${dbName}`);
-        await admin.end();
-        const u = new URL(base as string);
-        u.pathname = `/${dbName}`;
-        env.DATABASE_URL = u.toString();
-      }
 
-      const first = serve(env);
-      await healthy(url);
+      const first = spawnRapport(['serve', '--no-worker'], env);
+      await waitHealthy(url);
       const acknowledged = await streamUntilKilled(url, writeKey, first.child);
       await first.exited;
       assert.ok(acknowledged.length >= 50, `some batches were acknowledged before the kill (${acknowledged.length})`);
 
       // Restart on the same data, then stop cleanly and look at what is stored.
-      const second = serve(env);
-      await healthy(url);
+      const second = spawnRapport(['serve', '--no-worker'], env);
+      await waitHealthy(url);
       second.child.kill('SIGTERM');
       await second.exited;
 
@@ -138,12 +88,7 @@ describe('crash safety of ingestion', () => {
         t.diagnostic(`${acknowledged.length} events acknowledged before kill -9; ${stored.size} stored, each once`);
       } finally {
         await database.close();
-        if (dbName) {
-          const admin = new pg.Client({ connectionString: base });
-          await admin.connect();
-          await admin.query(`drop database if exists ${dbName} with (force)`);
-          await admin.end();
-        }
+        await storage.dispose();
       }
     });
   }
