@@ -206,7 +206,12 @@ export function createAuthenticator(deps: OrgDeps, config: Pick<Config, 'authCac
     if (!identity) {
       const row = await repo.findSessionByHash(deps.db, hash, deps.clock.now());
       if (!row) throw new DomainError('unauthenticated', 'SESSION_EXPIRED', 'Your session has ended; sign in again.');
-      identity = { sessionId: row.id, userId: row.user_id, csrfToken: row.csrf_token };
+      identity = {
+        sessionId: row.id,
+        userId: row.user_id,
+        csrfToken: row.csrf_token,
+        label: row.name ? `${row.name} <${row.email}>` : row.email,
+      };
       sessions.set(hash, identity);
     }
     return identity;
@@ -239,7 +244,7 @@ export function createAuthenticator(deps: OrgDeps, config: Pick<Config, 'authCac
             branchPath: membership.branch_path,
             userId: identity.userId,
             keyId: null,
-            label: `user:${identity.userId}`,
+            label: identity.label ?? `user:${identity.userId}`,
           })
         : null;
     members.set(cacheKey, principal);

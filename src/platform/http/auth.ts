@@ -16,6 +16,8 @@ export interface SessionIdentity {
   readonly sessionId: string;
   readonly userId: string;
   readonly csrfToken: string;
+  /** How the user appears in audit entries and consent proof: "Name <e-mail>". */
+  readonly label?: string;
 }
 
 export interface Authentication {
