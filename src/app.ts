@@ -78,6 +78,8 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     });
     // Refusals survive merges: the consent ledger moves to the survivor in the merge's transaction.
     profiles.onMerge(consent.onMerge);
+    // Consent statements arriving with tracking messages and imported rows (`context.consent`).
+    events.extendContext(consent.tracking);
 
     const jobs: QueueDefinition[] = [
       { name: DEMO_JOB, handler: demoJobHandler(events) },

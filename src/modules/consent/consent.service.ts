@@ -53,7 +53,7 @@ export interface Proof {
 }
 
 /** Identifier kinds that are an address on each channel. */
-const ADDRESS_KINDS: Record<string, string[]> = {
+export const ADDRESS_KINDS: Record<string, string[]> = {
   email: ['email'],
   sms: ['phone'],
   call: ['phone'],
@@ -64,12 +64,12 @@ export async function settingsOf(db: Db, workspaceId: string) {
   return repo.ensureSettings(db, workspaceId, { signingKey: randomToken(48), purposes: DEFAULT_PURPOSES });
 }
 
-async function purposesOf(db: Db, workspaceId: string): Promise<Map<string, Purpose>> {
+export async function purposesOf(db: Db, workspaceId: string): Promise<Map<string, Purpose>> {
   await settingsOf(db, workspaceId);
   return new Map((await repo.listPurposes(db, workspaceId)).map((p) => [p.key, p]));
 }
 
-function normalizedAddress(channel: string, address: string): string {
+export function normalizedAddress(channel: string, address: string): string {
   const kinds = ADDRESS_KINDS[channel];
   if (!kinds || kinds.length === 0) return address.trim();
   if (channel === 'messenger') return address.trim();
@@ -102,6 +102,24 @@ function confirmationCodeHash(workspaceId: string, channel: string, address: str
 /** At most this many confirmation requests per address and day, so a form cannot be used to flood someone. */
 const CONFIRMATIONS_PER_DAY = 3;
 
+/** Why a statement cannot be recorded in this workspace, if it cannot (the purpose and its channel). */
+export function statementProblem(purposes: Map<string, Purpose>, st: ConsentStatement): DomainError | null {
+  const purpose = purposes.get(st.purpose);
+  if (!purpose) {
+    return new DomainError('invalid', 'UNKNOWN_PURPOSE', `No consent purpose "${st.purpose}" in this workspace.`);
+  }
+  if ((purpose.kind === 'processing') !== (st.channel === 'any')) {
+    return new DomainError(
+      'invalid',
+      'INVALID_CHANNEL',
+      purpose.kind === 'processing'
+        ? 'Consent to processing of personal data is given for channel "any".'
+        : `Consent for "${st.purpose}" is given per channel (email, sms, messenger, push, call, mail).`,
+    );
+  }
+  return null;
+}
+
 /**
  * Records consent statements for a profile inside the caller's transaction. A grant with `doubleOptIn` becomes a
  * pending entry and a confirmation request (a link by e-mail, a code by SMS or messenger); everything else is
@@ -114,6 +132,7 @@ export async function recordStatements(
   profileId: string,
   statements: ConsentStatement[],
   proof: Proof,
+  options: { overLimit?: 'refuse' | 'skip' } = {},
 ) {
   const purposes = await purposesOf(db, workspaceId);
   const settings = await settingsOf(db, workspaceId);
@@ -121,19 +140,8 @@ export async function recordStatements(
   const entries: repo.EntryWrite[] = [];
   const confirmations: { entry: repo.EntryWrite; token: string }[] = [];
   for (const st of statements) {
-    const purpose = purposes.get(st.purpose);
-    if (!purpose) {
-      throw new DomainError('invalid', 'UNKNOWN_PURPOSE', `No consent purpose "${st.purpose}" in this workspace.`);
-    }
-    if ((purpose.kind === 'processing') !== (st.channel === 'any')) {
-      throw new DomainError(
-        'invalid',
-        'INVALID_CHANNEL',
-        purpose.kind === 'processing'
-          ? 'Consent to processing of personal data is given for channel "any".'
-          : `Consent for "${st.purpose}" is given per channel (email, sms, messenger, push, call, mail).`,
-      );
-    }
+    const problem = statementProblem(purposes, st);
+    if (problem) throw problem;
     const address = st.address
       ? normalizedAddress(st.channel, st.address)
       : await defaultAddress(deps, db, workspaceId, profileId, st.channel);
@@ -166,6 +174,8 @@ export async function recordStatements(
     if (st.action === 'grant' && st.doubleOptIn && confirmable && address) {
       const since = new Date(now.getTime() - 24 * 3600_000);
       if ((await repo.countPendingSince(db, workspaceId, st.channel, address, since)) >= CONFIRMATIONS_PER_DAY) {
+        // Tracking and imports cannot answer a person: the requests already sent today stand, nothing is added.
+        if (options.overLimit === 'skip') continue;
         throw new DomainError(
           'rate_limited',
           'CONFIRMATION_LIMIT',

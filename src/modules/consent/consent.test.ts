@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { sql } from 'kysely';
@@ -47,7 +48,34 @@ async function setup() {
       unsubscribeUrl: string;
       preferencesUrl: string;
     };
-  return { ws, call, person, check, link };
+  /** Sends messages through POST /v1/batch with the workspace's write key. */
+  const track = async (batch: unknown[]) => {
+    const r = await app.server.inject({
+      method: 'POST',
+      url: '/v1/batch',
+      headers: { ...auth, 'content-type': 'application/json' },
+      payload: { batch },
+    });
+    return { status: r.statusCode, body: r.json() };
+  };
+  const entriesOf = async (profileId: string) =>
+    (await call('GET', `/api/v1/profiles/${profileId}/consents`)).body.history as Record<string, unknown>[];
+  return { ws, call, person, check, link, track, entriesOf };
+}
+
+/** Imports a CSV text into a workspace the way `rapport import profiles` does; returns the refused lines. */
+async function importCsv(workspaceId: string, csv: string) {
+  const rejects: { line: number; code: string }[] = [];
+  await app.events.importStream(workspaceId, {
+    kind: 'profiles',
+    format: 'csv',
+    input: Readable.from([csv]),
+    totalBytes: csv.length,
+    onReject: (line, code) => {
+      rejects.push({ line, code });
+    },
+  });
+  return rejects;
 }
 
 const pathOf = (url: string) => new URL(url).pathname;
@@ -276,6 +304,107 @@ describe('consent', () => {
     }
   });
 
+  it('the tracking API carries consent in context.consent, with proof, once per message id', async () => {
+    const { track, call, check, entriesOf } = await setup();
+    const identify = {
+      type: 'identify',
+      messageId: 'm-consent-1',
+      userId: 'trk-1',
+      traits: { email: 'Vera@Example.test' },
+      context: {
+        ip: '203.0.113.7',
+        userAgent: 'Mozilla/5.0 (test)',
+        consent: [
+          { channel: 'email', purpose: 'marketing', action: 'grant', source: 'form', wordingVersion: 'web-2' },
+          { channel: 'any', purpose: 'processing', action: 'grant', source: 'form' },
+        ],
+      },
+    };
+    const bad = [
+      {
+        type: 'track',
+        event: 'x',
+        userId: 'trk-2',
+        context: { consent: { channel: 'email', purpose: 'lottery', action: 'grant' } },
+      },
+      {
+        type: 'track',
+        event: 'x',
+        userId: 'trk-3',
+        context: { consent: [{ channel: 'email', purpose: 'marketing', action: 'grant' }] },
+      },
+      {
+        type: 'track',
+        event: 'x',
+        userId: 'trk-4',
+        context: { consent: [{ channel: 'fax', purpose: 'marketing', action: 'grant' }] },
+      },
+    ];
+    const first = await track([bad[0], identify, bad[1], bad[2]]);
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.deepEqual(
+      first.body.rejected.map((r: { index: number; code: string }) => [r.index, r.code]),
+      [
+        [0, 'UNKNOWN_PURPOSE'],
+        [2, 'ADDRESS_REQUIRED'],
+        [3, 'INVALID_CONSENT'],
+      ],
+    );
+    const id = (await call('GET', '/api/v1/profiles?identifier=user_id:trk-1')).body.items[0].id as string;
+    assert.deepEqual(await check(id, 'email', 'marketing'), { allowed: true, reason: 'granted' });
+    const entries = await entriesOf(id);
+    assert.equal(entries.length, 2);
+    const email = entries.find((e) => e.channel === 'email') as Record<string, unknown>;
+    assert.equal(email.address, 'vera@example.test');
+    assert.equal(email.source, 'form');
+    assert.equal(email.wordingVersion, 'web-2');
+    assert.equal(email.ip, '203.0.113.7');
+    assert.equal(email.userAgent, 'Mozilla/5.0 (test)');
+    // The refused messages were not stored at all: their people do not exist.
+    assert.equal((await call('GET', '/api/v1/profiles?identifier=user_id:trk-2')).body.items.length, 0);
+    // A retried batch adds nothing, here as for the events.
+    assert.equal((await track([identify])).status, 200);
+    assert.equal((await entriesOf(id)).length, 2);
+    // A later revoke through tracking, with a user id only: the address is the profile's own.
+    const revoke = await track([
+      {
+        type: 'track',
+        event: 'Unsubscribed',
+        userId: 'trk-1',
+        context: { consent: { channel: 'email', purpose: 'marketing', action: 'revoke' } },
+      },
+    ]);
+    assert.equal(revoke.body.rejected.length, 0);
+    assert.deepEqual(await check(id, 'email', 'marketing'), { allowed: false, reason: 'revoked' });
+  });
+
+  it('imports take consent columns; a bad cell refuses its line by number; a rerun adds nothing', async () => {
+    const { ws, call, check, entriesOf } = await setup();
+    const csv = [
+      'email,name,consent.email.marketing,consent.sms.marketing,consent.at,consent.wording',
+      'gleb@example.test,Gleb,yes,,2025-03-01T10:00:00Z,paper-2025',
+      'dina@example.test,Dina,да,нет,,',
+      'oleg@example.test,Oleg,maybe,,,',
+    ].join('\n');
+    const rejects = await importCsv(ws.workspaceId, csv);
+    assert.deepEqual(rejects, [{ line: 4, code: 'INVALID_CONSENT' }]);
+    const idOf = async (email: string) =>
+      (await call('GET', `/api/v1/profiles?identifier=email:${email}`)).body.items[0]?.id as string | undefined;
+    const gleb = (await idOf('gleb@example.test')) as string;
+    assert.deepEqual(await check(gleb, 'email', 'marketing'), { allowed: true, reason: 'granted' });
+    const [entry] = await entriesOf(gleb);
+    assert.equal(entry?.source, 'import');
+    assert.equal(entry?.wordingVersion, 'paper-2025');
+    assert.equal(entry?.occurredAt, '2025-03-01T10:00:00.000Z');
+    const dina = (await idOf('dina@example.test')) as string;
+    assert.deepEqual(await check(dina, 'email', 'marketing'), { allowed: true, reason: 'granted' });
+    assert.equal((await check(dina, 'sms', 'marketing')).allowed, false);
+    assert.equal(await idOf('oleg@example.test'), undefined);
+    // The same file again: the rows' message ids were seen, so no second ledger entry.
+    await importCsv(ws.workspaceId, csv);
+    assert.equal((await entriesOf(gleb)).length, 1);
+  });
+
   it('bad input gets a clear 400 with a code', async () => {
     const { person, call } = await setup();
     const id = await person('c-8', { email: 'eva@example.test' });
@@ -312,13 +441,20 @@ describe('consent property', () => {
         source: fc.constantFrom('api', 'import', 'form'),
       }),
       fc.record({ kind: fc.constant('merge' as const), who: fc.nat(3), into: fc.nat(3) }),
+      // A line of a profiles import, possibly of a consent given long ago (it must not override a later one).
+      fc.record({
+        kind: fc.constant('import' as const),
+        who: fc.nat(3),
+        purpose: fc.constantFrom(...purposes),
+        action: fc.constantFrom('yes', 'no'),
+        daysAgo: fc.integer({ min: 0, max: 400 }),
+      }),
     );
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 12 }), async (ops) => {
         // Each run works on fresh clones of the pool's people, so runs do not see each other.
-        const run = await Promise.all(
-          pool.map((_, i) => person(`run-${Math.random()}-${i}`, { email: `r${Math.random()}@example.test` })),
-        );
+        const userIds = pool.map((_, i) => `run-${Math.random()}-${i}`);
+        const run = await Promise.all(userIds.map((u) => person(u, { email: `r${Math.random()}@example.test` })));
         const alive = new Map(run.map((id) => [id, id]));
         const liveOf = (id: string) => {
           let cur = id;
@@ -335,6 +471,14 @@ describe('consent property', () => {
               payload: { statements: [{ channel: 'email', purpose: o.purpose, action: o.action, source: o.source }] },
             });
             assert.equal(r.statusCode, 201, r.body);
+          } else if (o.kind === 'import') {
+            const live = liveOf(run[o.who] as string);
+            const at = new Date(Date.now() - o.daysAgo * 86_400_000).toISOString();
+            const rejects = await importCsv(
+              ws.workspaceId,
+              `userId,consent.email.${o.purpose},consent.at\n${userIds[run.indexOf(live)]},${o.action},${at}\n`,
+            );
+            assert.deepEqual(rejects, []);
           } else {
             const survivor = liveOf(run[o.into] as string);
             const absorbed = liveOf(run[o.who] as string);

@@ -17,6 +17,7 @@ import {
   recordStatements,
 } from './consent.service.ts';
 import { consentContributor } from './consent.subject.ts';
+import { trackingExtension } from './consent.tracking.ts';
 
 export type { ConsentStatement, SendDecision } from './consent.schemas.ts';
 export type { ConfirmationSender, InboundMessage, InboundOutcome, PeopleDirectory, Proof } from './consent.service.ts';
@@ -28,6 +29,7 @@ export type { ConfirmationSender, InboundMessage, InboundOutcome, PeopleDirector
  * ```ts
  * const consent = createConsentModule({ db, clock, publicUrl, people, audit });
  * profiles.onMerge(consent.onMerge);            // refusals survive merges
+ * events.extendContext(consent.tracking);       // context.consent in tracking messages and imports
  * app.register(consent.routes);                 // under /api/v1
  * app.register(consent.pages);                  // at the root: /u/<token>, /u/confirm/<token>
  * const { allowed } = await consent.mayContact(workspaceId, profileId, 'email', 'marketing');
@@ -54,6 +56,8 @@ export function createConsentModule(input: {
   return {
     routes: consentRoutes({ ...deps, audit: input.audit }),
     pages: hostedConsentPages(deps),
+    /** Consent statements in tracking messages and imported rows (`context.consent`): give it to events.extendContext. */
+    tracking: trackingExtension(deps),
     /** The send check (one indexed read). */
     mayContact: (workspaceId: string, profileId: string, channel: string, purpose: string, address?: string) =>
       mayContact(deps, workspaceId, profileId, channel, purpose, address),

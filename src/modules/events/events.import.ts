@@ -73,11 +73,19 @@ export function rowToMessage(
   const message: Record<string, unknown> = {};
   const traits: Record<string, unknown> = {};
   const properties: Record<string, unknown> = {};
+  const consent: Record<string, unknown>[] = [];
+  let consentAt: string | undefined;
+  let consentWording: string | undefined;
   for (const [header, raw] of Object.entries(row)) {
     if (raw === undefined || raw === '') continue;
     const field = mapping[header] ?? header;
     const lower = field.toLowerCase();
-    if (field.startsWith('traits.')) traits[field.slice(7)] = raw;
+    const consentColumn = /^consent\.([a-z]+)\.([a-z][a-z0-9_]*)$/.exec(lower);
+    if (consentColumn) {
+      consent.push({ channel: consentColumn[1], purpose: consentColumn[2], action: consentAction(raw) });
+    } else if (lower === 'consent.at') consentAt = raw;
+    else if (lower === 'consent.wording') consentWording = raw;
+    else if (field.startsWith('traits.')) traits[field.slice(7)] = raw;
     else if (field.startsWith('properties.')) properties[field.slice(11)] = numberOrText(raw);
     else if (IDENTITY_COLUMNS[lower] && (kind === 'events' || PROFILE_MESSAGE_COLUMNS.has(lower))) {
       message[IDENTITY_COLUMNS[lower] as string] = raw;
@@ -94,8 +102,32 @@ export function rowToMessage(
     if (Object.keys(traits).length) message.context = { traits };
   }
   message.context = { ...((message.context as object) ?? {}), channel: (message.channel as string) ?? 'import' };
+  if (consent.length > 0) {
+    // The consent module checks these like any `context.consent` (a bad value refuses the line, by number).
+    (message.context as Record<string, unknown>).consent = consent.map((st) => ({
+      ...st,
+      source: 'import',
+      ...(consentAt ? { at: isoOrRaw(consentAt) } : {}),
+      ...(consentWording ? { wordingVersion: consentWording } : {}),
+    }));
+  }
   delete message.channel;
   return message;
+}
+
+const GRANT = new Set(['yes', 'y', 'true', '1', 'grant', 'granted', 'opt-in', 'да', 'д']);
+const REVOKE = new Set(['no', 'n', 'false', '0', 'revoke', 'revoked', 'opt-out', 'нет', 'н']);
+
+/** A consent cell as an action; anything else is passed on as it is and refused with the line's number. */
+function consentAction(raw: string): string {
+  const v = raw.trim().toLowerCase();
+  return GRANT.has(v) ? 'grant' : REVOKE.has(v) ? 'revoke' : raw;
+}
+
+/** `2024-05-01` or `2024-05-01 10:00` as an ISO time with offset; a value that is not a date is left to fail checks. */
+function isoOrRaw(raw: string): string {
+  const d = new Date(raw);
+  return Number.isNaN(d.getTime()) ? raw : d.toISOString();
 }
 
 function numberOrText(raw: string): unknown {

@@ -27,9 +27,20 @@ export interface EventWrite extends EventFields {
 /** Appends events; a message id seen before in the workspace adds nothing. Returns how many were new. */
 export async function insertEvents(db: Db, workspaceId: string, rows: EventWrite[]): Promise<number> {
   if (rows.length === 0) return 0;
+  const result = await insertStatement(workspaceId, rows, false).execute(db);
+  return Number(result.numAffectedRows ?? 0);
+}
+
+/** The same, saying which message ids were stored by this call (the others had been seen before). */
+export async function insertEventsReturningNew(db: Db, workspaceId: string, rows: EventWrite[]): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  const result = await insertStatement(workspaceId, rows, true).execute(db);
+  return new Set((result.rows as { message_id: string }[]).map((r) => r.message_id));
+}
+
+function insertStatement(workspaceId: string, rows: EventWrite[], returning: boolean) {
   const col = <T>(f: (r: EventWrite) => T) => rows.map(f);
-  const result =
-    await sql`insert into events (id, workspace_id, message_id, profile_id, type, name, channel, occurred_at,
+  return sql`insert into events (id, workspace_id, message_id, profile_id, type, name, channel, occurred_at,
       received_at, user_id, anonymous_id, properties, traits, context)
     select id, ${workspaceId}, message_id, profile_id, type, name, channel, occurred_at, received_at, user_id, anonymous_id,
       properties, traits, context
@@ -39,8 +50,7 @@ export async function insertEvents(db: Db, workspaceId: string, rows: EventWrite
       ${col((r) => r.userId)}::text[], ${col((r) => r.anonymousId)}::text[], ${col((r) => JSON.stringify(r.properties))}::jsonb[],
       ${col((r) => JSON.stringify(r.traits))}::jsonb[], ${col((r) => JSON.stringify(r.context))}::jsonb[])
       as v(id, message_id, profile_id, type, name, channel, occurred_at, received_at, user_id, anonymous_id, properties, traits, context)
-    on conflict (workspace_id, message_id) do nothing`.execute(db);
-  return Number(result.numAffectedRows ?? 0);
+    on conflict (workspace_id, message_id) do nothing${returning ? sql` returning message_id` : sql``}`;
 }
 
 /** A merge moves the absorbed profiles' timelines to the survivor. */

@@ -1,6 +1,7 @@
 import type { Db } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
 import { CONCURRENT_MERGE, erasedSubjectRejection, type ProfilesModule } from '../profiles/index.ts';
+import type { ContextExtension, ExtensionValue } from './events.extensions.ts';
 import { isRejection, type NormalizedEvent, normalizeMessage } from './events.normalize.ts';
 import * as repo from './events.repo.ts';
 import type { IngestResult } from './events.schemas.ts';
@@ -8,6 +9,13 @@ import type { IngestResult } from './events.schemas.ts';
 export interface EventsDeps {
   db: Db;
   profiles: ProfilesModule;
+  /** Modules acting on parts of a message's context (consent statements in `context.consent`). */
+  extensions?: ContextExtension[];
+}
+
+/** An event on its way to the commit, with the values the extensions parsed from its context. */
+interface PendingEvent extends NormalizedEvent {
+  extensionValues?: ExtensionValue[];
 }
 
 const RETRYABLE = new Set(['40P01', '40001']); // deadlock, serialization failure
@@ -40,12 +48,38 @@ export async function ingest(
     workspaceId,
     candidates.map((c) => c.event.ids),
   );
-  const valid: NormalizedEvent[] = [];
+  let kept: { index: number; event: PendingEvent }[] = [];
   candidates.forEach((c, i) => {
     const matched = erased[i] ?? [];
     if (matched.length > 0) rejected.push({ index: c.index, ...erasedSubjectRejection(matched) });
-    else valid.push(c.event);
+    else kept.push(c);
   });
+  for (const extension of deps.extensions ?? []) {
+    const carrying = kept.filter((c) => c.event.context[extension.key] !== undefined);
+    if (carrying.length === 0) continue;
+    const checks = await extension.check(
+      deps.db,
+      workspaceId,
+      carrying.map((c) => ({
+        value: c.event.context[extension.key],
+        ids: c.event.ids,
+        context: c.event.context,
+        occurredAt: c.event.occurredAt,
+      })),
+    );
+    const refused = new Set<number>();
+    carrying.forEach((c, i) => {
+      const check = checks[i];
+      if (!check) return;
+      if (check.ok) c.event.extensionValues = [...(c.event.extensionValues ?? []), { extension, value: check.value }];
+      else {
+        rejected.push({ index: c.index, code: check.code, message: check.message });
+        refused.add(c.index);
+      }
+    });
+    if (refused.size > 0) kept = kept.filter((c) => !refused.has(c.index));
+  }
+  const valid = kept.map((c) => c.event);
   rejected.sort((a, b) => a.index - b.index);
   if (valid.length === 0) return { success: false, accepted: 0, rejected };
   await committerOf(deps).submit(workspaceId, valid);
@@ -53,7 +87,7 @@ export async function ingest(
 }
 
 /** Resolves people and appends events for one group of batches, in one transaction, retrying on conflicts. */
-async function commitEvents(deps: EventsDeps, workspaceId: string, valid: NormalizedEvent[]): Promise<void> {
+async function commitEvents(deps: EventsDeps, workspaceId: string, valid: PendingEvent[]): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await deps.db.transaction().execute(async (trx) => {
@@ -62,11 +96,19 @@ async function commitEvents(deps: EventsDeps, workspaceId: string, valid: Normal
           workspaceId,
           valid.map((e) => ({ ids: e.ids, traits: e.profileTraits, at: e.occurredAt, channel: e.channel })),
         );
-        await repo.insertEvents(
-          trx,
-          workspaceId,
-          valid.map((e, i) => ({ ...e, id: newId(), profileId: resolution.profileIds[i] as string })),
-        );
+        const rows = valid.map((e, i) => ({ ...e, id: newId(), profileId: resolution.profileIds[i] as string }));
+        const plain = rows.filter((r) => !r.extensionValues);
+        const extended = rows.filter((r) => r.extensionValues);
+        await repo.insertEvents(trx, workspaceId, plain);
+        if (extended.length > 0) {
+          // Only messages stored for the first time reach the extensions: a retried batch records nothing twice.
+          const stored = await repo.insertEventsReturningNew(trx, workspaceId, extended);
+          await applyExtensions(
+            trx,
+            workspaceId,
+            extended.filter((r) => stored.has(r.messageId)),
+          );
+        }
         // Last, so that row locks on busy profiles are held only until the commit right after.
         await deps.profiles.applyProjection(trx, workspaceId, resolution.projection);
       });
@@ -79,9 +121,35 @@ async function commitEvents(deps: EventsDeps, workspaceId: string, valid: Normal
   }
 }
 
+async function applyExtensions(
+  trx: Db,
+  workspaceId: string,
+  rows: (PendingEvent & { profileId: string })[],
+): Promise<void> {
+  const byExtension = new Map<ContextExtension, Parameters<ContextExtension['apply']>[2]>();
+  const seen = new Set<string>();
+  for (const row of rows) {
+    if (seen.has(row.messageId)) continue; // the same message twice in one group
+    seen.add(row.messageId);
+    for (const { extension, value } of row.extensionValues ?? []) {
+      const items = byExtension.get(extension) ?? [];
+      byExtension.set(extension, items);
+      items.push({
+        value,
+        profileId: row.profileId,
+        messageId: row.messageId,
+        ids: row.ids,
+        context: row.context,
+        occurredAt: row.occurredAt,
+      });
+    }
+  }
+  for (const [extension, items] of byExtension) await extension.apply(trx, workspaceId, items);
+}
+
 interface Waiting {
   workspaceId: string;
-  events: NormalizedEvent[];
+  events: PendingEvent[];
   done: (error?: unknown) => void;
 }
 

@@ -4,6 +4,7 @@ import type { Logger } from '../../platform/logger.ts';
 import type { PersonalDataRegistry } from '../../platform/personal-data.ts';
 import type { OrgModule } from '../org/index.ts';
 import type { ProfilesModule } from '../profiles/index.ts';
+import type { ContextExtension } from './events.extensions.ts';
 import { type ImportOptions, importFile, importStream, type StreamImportOptions } from './events.import.ts';
 import * as repo from './events.repo.ts';
 import { ingestionRoutes, timelineRoutes } from './events.routes.ts';
@@ -12,6 +13,7 @@ import { eventsContributor } from './events.subject.ts';
 import { uploadRoutes } from './events.uploads.routes.ts';
 import { type Enqueue, runImport, type UploadDeps, uploadJobs } from './events.uploads.ts';
 
+export type { ContextExtension, ExtensionCheck, ExtensionInput, ExtensionItem } from './events.extensions.ts';
 export type { ImportKind, ImportOptions, ImportProgress, ImportSummary, StreamImportOptions } from './events.import.ts';
 export { formatOf } from './events.import.ts';
 export type { NormalizedEvent } from './events.normalize.ts';
@@ -39,7 +41,8 @@ export function createEventsModule(input: {
   /** Where the events register their part of a data subject's export and erasure. */
   personalData?: PersonalDataRegistry;
 }) {
-  const deps: EventsDeps = { db: input.db, profiles: input.profiles };
+  const extensions: ContextExtension[] = [];
+  const deps: EventsDeps = { db: input.db, profiles: input.profiles, extensions };
   const uploads: UploadDeps = {
     db: input.db,
     clock: input.clock ?? systemClock,
@@ -54,6 +57,13 @@ export function createEventsModule(input: {
   return {
     ingestion: ingestionRoutes(deps, input.org),
     routes: timelineRoutes(deps, input.org),
+    /**
+     * Lets a module act on `context[key]` of tracking messages (and imported rows): checked before the batch is
+     * written, applied in the transaction that stores the events, for messages stored for the first time.
+     */
+    extendContext: <T>(extension: ContextExtension<T>) => {
+      extensions.push(extension as ContextExtension);
+    },
     /** Appends messages of the tracking API for a workspace (imports use this too). */
     ingest: (workspaceId: string, messages: unknown[], receivedAt = new Date()) =>
       ingest(deps, workspaceId, messages, receivedAt),

@@ -1,0 +1,46 @@
+import type { Db } from '../../platform/db.ts';
+import type { Identifier } from '../profiles/index.ts';
+import type { Rejection } from './events.normalize.ts';
+
+/**
+ * A context extension lets another module act on a part of a tracking message's `context` (the consent module
+ * reads `context.consent`). It is asked twice:
+ *
+ * - `check`, before anything is written, for every message of a batch that carries `context[key]`: it parses
+ *   and validates, and a rejection refuses that message by index (with a stable code) while the rest of the
+ *   batch goes on;
+ * - `apply`, inside the transaction that stores the events, for the messages stored for the first time only
+ *   (a repeated messageId adds nothing, here as everywhere), with the profile each one resolved to.
+ *
+ * `apply` should not fail for anything `check` accepted: a failure there fails the whole group of batches.
+ */
+export interface ContextExtension<T = unknown> {
+  key: string;
+  check(db: Db, workspaceId: string, items: ExtensionInput[]): Promise<ExtensionCheck<T>[]>;
+  apply(trx: Db, workspaceId: string, items: ExtensionItem<T>[]): Promise<void>;
+}
+
+export interface ExtensionInput {
+  value: unknown;
+  /** The identifiers the message carries (an e-mail in traits, a phone, a user id …). */
+  ids: Identifier[];
+  context: Record<string, unknown>;
+  occurredAt: Date;
+}
+
+export interface ExtensionItem<T> {
+  value: T;
+  profileId: string;
+  messageId: string;
+  ids: Identifier[];
+  context: Record<string, unknown>;
+  occurredAt: Date;
+}
+
+/** What a valid event carries to its commit for the extensions. */
+export interface ExtensionValue {
+  extension: ContextExtension;
+  value: unknown;
+}
+
+export type ExtensionCheck<T> = { ok: true; value: T } | ({ ok: false } & Rejection);
