@@ -189,6 +189,14 @@ export interface EntryRow {
   details: Record<string, unknown>;
 }
 
+/** How many profiles stand where, per channel, purpose and status (the consent overview). */
+export async function statusCounts(db: Db, workspaceId: string) {
+  const rows = await sql<{ channel: string; purpose: string; status: string; count: number }>`select channel, purpose,
+      status, count(*)::int as count from consent_status where workspace_id = ${workspaceId}
+    group by channel, purpose, status order by channel, purpose, status`.execute(db);
+  return rows.rows;
+}
+
 export async function historyOf(db: Db, workspaceId: string, profileId: string, limit = 500) {
   const rows = await sql<EntryRow>`select id, profile_id, channel, purpose, address, action, source, wording_version,
       occurred_at, recorded_at, ip, user_agent, operator, expires_at, details

@@ -9,6 +9,7 @@ import { hitRateLimit } from '../../platform/ratelimit.ts';
 import { maskIdentity, maskIp, seesPii } from '../profiles/index.ts';
 import { escapeHtml, langOf, page, text } from './consent.pages.ts';
 import * as repo from './consent.repo.ts';
+import { reportRoutes } from './consent.reports.ts';
 import {
   ConsentEntry,
   ConsentSettings,
@@ -67,6 +68,7 @@ function entryOut(e: repo.EntryRow, clear: boolean): ConsentEntry {
 /** Management API: a profile's consents, staff changes, the send check, settings. Under /api/v1. */
 export function consentRoutes(deps: ConsentRouteDeps): FastifyPluginAsyncZod {
   return async (app) => {
+    await app.register(reportRoutes(deps));
     const profileParams = z.object({ id: z.uuid() });
     const live = async (workspaceId: string, id: string) => {
       const profileId = await deps.people.liveProfileId(deps.db, workspaceId, id);

@@ -405,6 +405,85 @@ describe('consent', () => {
     assert.equal((await entriesOf(gleb)).length, 1);
   });
 
+  it('the proof-of-consent report lists every statement with its wording and proof, per address, audited', async () => {
+    const { ws, person, call, track } = await setup();
+    const id = await person('c-proof', { email: 'proof@example.test', phone: '+79161112233' });
+    const wording = await call('POST', '/api/v1/consent/wordings', {
+      purpose: 'marketing',
+      version: 'site-7',
+      locale: 'ru',
+      text: 'Я согласен получать новости и предложения по e-mail.',
+    });
+    assert.equal(wording.status, 201, JSON.stringify(wording.body));
+    await track([
+      {
+        type: 'track',
+        event: 'Form Submitted',
+        userId: 'c-proof',
+        context: {
+          ip: '198.51.100.4',
+          userAgent: 'UA/1',
+          consent: {
+            channel: 'email',
+            purpose: 'marketing',
+            action: 'grant',
+            source: 'form',
+            wordingVersion: 'site-7',
+          },
+        },
+      },
+    ]);
+    await call('POST', `/api/v1/profiles/${id}/consents`, {
+      statements: [{ channel: 'sms', purpose: 'marketing', action: 'grant', source: 'pos' }],
+    });
+    const report = await call('GET', `/api/v1/profiles/${id}/consents/proof?address=Proof@Example.test&lang=ru`);
+    assert.equal(report.status, 200, JSON.stringify(report.body));
+    assert.equal(report.body.address, 'proof@example.test');
+    assert.equal(report.body.entries.length, 1, 'only the e-mail address');
+    const [entry] = report.body.entries;
+    assert.equal(entry.wordingText, 'Я согласен получать новости и предложения по e-mail.');
+    assert.equal(entry.ip, '198.51.100.4');
+    assert.equal(entry.source, 'form');
+    assert.deepEqual(
+      report.body.status.map((s: { channel: string; status: string }) => [s.channel, s.status]),
+      [['email', 'granted']],
+    );
+    assert.match(report.body.digest, /^[0-9a-f]{64}$/);
+    const whole = await call('GET', `/api/v1/profiles/${id}/consents/proof`);
+    assert.equal(whole.body.entries.length, 2);
+    assert.notEqual(whole.body.digest, report.body.digest);
+    const html = await app.server.inject({
+      method: 'GET',
+      url: `/api/v1/profiles/${id}/consents/proof?format=html&lang=ru&address=proof@example.test`,
+      headers: ws.bearer,
+    });
+    assert.equal(html.statusCode, 200);
+    assert.match(html.headers['content-type'] as string, /^text\/html/);
+    assert.ok(html.body.includes('Подтверждение согласия') && html.body.includes(report.body.digest), html.body);
+    assert.ok(html.body.includes('Я согласен получать новости'));
+    const audit = await call('GET', `/api/v1/audit?action=consent.proof&targetId=${id}`);
+    assert.equal(audit.body.items.length, 3);
+    // Analysts and operators see masked data everywhere, so they cannot print the proof.
+    const key = await app.server.inject({
+      method: 'POST',
+      url: '/api/v1/keys',
+      headers: ws.bearer,
+      payload: { kind: 'secret', name: 'analyst', role: 'analyst' },
+    });
+    const refused = await app.server.inject({
+      method: 'GET',
+      url: `/api/v1/profiles/${id}/consents/proof`,
+      headers: { authorization: `Bearer ${key.json().secret}` },
+    });
+    assert.equal(refused.statusCode, 403);
+    // The workspace overview counts the statuses.
+    const summary = await call('GET', '/api/v1/consent/summary');
+    assert.equal(summary.status, 200);
+    const granted = summary.body.rows.filter((r: { status: string }) => r.status === 'granted');
+    assert.ok(granted.some((r: { channel: string; count: number }) => r.channel === 'sms' && r.count >= 1));
+    assert.ok(summary.body.purposes.some((p: { key: string }) => p.key === 'processing'));
+  });
+
   it('bad input gets a clear 400 with a code', async () => {
     const { person, call } = await setup();
     const id = await person('c-8', { email: 'eva@example.test' });
