@@ -84,6 +84,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     const jobs: QueueDefinition[] = [
       { name: DEMO_JOB, handler: demoJobHandler(events) },
       ...events.uploads.jobs,
+      ...org.jobs,
       {
         name: 'platform.maintenance',
         schedule: '*/15 * * * *',

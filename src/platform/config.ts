@@ -29,6 +29,12 @@ export const ConfigSchema = z.object({
   /** How long a verified secret key or session is trusted before it is looked up again (revocation delay). */
   authCacheSeconds: z.coerce.number().min(0).max(300).default(5),
   dbPoolSize: z.coerce.number().int().min(1).max(200).default(10),
+  /** Audit entries older than this many days are deleted each night; 0 keeps them forever (the default). */
+  auditRetentionDays: z.coerce
+    .number()
+    .int()
+    .refine((d) => d === 0 || (d >= 180 && d <= 3650), 'either 0 (keep forever) or 180 to 3650 days')
+    .default(0),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -51,6 +57,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     secureCookies: env.RAPPORT_SECURE_COOKIES,
     authCacheSeconds: env.RAPPORT_AUTH_CACHE_SECONDS,
     dbPoolSize: env.RAPPORT_DB_POOL_SIZE,
+    auditRetentionDays: env.RAPPORT_AUDIT_RETENTION_DAYS,
   });
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);

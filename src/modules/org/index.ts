@@ -3,6 +3,7 @@ import type { Config } from '../../platform/config.ts';
 import type { Db } from '../../platform/db.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { PersonalDataRegistry } from '../../platform/personal-data.ts';
+import type { QueueDefinition } from '../../platform/queue.ts';
 import { auditContributor, createReadAudit } from './org.audit.ts';
 import { bootstrap, createAuthenticator, resolveWriteKey } from './org.auth.ts';
 import * as repo from './org.repo.ts';
@@ -58,6 +59,21 @@ export function createOrgModule(input: {
     readAudit: createReadAudit(input.db),
     /** The workspace's HMAC key for an erased person's identifiers (created on first use, never shown). */
     subjectKey: subjectKeys(),
+    /** Nightly: expired sessions go, and audit entries older than RAPPORT_AUDIT_RETENTION_DAYS when it is set. */
+    jobs: [
+      {
+        name: 'org.maintenance',
+        schedule: '23 3 * * *',
+        handler: async () => {
+          const now = input.clock.now();
+          const sessions = await repo.deleteExpiredSessions(input.db, now);
+          const days = input.config.auditRetentionDays;
+          const audit =
+            days > 0 ? await repo.purgeAuditBefore(input.db, new Date(now.getTime() - days * 86_400_000)) : 0;
+          input.logger.info({ sessions, audit, auditRetentionDays: days }, 'org maintenance done');
+        },
+      },
+    ] satisfies QueueDefinition[],
   };
 }
 export type OrgModule = ReturnType<typeof createOrgModule>;

@@ -465,6 +465,18 @@ export async function deleteExpiredSessions(db: Db, now: Date) {
 
 // ---- audit log
 
+/** Deletes audit entries older than `before`, a chunk at a time so that no long lock is held. */
+export async function purgeAuditBefore(db: Db, before: Date, chunk = 10_000): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const result = await sql`delete from audit_log where id in (
+        select id from audit_log where at < ${before.toISOString()}::timestamptz limit ${chunk})`.execute(db);
+    const n = Number(result.numAffectedRows ?? 0);
+    total += n;
+    if (n < chunk) return total;
+  }
+}
+
 export async function insertAudit(db: Db, row: Insertable<AuditLogTable>) {
   await insertAudits(db, [row]);
 }

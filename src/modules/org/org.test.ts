@@ -418,3 +418,54 @@ describe('workspace rules', () => {
     assert.match(entry.actorLabel, /^key:sk_/);
   });
 });
+
+describe('nightly maintenance', () => {
+  it('deletes expired sessions and, with a retention set, audit entries older than it — and keeps the rest', async () => {
+    const kept = await createTestApp({ config: { auditRetentionDays: 180 } });
+    try {
+      const ws = await newWorkspace(kept);
+      const audit = async () =>
+        (
+          await sql<{ action: string }>`select action from audit_log where workspace_id = ${ws.workspaceId}
+            order by action`.execute(kept.database.db)
+        ).rows.map((r) => r.action);
+      const day = 86_400_000;
+      await sql`insert into audit_log (id, workspace_id, at, actor_kind, action) values
+        (gen_random_uuid(), ${ws.workspaceId}, ${new Date(Date.now() - 200 * day).toISOString()}, 'system', 'old.entry'),
+        (gen_random_uuid(), ${ws.workspaceId}, ${new Date(Date.now() - 170 * day).toISOString()}, 'system', 'recent.entry')`.execute(
+        kept.database.db,
+      );
+      const before = await audit();
+      assert.ok(before.includes('old.entry') && before.includes('recent.entry'));
+      const signedIn = await signInAsOwner(kept);
+      await sql`update sessions set expires_at = now() - interval '1 minute'`.execute(kept.database.db);
+      const job = kept.org.jobs.find((j) => j.name === 'org.maintenance');
+      await job?.handler([]);
+      const after = await audit();
+      assert.ok(!after.includes('old.entry'), 'older than 180 days: gone');
+      assert.ok(after.includes('recent.entry'), 'within 180 days: kept');
+      assert.equal(after.length, before.length - 1);
+      const left = await sql<{ n: number }>`select count(*)::int as n from sessions`.execute(kept.database.db);
+      assert.equal(left.rows[0]?.n, 0, 'expired sessions are deleted');
+      assert.ok(signedIn);
+    } finally {
+      await kept.close();
+    }
+  });
+
+  it('keeps audit entries forever unless a retention is configured; a retention under 180 days is refused', async () => {
+    const ws = await newWorkspace(app);
+    await sql`insert into audit_log (id, workspace_id, at, actor_kind, action)
+      values (gen_random_uuid(), ${ws.workspaceId}, now() - interval '3000 days', 'system', 'ancient.entry')`.execute(
+      app.database.db,
+    );
+    await app.org.jobs.find((j) => j.name === 'org.maintenance')?.handler([]);
+    const rows =
+      await sql`select 1 from audit_log where workspace_id = ${ws.workspaceId} and action = 'ancient.entry'`.execute(
+        app.database.db,
+      );
+    assert.equal(rows.rows.length, 1);
+    const { loadConfig } = await import('../../platform/config.ts');
+    assert.throws(() => loadConfig({ RAPPORT_AUDIT_RETENTION_DAYS: '30' }), /auditRetentionDays/);
+  });
+});
