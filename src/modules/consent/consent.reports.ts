@@ -275,7 +275,8 @@ export function reportRoutes(deps: ConsentRouteDeps): FastifyPluginAsyncZod {
           'consent.proof',
           { kind: 'profile', id: profileId },
           {
-            address: report.address,
+            // Never the address itself: audit details hold no personal values.
+            oneAddress: report.address !== null,
             format,
             digest: report.digest,
           },
