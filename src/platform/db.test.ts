@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { testDatabaseUrl } from './config.ts';
-import { type Database, openPGlite, openPostgres } from './db.ts';
+import { copyField, type Database, openPGlite, openPostgres } from './db.ts';
 
 /** Runs on PGlite, and on PostgreSQL too when TEST_DATABASE_URL is set. */
 const backends: [string, () => Promise<Database>][] = [['pglite', () => openPGlite('memory://')]];
@@ -97,6 +97,34 @@ for (const [name, open] of backends) {
       assert.equal((r.at as Date).toISOString(), '2026-03-01T10:00:00.000Z');
       assert.deepEqual(r.doc, { a: 1 });
       assert.equal(r.flag, true);
+    });
+
+    it('copyTransaction: COPY and statements share one transaction, committed or rolled back whole', async () => {
+      const db = database.db;
+      await sql`delete from ${sql.table(table)}`.execute(db);
+      const awkward = 'tab\there\nnew line \\ backslash, "quotes", кириллица';
+      const kept = await database.copyTransaction(async (trx, copyIn) => {
+        await copyIn(`${table} (who)`, `${copyField(awkward)}\n${copyField('second')}\n`);
+        await sql`insert into ${sql.table(table)} (who) values ('statement')`.execute(trx);
+        const inside = await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(trx);
+        return inside.rows[0]?.n;
+      });
+      assert.equal(kept, 3);
+      await assert.rejects(
+        database.copyTransaction(async (trx, copyIn) => {
+          await copyIn(`${table} (who)`, 'doomed\n');
+          await sql`insert into ${sql.table(table)} (who) values ('doomed too')`.execute(trx);
+          throw new Error('roll me back');
+        }),
+        /roll me back/,
+      );
+      // A COPY that fails midway (a null into a not-null column) fails its transaction and leaves the session usable.
+      await assert.rejects(database.copyTransaction((_trx, copyIn) => copyIn(`${table} (who)`, 'fine\n\\N\n')));
+      const rows = await sql<{ who: string }>`select who from ${sql.table(table)} order by id`.execute(db);
+      assert.deepEqual(
+        rows.rows.map((r) => r.who),
+        [awkward, 'second', 'statement'],
+      );
     });
 
     it('surfaces a failed commit as an error', async () => {

@@ -1,5 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { PGlite, type Transaction as PGliteTransaction, types as pgliteTypes } from '@electric-sql/pglite';
 import {
   type CompiledQuery,
@@ -10,10 +12,12 @@ import {
   PostgresAdapter,
   PostgresDialect,
   PostgresIntrospector,
+  type PostgresPoolClient,
   PostgresQueryCompiler,
   type QueryResult,
 } from 'kysely';
 import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { Config } from './config.ts';
 
 /**
@@ -31,8 +35,29 @@ export interface Database {
   /** Present on the embedded backend only: pg-boss drives it through its own adapter. */
   readonly pglite?: PGlite;
   readonly connectionString?: string;
+  /**
+   * One transaction on one session that may also COPY rows in — what bulk loads (imports) need beyond Kysely.
+   * `work` gets the transaction's Kysely handle and `copyIn`; both run in the same transaction, which commits when
+   * `work` resolves and rolls back when it throws. On PGlite it holds the session exclusively, like any transaction.
+   */
+  copyTransaction<T>(work: (trx: Db, copyIn: CopyIn) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
+
+/**
+ * `COPY <target> FROM …` of rows in PostgreSQL's text format (tab-separated, `\N` for null, see `copyField`).
+ * `target` is a table name with its column list, written by the caller's code, never taken from input.
+ */
+export type CopyIn = (target: string, rows: string) => Promise<void>;
+
+/** A value as one field of COPY's text format: backslash, tab, newline and carriage return escaped; null as \N. */
+export function copyField(value: string | null | undefined): string {
+  if (value === null || value === undefined) return '\\N';
+  return COPY_SPECIAL.test(value) ? value.replace(COPY_ESCAPES, (c) => COPY_ESCAPED[c] as string) : value;
+}
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_ESCAPES = /[\\\t\n\r]/g;
+const COPY_ESCAPED: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
 /** A module's typed view of the shared connection. Types only: no runtime cost. */
 export function tables<T>(db: Db): Kysely<T> {
@@ -78,8 +103,43 @@ export async function openPostgres(connectionString: string, poolSize = 10): Pro
     kind: 'postgres',
     db,
     connectionString,
+    copyTransaction: (work) => postgresCopyTransaction(pool, work),
     close: () => db.destroy(),
   };
+}
+
+/** A Kysely handle over one checked-out client, so that its statements and the client's COPYs share a transaction. */
+async function postgresCopyTransaction<T>(pool: pg.Pool, work: (trx: Db, copyIn: CopyIn) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let failure: unknown;
+  try {
+    const session = new Kysely({
+      dialect: new PostgresDialect({
+        pool: {
+          // The pool hands out this one client and never releases it: `finally` below does.
+          connect: async () =>
+            ({
+              processID: (client as unknown as { processID?: number }).processID,
+              query: (sql: string, parameters: readonly unknown[]) => client.query(sql, parameters as unknown[]),
+              release: () => {},
+            }) as unknown as PostgresPoolClient,
+          end: async () => {},
+          options: {},
+        },
+      }),
+    });
+    const copyIn: CopyIn = async (target, rows) => {
+      if (rows.length === 0) return;
+      await pipeline(Readable.from([rows]), client.query(copyFrom(`copy ${target} from stdin`)));
+    };
+    return await session.transaction().execute((trx) => work(trx, copyIn));
+  } catch (error) {
+    failure = error;
+    throw error;
+  } finally {
+    // A client whose statement failed may be mid-protocol (a COPY cut short): never hand it to anyone else.
+    client.release(failure instanceof Error ? failure : failure === undefined ? undefined : true);
+  }
 }
 
 /** dataDir `memory://` gives a throwaway in-memory database (tests). */
@@ -97,6 +157,16 @@ export function fromPGlite(pglite: PGlite): Database {
     kind: 'pglite',
     db,
     pglite,
+    copyTransaction: (work) =>
+      pglite.transaction(async (tx) => {
+        // Every statement of `work` runs on `tx`: PGlite's transaction lock is held from BEGIN to COMMIT.
+        const trx = new Kysely({ dialect: new PGliteDialect(pglite, tx) });
+        const copyIn: CopyIn = async (target, rows) => {
+          if (rows.length === 0) return;
+          await tx.query(`copy ${target} from '/dev/blob'`, [], { blob: new Blob([rows]) });
+        };
+        return work(trx, copyIn);
+      }),
     close: async () => {
       if (closed) return;
       closed = true;
@@ -108,14 +178,17 @@ export function fromPGlite(pglite: PGlite): Database {
 
 class PGliteDialect implements Dialect {
   readonly #pglite: PGlite;
-  constructor(pglite: PGlite) {
+  readonly #within: PGliteTransaction | undefined;
+  /** `within`: a PGlite transaction every statement runs in (copyTransaction); Kysely transactions are refused then. */
+  constructor(pglite: PGlite, within?: PGliteTransaction) {
     this.#pglite = pglite;
+    this.#within = within;
   }
   createAdapter() {
     return new PostgresAdapter();
   }
   createDriver(): Driver {
-    return new PGliteDriver(this.#pglite);
+    return new PGliteDriver(this.#pglite, this.#within);
   }
   createQueryCompiler() {
     return new PostgresQueryCompiler();
@@ -127,14 +200,17 @@ class PGliteDialect implements Dialect {
 
 class PGliteDriver implements Driver {
   readonly #pglite: PGlite;
-  constructor(pglite: PGlite) {
+  readonly #within: PGliteTransaction | undefined;
+  constructor(pglite: PGlite, within?: PGliteTransaction) {
     this.#pglite = pglite;
+    this.#within = within;
   }
   async init() {}
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new PGliteConnection(this.#pglite);
+    return new PGliteConnection(this.#pglite, this.#within);
   }
   async beginTransaction(connection: DatabaseConnection) {
+    if (this.#within) throw new Error('Already inside a copyTransaction: use its handle, not a nested transaction.');
     await (connection as PGliteConnection).begin();
   }
   async commitTransaction(connection: DatabaseConnection) {
@@ -161,8 +237,9 @@ class PGliteConnection implements DatabaseConnection {
   #settle: ((outcome: 'commit' | typeof ROLLBACK) => void) | undefined;
   #ended: Promise<{ error: unknown } | undefined> | undefined;
 
-  constructor(pglite: PGlite) {
+  constructor(pglite: PGlite, within?: PGliteTransaction) {
     this.#pglite = pglite;
+    this.#tx = within;
   }
 
   begin(): Promise<void> {
