@@ -440,7 +440,7 @@ describe('nightly maintenance', () => {
       const signedIn = await signInAsOwner(kept);
       await sql`update sessions set expires_at = now() - interval '1 minute'`.execute(kept.database.db);
       const job = kept.org.jobs.find((j) => j.name === 'org.maintenance');
-      await job?.handler([]);
+      await job?.handler();
       const after = await audit();
       assert.ok(!after.includes('old.entry'), 'older than 180 days: gone');
       assert.ok(after.includes('recent.entry'), 'within 180 days: kept');
@@ -459,7 +459,7 @@ describe('nightly maintenance', () => {
       values (gen_random_uuid(), ${ws.workspaceId}, now() - interval '3000 days', 'system', 'ancient.entry')`.execute(
       app.database.db,
     );
-    await app.org.jobs.find((j) => j.name === 'org.maintenance')?.handler([]);
+    await app.org.jobs.find((j) => j.name === 'org.maintenance')?.handler();
     const rows =
       await sql`select 1 from audit_log where workspace_id = ${ws.workspaceId} and action = 'ancient.entry'`.execute(
         app.database.db,
