@@ -11,6 +11,37 @@ export interface EventsDeps {
   profiles: ProfilesModule;
   /** Modules acting on parts of a message's context (consent statements in `context.consent`). */
   extensions?: ContextExtension[];
+  /** Modules reacting to stored events of some names or types (loyalty earning on `Code Registered` …). */
+  listeners?: StoredEventListener[];
+}
+
+/** An event as stored, handed to listeners inside the transaction that stored it. */
+export interface StoredEvent {
+  id: string;
+  messageId: string;
+  profileId: string;
+  type: string;
+  name: string | null;
+  channel: string;
+  occurredAt: Date;
+  properties: Record<string, unknown>;
+  traits: Record<string, unknown>;
+  context: Record<string, unknown>;
+}
+
+export interface StoredEventListener {
+  /** Event names (track's `event`) to hear; empty or absent means any name of the types below. */
+  names?: string[];
+  /** Event types to hear (identify, track …); absent means track. */
+  types?: string[];
+  /** Runs inside the transaction that stored the events, for messages stored for the first time only. Keep it
+   * light (or enqueue a job): every ingestion batch that carries such events waits for it. */
+  handle: (trx: Db, workspaceId: string, events: StoredEvent[]) => Promise<void>;
+}
+
+function hears(listener: StoredEventListener, event: { type: string; name: string | null }): boolean {
+  if (!(listener.types ?? ['track']).includes(event.type)) return false;
+  return !listener.names || listener.names.length === 0 || (event.name !== null && listener.names.includes(event.name));
 }
 
 /** An event on its way to the commit, with the values the extensions parsed from its context. */
@@ -97,17 +128,20 @@ async function commitEvents(deps: EventsDeps, workspaceId: string, valid: Pendin
           valid.map((e) => ({ ids: e.ids, traits: e.profileTraits, at: e.occurredAt, channel: e.channel })),
         );
         const rows = valid.map((e, i) => ({ ...e, id: newId(), profileId: resolution.profileIds[i] as string }));
-        const plain = rows.filter((r) => !r.extensionValues);
-        const extended = rows.filter((r) => r.extensionValues);
+        const listeners = deps.listeners ?? [];
+        const watched = (r: PendingEvent) => r.extensionValues || listeners.some((l) => hears(l, r));
+        const plain = rows.filter((r) => !watched(r));
+        const extended = rows.filter(watched);
         await repo.insertEvents(trx, workspaceId, plain);
         if (extended.length > 0) {
-          // Only messages stored for the first time reach the extensions: a retried batch records nothing twice.
+          // Only messages stored for the first time reach extensions and listeners: a retried batch does nothing twice.
           const stored = await repo.insertEventsReturningNew(trx, workspaceId, extended);
-          await applyExtensions(
-            trx,
-            workspaceId,
-            extended.filter((r) => stored.has(r.messageId)),
-          );
+          const fresh = firstOfEach(extended.filter((r) => stored.has(r.messageId)));
+          await applyExtensions(trx, workspaceId, fresh);
+          for (const listener of listeners) {
+            const heard = fresh.filter((r) => hears(listener, r));
+            if (heard.length > 0) await listener.handle(trx, workspaceId, heard.map(storedEvent));
+          }
         }
         // Last, so that row locks on busy profiles are held only until the commit right after.
         await deps.profiles.applyProjection(trx, workspaceId, resolution.projection);
@@ -121,16 +155,38 @@ async function commitEvents(deps: EventsDeps, workspaceId: string, valid: Pendin
   }
 }
 
+/** The same message twice in one group was stored once: keep its first row. */
+function firstOfEach<T extends { messageId: string }>(rows: T[]): T[] {
+  const seen = new Set<string>();
+  return rows.filter((r) => {
+    if (seen.has(r.messageId)) return false;
+    seen.add(r.messageId);
+    return true;
+  });
+}
+
+function storedEvent(r: PendingEvent & { id: string; profileId: string }): StoredEvent {
+  return {
+    id: r.id,
+    messageId: r.messageId,
+    profileId: r.profileId,
+    type: r.type,
+    name: r.name,
+    channel: r.channel,
+    occurredAt: r.occurredAt,
+    properties: r.properties,
+    traits: r.traits,
+    context: r.context,
+  };
+}
+
 async function applyExtensions(
   trx: Db,
   workspaceId: string,
   rows: (PendingEvent & { profileId: string })[],
 ): Promise<void> {
   const byExtension = new Map<ContextExtension, Parameters<ContextExtension['apply']>[2]>();
-  const seen = new Set<string>();
   for (const row of rows) {
-    if (seen.has(row.messageId)) continue; // the same message twice in one group
-    seen.add(row.messageId);
     for (const { extension, value } of row.extensionValues ?? []) {
       const items = byExtension.get(extension) ?? [];
       byExtension.set(extension, items);

@@ -90,6 +90,48 @@ describe('ingestion', () => {
     assert.equal(await countEvents(ws.workspaceId), 1);
   });
 
+  it('tells listeners of the events they asked for, once per message id, in the storing transaction', async () => {
+    const ws = await newWorkspace(app);
+    const { send } = await tracking(ws);
+    const heard: { messageId: string; name: string | null; profileId: string; committed: boolean }[] = [];
+    app.events.onStored({
+      names: ['Code Registered'],
+      handle: async (trx, workspaceId, events) => {
+        if (workspaceId !== ws.workspaceId) return;
+        for (const e of events) {
+          // Inside the transaction: the event row is already visible to it.
+          const row = await sql`select 1 from events where workspace_id = ${workspaceId} and id = ${e.id}`.execute(trx);
+          heard.push({
+            messageId: e.messageId,
+            name: e.name,
+            profileId: e.profileId,
+            committed: row.rows.length === 1,
+          });
+        }
+      },
+    });
+    const code = {
+      type: 'track',
+      userId: 'lis-1',
+      event: 'Code Registered',
+      messageId: 'reg-1',
+      properties: { code: 'X' },
+    };
+    const other = { type: 'track', userId: 'lis-1', event: 'Page Viewed', messageId: 'pv-1' };
+    assert.equal((await send('batch', { batch: [code, other, code] })).status, 200);
+    assert.equal((await send('batch', { batch: [code] })).status, 200);
+    assert.deepEqual(
+      heard.map((h) => [h.messageId, h.name, h.committed]),
+      [['reg-1', 'Code Registered', true]],
+    );
+    const profile = await app.server.inject({
+      method: 'GET',
+      url: '/api/v1/profiles?identifier=user_id:lis-1',
+      headers: ws.bearer,
+    });
+    assert.equal(heard[0]?.profileId, profile.json().items[0].id);
+  });
+
   it('accepts gzip bodies and the write key in the body', async () => {
     const ws = await newWorkspace(app);
     const { key } = await tracking(ws);

@@ -1,14 +1,15 @@
 import { type Clock, systemClock } from '../../platform/clock.ts';
-import type { Db } from '../../platform/db.ts';
+import type { Database, Db } from '../../platform/db.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { PersonalDataRegistry } from '../../platform/personal-data.ts';
 import type { OrgModule } from '../org/index.ts';
 import type { ProfilesModule } from '../profiles/index.ts';
+import { bulkImport } from './events.bulk.ts';
 import type { ContextExtension } from './events.extensions.ts';
 import { type ImportOptions, importFile, importStream, type StreamImportOptions } from './events.import.ts';
 import * as repo from './events.repo.ts';
 import { ingestionRoutes, timelineRoutes } from './events.routes.ts';
-import { type EventsDeps, ingest } from './events.service.ts';
+import { type EventsDeps, ingest, type StoredEventListener } from './events.service.ts';
 import { eventsContributor } from './events.subject.ts';
 import { uploadRoutes } from './events.uploads.routes.ts';
 import { type Enqueue, runImport, type UploadDeps, uploadJobs } from './events.uploads.ts';
@@ -18,6 +19,7 @@ export type { ImportKind, ImportOptions, ImportProgress, ImportSummary, StreamIm
 export { formatOf } from './events.import.ts';
 export type { NormalizedEvent } from './events.normalize.ts';
 export type { IngestResult } from './events.schemas.ts';
+export type { StoredEvent, StoredEventListener } from './events.service.ts';
 export type { Enqueue, ImportJob } from './events.uploads.ts';
 export { IMPORT_JOB } from './events.uploads.ts';
 
@@ -40,16 +42,32 @@ export function createEventsModule(input: {
   logger?: Logger;
   /** Where the events register their part of a data subject's export and erasure. */
   personalData?: PersonalDataRegistry;
+  /** The database's COPY-capable transactions: imports take the bulk path with it (events.bulk.ts). */
+  copyTransaction?: Database['copyTransaction'];
 }) {
   const extensions: ContextExtension[] = [];
-  const deps: EventsDeps = { db: input.db, profiles: input.profiles, extensions };
+  const listeners: StoredEventListener[] = [];
+  const deps: EventsDeps = { db: input.db, profiles: input.profiles, extensions, listeners };
+  /** What an import writes its batches with: the bulk path, whose deferred rows go through `ingest`. */
+  const importWriter = (workspaceId: string) => {
+    const copyTransaction = input.copyTransaction;
+    if (!copyTransaction) return (messages: unknown[]) => ingest(deps, workspaceId, messages, new Date());
+    return bulkImport(
+      {
+        copyTransaction,
+        profiles: input.profiles,
+        ingest: (ws, messages, receivedAt) => ingest(deps, ws, messages, receivedAt),
+        handledByIngest: (event) => extensions.some((x) => event.context[x.key] !== undefined),
+      },
+      workspaceId,
+    );
+  };
   const uploads: UploadDeps = {
     db: input.db,
     clock: input.clock ?? systemClock,
     logger: input.logger,
     audit: input.org.recordAudit,
-    importStream: (workspaceId, options) =>
-      importStream((messages) => ingest(deps, workspaceId, messages, new Date()), options),
+    importStream: (workspaceId, options) => importStream(importWriter(workspaceId), options),
   };
   // A merge moves the absorbed profiles' timelines to the survivor, in the merge's own transaction.
   input.profiles.onMerge((trx, workspaceId, merges) => repo.repointEvents(trx, workspaceId, merges));
@@ -64,15 +82,21 @@ export function createEventsModule(input: {
     extendContext: <T>(extension: ContextExtension<T>) => {
       extensions.push(extension as ContextExtension);
     },
+    /**
+     * Lets a module react to stored events of some names/types (track by default), inside the transaction that
+     * stored them and only for messages stored for the first time: e.g. loyalty earning on `Code Registered`.
+     */
+    onStored: (listener: StoredEventListener) => {
+      listeners.push(listener);
+    },
     /** Appends messages of the tracking API for a workspace (imports use this too). */
     ingest: (workspaceId: string, messages: unknown[], receivedAt = new Date()) =>
       ingest(deps, workspaceId, messages, receivedAt),
     /** Imports a CSV or NDJSON file of events or profiles into a workspace (streaming, idempotent, resumable). */
-    importFile: (workspaceId: string, options: ImportOptions) =>
-      importFile((messages) => ingest(deps, workspaceId, messages, new Date()), options),
+    importFile: (workspaceId: string, options: ImportOptions) => importFile(importWriter(workspaceId), options),
     /** The same from any stream (console uploads): the caller keeps rejects and checkpoints. */
     importStream: (workspaceId: string, options: StreamImportOptions) =>
-      importStream((messages) => ingest(deps, workspaceId, messages, new Date()), options),
+      importStream(importWriter(workspaceId), options),
     /**
      * Imports uploaded over HTTP (events.uploads.ts): `routes(enqueue)` for /api/v1/imports, `jobs` for the
      * queue (the import job, its dead letter, the clean-up of abandoned uploads), and `run` to run one import
