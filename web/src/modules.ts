@@ -28,7 +28,7 @@ export const PRODUCT_MODULES = [
   { id: 'overview', path: '/', icon: IconHome, built: true },
   { id: 'customers', path: '/customers', icon: IconUsers, built: true, permission: 'profiles:read' },
   { id: 'events', path: '/events', icon: IconActivity, built: false },
-  { id: 'consent', path: '/consent', icon: IconShieldCheck, built: false },
+  { id: 'consent', path: '/consent', icon: IconShieldCheck, built: true, permission: 'profiles:read' },
   { id: 'promoCodes', path: '/promo-codes', icon: IconTicket, built: false },
   { id: 'loyalty', path: '/loyalty', icon: IconAward, built: false },
   { id: 'segments', path: '/segments', icon: IconChartPie, built: false },

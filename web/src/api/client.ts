@@ -174,11 +174,11 @@ export function upload<T>(path: string, file: Blob, options: UploadOptions): Pro
   });
 }
 
-/** Downloads a file the API serves (it needs the workspace header, so a plain link cannot fetch it). */
-export async function download(path: string, fileName: string): Promise<void> {
+/** A GET with the session's headers whose body is a file, not JSON; problems are thrown as `api` throws them. */
+async function fetchFile(path: string, query?: RequestOptions['query']): Promise<Response> {
   let response: Response;
   try {
-    response = await fetch(path, { headers: contextHeaders('GET'), credentials: 'same-origin' });
+    response = await fetch(buildUrl(path, query), { headers: contextHeaders('GET'), credentials: 'same-origin' });
   } catch {
     throw new ApiError({ title: 'Network error', status: 0, code: 'NETWORK_ERROR' });
   }
@@ -186,6 +186,12 @@ export async function download(path: string, fileName: string): Promise<void> {
     if (response.status === 401) context.onUnauthorized();
     throw new ApiError(await readProblem(response));
   }
+  return response;
+}
+
+/** Downloads a file the API serves (it needs the workspace header, so a plain link cannot fetch it). */
+export async function download(path: string, fileName: string, query?: RequestOptions['query']): Promise<void> {
+  const response = await fetchFile(path, query);
   const url = URL.createObjectURL(await response.blob());
   const link = document.createElement('a');
   link.href = url;
@@ -195,4 +201,42 @@ export async function download(path: string, fileName: string): Promise<void> {
   link.remove();
   // Revoked a moment later: some browsers start the download after click() returns.
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/**
+ * Shows an HTML document the API renders (a printable report) in a new tab. A plain link would reach the server
+ * without the workspace header, so the server would answer for the user's first workspace rather than the one on
+ * screen: the document is fetched here and opened from a Blob URL. The tab is opened before the request, while the
+ * click still counts as a user gesture (browsers block tabs opened later), shows `waiting` meanwhile, and is closed
+ * again if the request fails. The Blob document is same-origin and so carries the console's CSP: no scripts run in it.
+ */
+export async function openDocument(path: string, query: RequestOptions['query'], waiting: string): Promise<void> {
+  const tab = window.open('', '_blank');
+  if (tab) {
+    tab.opener = null;
+    tab.document.title = waiting;
+    tab.document.body.textContent = waiting;
+  }
+  let url: string;
+  try {
+    const response = await fetchFile(path, query);
+    url = URL.createObjectURL(new Blob([await response.arrayBuffer()], { type: 'text/html;charset=utf-8' }));
+  } catch (error) {
+    tab?.close();
+    throw error;
+  }
+  if (tab) {
+    tab.location.href = url;
+  } else {
+    // A blocked pop-up: a link may still open it while the gesture lasts, or the browser asks to allow pop-ups.
+    const link = document.createElement('a');
+    link.href = url;
+    link.target = '_blank';
+    link.rel = 'noopener';
+    document.body.append(link);
+    link.click();
+    link.remove();
+  }
+  // Kept a minute, so that a slow tab still finds it; the open document keeps its own copy.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }

@@ -4,10 +4,11 @@ import type {
   ConsentSettings,
   ConsentState,
   ConsentStatement,
+  Purpose,
   Wording,
 } from '../../../src/modules/consent/consent.schemas.ts';
 import { useCurrentWorkspaceId } from '../session/SessionContext.tsx';
-import { type ApiError, api } from './client.ts';
+import { type ApiError, api, openDocument } from './client.ts';
 
 export interface ProfileConsents {
   current: ConsentState[];
@@ -29,10 +30,18 @@ export interface OutboxMessage {
 /** A statement as the console sends it: `source` is always named, `at` is never back-dated from here. */
 export type StatementInput = Omit<ConsentStatement, 'at' | 'source'> & { source: ConsentStatement['source'] };
 
+/** Current consent status counted per channel × purpose × status, for the Consent overview. */
+export interface ConsentSummary {
+  /** `status` is granted, pending or revoked today; anything else is a status this console does not know yet. */
+  rows: { channel: string; purpose: string; status: string; count: number }[];
+  purposes: Purpose[];
+}
+
 const consentKeys = {
   profile: (workspaceId: string, id: string) => ['ws', workspaceId, 'consent', 'profile', id] as const,
   settings: (workspaceId: string) => ['ws', workspaceId, 'consent', 'settings'] as const,
   outbox: (workspaceId: string) => ['ws', workspaceId, 'consent', 'outbox'] as const,
+  summary: (workspaceId: string) => ['ws', workspaceId, 'consent', 'summary'] as const,
 };
 
 export function useProfileConsents(profileId: string) {
@@ -53,6 +62,7 @@ export function useRecordConsent(profileId: string) {
       void queryClient.invalidateQueries({ queryKey: consentKeys.profile(workspaceId, profileId) });
       // A double opt-in leaves a confirmation message in the outbox.
       void queryClient.invalidateQueries({ queryKey: consentKeys.outbox(workspaceId) });
+      void queryClient.invalidateQueries({ queryKey: consentKeys.summary(workspaceId) });
     },
   });
 }
@@ -90,4 +100,29 @@ export function useConsentOutbox(enabled = true) {
     queryFn: () => api<{ items: OutboxMessage[] }>('/api/v1/consent/outbox', { query: { limit: 50 } }),
     enabled,
   });
+}
+
+export function useConsentSummary() {
+  const workspaceId = useCurrentWorkspaceId();
+  return useQuery<ConsentSummary, ApiError>({
+    queryKey: consentKeys.summary(workspaceId),
+    queryFn: () => api<ConsentSummary>('/api/v1/consent/summary'),
+  });
+}
+
+/**
+ * Opens the printable proof of a profile's consents (all of them, or those given for one address) in a new tab, in
+ * `lang`. `waiting` is shown in the tab until the report arrives. Each one opened is audited (`consent.proof`).
+ */
+export function openConsentProof(
+  profileId: string,
+  address: string | null,
+  lang: 'en' | 'ru',
+  waiting: string,
+): Promise<void> {
+  return openDocument(
+    `/api/v1/profiles/${encodeURIComponent(profileId)}/consents/proof`,
+    { format: 'html', address, lang },
+    waiting,
+  );
 }

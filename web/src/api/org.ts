@@ -219,8 +219,12 @@ export function useRevokeApiKey() {
   });
 }
 
+/** The audit log's filters, as `GET /api/v1/audit` takes them (AuditQuery). */
 export interface AuditFilters {
   action?: string;
+  actorId?: string;
+  targetKind?: string;
+  targetId?: string;
   from?: string;
   to?: string;
 }

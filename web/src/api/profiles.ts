@@ -1,9 +1,15 @@
 import { type InfiniteData, useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect } from 'react';
 import type { EventType, TimelineEvent } from '../../../src/modules/events/events.schemas.ts';
-import type { Profile, ProfileSummary } from '../../../src/modules/profiles/profiles.schemas.ts';
+import type {
+  ErasureRequest,
+  ErasureResult,
+  Profile,
+  ProfileSummary,
+  SubjectExportQuery,
+} from '../../../src/modules/profiles/profiles.schemas.ts';
 import { useCurrentWorkspaceId } from '../session/SessionContext.tsx';
-import { type ApiError, api, type Page } from './client.ts';
+import { type ApiError, api, download, type Page } from './client.ts';
 
 /** How the customer list is narrowed: nothing (newest first), a text search, or one exact identifier. */
 export type ProfileSearch = { mode: 'all' } | { mode: 'q'; q: string } | { mode: 'identifier'; identifier: string };
@@ -85,4 +91,39 @@ export function useRefreshCustomersWhile(active: boolean) {
     }, 3000);
     return () => clearInterval(timer);
   }, [active, workspaceId, queryClient]);
+}
+
+export type ExportFormat = SubjectExportQuery['format'];
+
+/** Everything kept about a person, as one JSON file or a zip of one CSV per section (the server audits it). */
+export function useExportProfile(id: string) {
+  return useMutation<void, ApiError, ExportFormat>({
+    mutationFn: (format) =>
+      download(
+        `/api/v1/profiles/${encodeURIComponent(id)}/export`,
+        `profile-${id}.${format === 'csv' ? 'zip' : 'json'}`,
+        { format },
+      ),
+  });
+}
+
+/** Erases a person for good; afterwards everything cached about them is read again (the profile is a tombstone). */
+export function useEraseProfile(id: string) {
+  const workspaceId = useCurrentWorkspaceId();
+  const queryClient = useQueryClient();
+  return useMutation<ErasureResult, ApiError, ErasureRequest>({
+    mutationFn: (request) =>
+      api<ErasureResult>(`/api/v1/profiles/${encodeURIComponent(id)}/erase`, { method: 'POST', body: request }),
+    onSuccess: (result) => {
+      // The profile, its timeline and consents (keys with this id or the survivor's), and lists that showed it.
+      void queryClient.invalidateQueries({
+        predicate: (query) =>
+          query.queryKey[0] === 'ws' &&
+          query.queryKey[1] === workspaceId &&
+          (query.queryKey.includes(id) ||
+            query.queryKey.includes(result.profileId) ||
+            (query.queryKey[2] === 'profiles' && query.queryKey[3] === 'list')),
+      });
+    },
+  });
 }

@@ -1,4 +1,4 @@
-/** English strings of the consent screens (profile panel, settings); spread into `en`. */
+/** English strings of the consent and privacy screens (profile panel and actions, Consent page, settings); spread into `en`. */
 export const enConsent = {
   consent: {
     title: 'Consent',
@@ -29,6 +29,12 @@ export const enConsent = {
     since: 'Since {{date}}',
     recordedAt: 'recorded {{date}}',
     expires: 'expires {{date}}',
+    proofOf: 'Proof of consent',
+    proofAll: 'All of this customer’s consents',
+    proofAllHint: 'Every address and purpose, with the full history',
+    proofForAddress: 'For one address',
+    proofNote: 'A printable report from the ledger opens in a new tab. Opening it is recorded in the audit log.',
+    proofLoading: 'Preparing the proof of consent…',
     status: {
       granted: 'Granted',
       revoked: 'Revoked',
@@ -75,6 +81,59 @@ export const enConsent = {
       sharing: 'Sharing with partners',
       processing: 'Data processing',
     },
+  },
+  consentOverview: {
+    description:
+      'Where customers stand today on each purpose and channel: how many have granted consent, are yet to confirm it, or have revoked it.',
+    statusTitle: 'Current status',
+    statusHint:
+      'Customers counted per channel: someone with consent by e-mail and SMS counts on both rows. The share is of those with anything recorded on the row.',
+    empty:
+      'No consents recorded yet. They appear here as customers give them on forms, at the till, by confirming an e-mail or SMS, or as staff record them on a customer’s profile.',
+    purposeEmpty: 'Nothing recorded for this purpose yet.',
+    total: 'Total',
+    share: 'Granted share',
+    openCustomer: 'Open customer',
+  },
+  privacy: {
+    export: 'Export data',
+    exportHint: 'Everything kept about this person',
+    exportJson: 'JSON',
+    exportJsonHint: 'One file with every section',
+    exportCsv: 'CSV bundle (zip)',
+    exportCsvHint: 'One spreadsheet per section',
+    exported: 'Export downloaded. It is recorded in the audit log.',
+    auditTrail: 'Audit trail',
+    erase: 'Erase personal data',
+    eraseTitle: 'Erase this customer’s personal data',
+    customer: 'Customer',
+    irreversible: 'This cannot be undone: nothing is kept to restore from',
+    eraseProfile: 'Name, e-mail, phones, cards and all other traits are removed; the record leaves lists and search.',
+    eraseIdentifiers:
+      'Identifiers are kept only as one-way hashes: imports and tracking that bring them back are refused, unless the person signs up again themselves.',
+    eraseEvents: 'Activity keeps types, times and amounts only, so reports stay right.',
+    eraseConsents: 'Consent decisions stay as proof, without addresses, IPs or devices.',
+    reason: 'Reason',
+    reasonPlaceholder: 'Choose why',
+    reasons: {
+      subject_request: 'The person asked to be erased',
+      consent_withdrawn: 'Consent was withdrawn',
+      no_longer_needed: 'Data no longer needed',
+      unlawful_processing: 'Data was processed unlawfully',
+      legal_obligation: 'Required by law',
+      other: 'Other',
+    },
+    ticket: 'Request reference',
+    ticketHint: 'Optional: the number of the request in your own system. No names or e-mails here.',
+    ticketInvalid: 'Letters, digits and # . _ / -, starting with a letter or digit; up to 40',
+    confirmWord: 'ERASE',
+    confirmLabel: 'Type {{word}} to confirm',
+    eraseSubmit: 'Erase for good',
+    erased: 'Personal data erased',
+    erasedTitle: 'Erased customer',
+    erasedOn: 'Personal data erased {{date}}',
+    tombstone:
+      'This record is kept without personal data so that counts, revenue and consent proofs of the past stay right. It cannot be edited or merged.',
   },
   consentSettings: {
     title: 'Consent',

@@ -1,3 +1,4 @@
+import { enAudit } from './en.audit.ts';
 import { enConsent } from './en.consent.ts';
 
 /** English strings of the console. ru.ts must have the same keys: its type is derived from this object. */
@@ -68,6 +69,9 @@ export const en = {
     INVALID_MAPPING: 'The column mapping is not valid: each column may be mapped once, to a field name.',
     IMPORT_NOT_FOUND: 'There is no such import in this workspace.',
     UPLOAD_INTERRUPTED: 'The upload was interrupted before the whole file arrived. Try again.',
+    PROFILE_ALREADY_ERASED: 'This person has already been erased.',
+    PROFILE_ALREADY_MERGED: 'This record was merged into another one meanwhile. Reload the page and try again.',
+    PROFILE_ERASED: 'This person was erased: their record can no longer be changed.',
   },
   signIn: {
     subtitle: 'Sign in to your brand’s customer workspace',
@@ -137,7 +141,6 @@ export const en = {
     modules: {
       customers: 'One record per customer, merged from every shop, site and app, with their history in one place.',
       events: 'A live stream of what customers do (purchases, visits, sign-ups) as your sites and tills report it.',
-      consent: 'Who agreed to receive what, on which channel and when, so every message stays lawful.',
       promoCodes: 'Generate, hand out and redeem promo codes, with limits and a full record of their use.',
       loyalty: 'Points, tiers and rewards that bring customers back, with balances they can trust.',
       segments: 'Groups of customers defined by rules, kept up to date as their behaviour changes.',
@@ -443,53 +446,7 @@ export const en = {
     },
   },
   ...enConsent,
-  audit: {
-    title: 'Audit log',
-    description: 'Every change made in this workspace: who did it, from where and when.',
-    action: 'Action',
-    actionPlaceholder: 'Any action',
-    from: 'From',
-    to: 'To',
-    rangeInvalid: 'Must not be before “From”',
-    apply: 'Apply',
-    reset: 'Clear filters',
-    timeZoneNote: 'Days and times are in the workspace’s time zone ({{timeZone}}).',
-    at: 'When',
-    actor: 'Who',
-    target: 'Object',
-    ip: 'IP address',
-    details: 'Details',
-    empty: 'Nothing has been recorded yet.',
-    emptyFiltered: 'No entries match these filters.',
-    actions: {
-      'install.bootstrapped': 'Rapport installed',
-      'workspace.created': 'Workspace created',
-      'workspace.updated': 'Workspace settings changed',
-      'user.created': 'User added',
-      'user.updated': 'User changed',
-      'user.removed': 'User removed',
-      'branch.created': 'Branch created',
-      'branch.updated': 'Branch changed',
-      'branch.deleted': 'Branch deleted',
-      'key.created': 'API key created',
-      'key.revoked': 'API key revoked',
-      'import.uploaded': 'File uploaded for import',
-    },
-    targetKinds: {
-      workspace: 'Workspace',
-      branch: 'Branch',
-      api_key: 'API key',
-      user: 'User',
-      membership: 'Membership',
-      session: 'Session',
-      import: 'Import',
-    },
-    actorKinds: {
-      user: 'User',
-      key: 'Key',
-      system: 'System',
-    },
-  },
+  ...enAudit,
 };
 
 /** Same shape as `en`, with any text: what every other language must provide. */

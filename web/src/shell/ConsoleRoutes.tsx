@@ -1,6 +1,7 @@
 import { Navigate, Route, Routes } from 'react-router';
 import { isUpcoming, PRODUCT_MODULES } from '../modules.ts';
 import { ComingSoonPage } from '../pages/ComingSoonPage.tsx';
+import { ConsentOverviewPage } from '../pages/consent/ConsentOverviewPage.tsx';
 import { CustomersPage } from '../pages/customers/CustomersPage.tsx';
 import { ImportPage } from '../pages/customers/ImportPage.tsx';
 import { ProfilePage } from '../pages/customers/ProfilePage.tsx';
@@ -22,6 +23,7 @@ export function ConsoleRoutes() {
         <Route path="/customers" element={<CustomersPage />} />
         <Route path="/customers/import" element={<ImportPage />} />
         <Route path="/customers/:id" element={<ProfilePage />} />
+        <Route path="/consent" element={<ConsentOverviewPage />} />
         {PRODUCT_MODULES.filter(isUpcoming).map((module) => (
           <Route key={module.id} path={module.path} element={<ComingSoonPage moduleId={module.id} />} />
         ))}

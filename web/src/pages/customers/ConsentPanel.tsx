@@ -1,24 +1,6 @@
-import {
-  Autocomplete,
-  Badge,
-  Button,
-  Checkbox,
-  Group,
-  Modal,
-  Paper,
-  SegmentedControl,
-  Select,
-  SimpleGrid,
-  Stack,
-  Table,
-  Text,
-  TextInput,
-  Title,
-  UnstyledButton,
-} from '@mantine/core';
+import { Badge, Button, Group, Paper, SimpleGrid, Stack, Table, Text, Title, UnstyledButton } from '@mantine/core';
 import { IconPlus } from '@tabler/icons-react';
-import i18next, { type TFunction } from 'i18next';
-import { type FormEvent, useState } from 'react';
+import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import {
   CHANNELS,
@@ -32,56 +14,45 @@ import { ConfirmModal } from '../../components/ConfirmModal.tsx';
 import { LoadingBlock } from '../../components/ListStates.tsx';
 import { notifySuccess, ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { useCan } from '../../components/RequirePermission.tsx';
+import { consentChannelLabel, purposeLabel, sourceLabel } from '../../lib/consent.ts';
 import { useIsPhone } from '../../lib/useIsPhone.ts';
 import { useWorkspaceClock } from '../../lib/useWorkspaceClock.ts';
-
-/** Sources a member of staff can name when recording a consent by hand. */
-const STAFF_SOURCES = ['staff', 'call_centre', 'pos'] as const;
-type StaffSource = (typeof STAFF_SOURCES)[number];
+import { ProofMenu } from './ConsentProof.tsx';
+import { RecordConsentModal } from './RecordConsentModal.tsx';
 
 type CellStatus = ConsentState['status'] | 'none';
 const STATUS_COLOR: Record<CellStatus, string> = { granted: 'green', revoked: 'red', pending: 'yellow', none: 'gray' };
 const ACTION_COLOR: Record<ConsentEntry['action'], string> = { grant: 'green', revoke: 'red', pending: 'yellow' };
 
-export function consentChannelLabel(channel: string, t: TFunction): string {
-  return (CHANNELS as readonly string[]).includes(channel)
-    ? (t(`consent.channels.${channel as ConsentChannel}`) as string)
-    : channel;
-}
-
-function sourceLabel(source: string, t: TFunction): string {
-  const key = `consent.sources.${source}`;
-  return i18next.exists(key) ? (t(key as never) as string) : source;
-}
-
-export function purposeLabel(key: string, purposes: Purpose[], language: string | undefined): string {
-  const purpose = purposes.find((p) => p.key === key);
-  if (!purpose) return key;
-  return language === 'ru' ? purpose.nameRu : purpose.nameEn;
-}
-
-export function ConsentPanel({ profileId }: { profileId: string }) {
+/** `erased`: the person was erased; what they decided stays on record, but nothing new is recorded for them. */
+export function ConsentPanel({ profileId, erased = false }: { profileId: string; erased?: boolean }) {
   const { t } = useTranslation();
   const consents = useProfileConsents(profileId);
   const settings = useConsentSettings();
-  const canWrite = useCan('profiles:write');
+  const canWrite = useCan('profiles:write') && !erased;
+  const canProve = useCan('profiles:read_pii');
   const [recording, setRecording] = useState(false);
 
   return (
     <Paper withBorder radius="md" p={{ base: 'md', sm: 'lg' }} data-testid="profile-consent">
       <Group justify="space-between" align="center" mb="sm" gap="sm">
         <Title order={4}>{t('consent.title')}</Title>
-        {canWrite && settings.data && (
-          <Button
-            size="xs"
-            variant="light"
-            leftSection={<IconPlus size={14} />}
-            onClick={() => setRecording(true)}
-            data-testid="consent-record"
-          >
-            {t('consent.record')}
-          </Button>
-        )}
+        <Group gap="xs">
+          {canProve && consents.data && (
+            <ProofMenu profileId={profileId} current={consents.data.current} history={consents.data.history} />
+          )}
+          {canWrite && settings.data && (
+            <Button
+              size="xs"
+              variant="light"
+              leftSection={<IconPlus size={14} />}
+              onClick={() => setRecording(true)}
+              data-testid="consent-record"
+            >
+              {t('consent.record')}
+            </Button>
+          )}
+        </Group>
       </Group>
       {consents.isPending || settings.isPending ? (
         <LoadingBlock />
@@ -449,134 +420,5 @@ function ConsentHistory({ history, purposes }: { history: ConsentEntry[]; purpos
         </Table.ScrollContainer>
       )}
     </Stack>
-  );
-}
-
-function RecordConsentModal({
-  profileId,
-  purposes,
-  wordings,
-  onClose,
-}: {
-  profileId: string;
-  purposes: Purpose[];
-  wordings: { purpose: string; version: string }[];
-  onClose: () => void;
-}) {
-  const { t, i18n } = useTranslation();
-  const mutation = useRecordConsent(profileId);
-  const [channel, setChannel] = useState<ConsentChannel>('email');
-  const [purpose, setPurpose] = useState(purposes[0]?.key ?? '');
-  const [action, setAction] = useState<'grant' | 'revoke'>('grant');
-  const [source, setSource] = useState<StaffSource>('staff');
-  const [address, setAddress] = useState('');
-  const [wordingVersion, setWordingVersion] = useState('');
-  const [doubleOptIn, setDoubleOptIn] = useState(false);
-  const versions = [...new Set(wordings.filter((w) => w.purpose === purpose).map((w) => w.version))];
-  // A confirmation can only be asked for on a channel Rapport can send it to.
-  const canConfirm = action === 'grant' && (channel === 'email' || channel === 'sms');
-
-  function submit(event: FormEvent) {
-    event.preventDefault();
-    if (!purpose) return;
-    const statement: StatementInput = {
-      channel,
-      purpose,
-      action,
-      source,
-      address: address.trim() || undefined,
-      wordingVersion: wordingVersion.trim() || undefined,
-      doubleOptIn: canConfirm && doubleOptIn ? true : undefined,
-    };
-    mutation.mutate([statement], {
-      onSuccess: () => {
-        notifySuccess(statement.doubleOptIn ? t('consent.recordedPending') : t('consent.recorded'));
-        onClose();
-      },
-    });
-  }
-
-  return (
-    <Modal opened onClose={onClose} title={t('consent.recordTitle')} centered>
-      <form onSubmit={submit} noValidate data-testid="consent-form">
-        <Stack gap="md">
-          {mutation.error ? <ProblemAlert error={mutation.error} /> : null}
-          <SegmentedControl
-            fullWidth
-            value={action}
-            onChange={(value) => setAction(value === 'revoke' ? 'revoke' : 'grant')}
-            data={[
-              { value: 'grant', label: t('consent.actions.grant') },
-              { value: 'revoke', label: t('consent.actions.revoke') },
-            ]}
-            data-testid="consent-form-action"
-          />
-          <SimpleGrid cols={{ base: 1, xs: 2 }} spacing="sm">
-            <Select
-              label={t('consent.channel')}
-              data={CHANNELS.map((value) => ({ value, label: consentChannelLabel(value, t) }))}
-              value={channel}
-              onChange={(value) => value && setChannel(value as ConsentChannel)}
-              allowDeselect={false}
-              comboboxProps={{ withinPortal: true }}
-              data-testid="consent-form-channel"
-            />
-            <Select
-              label={t('consent.purpose')}
-              data={purposes.map((p) => ({
-                value: p.key,
-                label: purposeLabel(p.key, purposes, i18n.resolvedLanguage),
-              }))}
-              value={purpose}
-              onChange={(value) => value && setPurpose(value)}
-              allowDeselect={false}
-              comboboxProps={{ withinPortal: true }}
-              data-testid="consent-form-purpose"
-            />
-            <Select
-              label={t('consent.source')}
-              data={STAFF_SOURCES.map((value) => ({ value, label: sourceLabel(value, t) }))}
-              value={source}
-              onChange={(value) => value && setSource(value as StaffSource)}
-              allowDeselect={false}
-              comboboxProps={{ withinPortal: true }}
-              data-testid="consent-form-source"
-            />
-            <Autocomplete
-              label={t('consent.wordingVersion')}
-              placeholder={t('consent.wordingPlaceholder')}
-              data={versions}
-              value={wordingVersion}
-              onChange={setWordingVersion}
-              comboboxProps={{ withinPortal: true }}
-              data-testid="consent-form-wording"
-            />
-          </SimpleGrid>
-          <TextInput
-            label={t('consent.address')}
-            description={t('consent.addressHint')}
-            value={address}
-            onChange={(event) => setAddress(event.currentTarget.value)}
-            data-testid="consent-form-address"
-          />
-          <Checkbox
-            label={t('consent.doubleOptIn')}
-            description={t('consent.doubleOptInHint')}
-            checked={canConfirm && doubleOptIn}
-            disabled={!canConfirm}
-            onChange={(event) => setDoubleOptIn(event.currentTarget.checked)}
-            data-testid="consent-form-double-opt-in"
-          />
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              {t('common.cancel')}
-            </Button>
-            <Button type="submit" loading={mutation.isPending} disabled={!purpose} data-testid="consent-form-submit">
-              {t('consent.recordSubmit')}
-            </Button>
-          </Group>
-        </Stack>
-      </form>
-    </Modal>
   );
 }

@@ -37,6 +37,7 @@ import {
 import { useWorkspaceClock } from '../../lib/useWorkspaceClock.ts';
 import { BareChannelIcon, ChannelIcon } from './ChannelIcons.tsx';
 import { ConsentPanel } from './ConsentPanel.tsx';
+import { ErasedNotice, ProfileActions } from './SubjectRights.tsx';
 
 export function ProfilePage() {
   const { t } = useTranslation();
@@ -77,7 +78,7 @@ function ProfileView({ id }: { id: string }) {
         <Identities profile={profile.data} />
         <Traits traits={profile.data.traits} />
       </SimpleGrid>
-      <ConsentPanel profileId={profile.data.id} />
+      <ConsentPanel profileId={profile.data.id} erased={profile.data.erasedAt !== null} />
       {profile.data.mergedFrom.length > 0 && <MergeHistory profile={profile.data} />}
       <EventTimeline profileId={profile.data.id} channels={profile.data.channels} />
     </>
@@ -102,14 +103,18 @@ function ProfileHeader({ profile }: { profile: Profile }) {
   return (
     <Paper withBorder radius="md" p={{ base: 'md', sm: 'lg' }}>
       <Stack gap="md">
-        <Title
-          order={2}
-          data-testid="profile-name"
-          c={title ? undefined : 'dimmed'}
-          style={{ wordBreak: 'break-word' }}
-        >
-          {title ?? t('customers.unnamed')}
-        </Title>
+        <Group justify="space-between" align="flex-start" gap="sm">
+          <Title
+            order={2}
+            data-testid="profile-name"
+            c={title ? undefined : 'dimmed'}
+            style={{ wordBreak: 'break-word', flex: '1 1 240px', minWidth: 0 }}
+          >
+            {title ?? (profile.erasedAt ? t('privacy.erasedTitle') : t('customers.unnamed'))}
+          </Title>
+          <ProfileActions profile={profile} />
+        </Group>
+        {profile.erasedAt && <ErasedNotice erasedAt={profile.erasedAt} />}
         <SimpleGrid cols={{ base: 1, xs: 3 }} spacing="md">
           <Fact label={t('customers.firstSeen')}>
             <Text size="sm">{format(profile.firstSeenAt)}</Text>

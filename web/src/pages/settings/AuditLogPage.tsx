@@ -1,29 +1,19 @@
-import {
-  ActionIcon,
-  Badge,
-  Button,
-  Code,
-  Group,
-  Paper,
-  Popover,
-  Select,
-  Stack,
-  Table,
-  Text,
-  TextInput,
-} from '@mantine/core';
-import { IconBraces, IconFilter, IconX } from '@tabler/icons-react';
-import i18next, { type TFunction } from 'i18next';
-import { type FormEvent, useState } from 'react';
+import { Button, Group, Paper, Select, SimpleGrid, Stack, Table, Text, TextInput } from '@mantine/core';
+import { IconFilter, IconX } from '@tabler/icons-react';
+import { type FormEvent, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { AuditEntry } from '../../../../src/modules/org/org.schemas.ts';
+import { useSearchParams } from 'react-router';
+import { type AuditEntry, AuditQuery } from '../../../../src/modules/org/org.schemas.ts';
 import { type AuditFilters, useApiKeys, useAuditLog, useBranches, useUsers } from '../../api/org.ts';
 import { EmptyTableRow, LoadingBlock, LoadMore } from '../../components/ListStates.tsx';
 import { PageHeader } from '../../components/PageHeader.tsx';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { RequirePermission, useCan } from '../../components/RequirePermission.tsx';
+import { en } from '../../i18n/en.ts';
 import { startOfZonedDay } from '../../lib/format.ts';
+import { useIsPhone } from '../../lib/useIsPhone.ts';
 import { useWorkspaceClock } from '../../lib/useWorkspaceClock.ts';
+import { AuditEntryView, actionLabel, type NameOf, targetKindLabel } from './AuditEntryView.tsx';
 
 export function AuditLogPage() {
   const { t } = useTranslation();
@@ -37,161 +27,195 @@ export function AuditLogPage() {
   );
 }
 
+/**
+ * The filters as the address holds them (so a link, such as a customer's "Audit trail", can open the log filtered,
+ * and a reload keeps them): the query parameters of `GET /api/v1/audit`, with days instead of instants.
+ */
 interface FilterDraft {
   action: string;
+  actorId: string;
+  targetKind: string;
+  targetId: string;
   fromDay: string;
   toDay: string;
 }
 
-const NO_FILTERS: FilterDraft = { action: '', fromDay: '', toDay: '' };
+const PARAMS: Record<keyof FilterDraft, string> = {
+  action: 'action',
+  actorId: 'actorId',
+  targetKind: 'targetKind',
+  targetId: 'targetId',
+  fromDay: 'from',
+  toDay: 'to',
+};
+
+function draftOf(params: URLSearchParams): FilterDraft {
+  const value = (name: keyof FilterDraft) => params.get(PARAMS[name])?.trim() ?? '';
+  const day = (name: keyof FilterDraft) => (/^\d{4}-\d{2}-\d{2}$/.test(value(name)) ? value(name) : '');
+  return {
+    action: value('action'),
+    actorId: value('actorId'),
+    targetKind: value('targetKind'),
+    targetId: value('targetId'),
+    fromDay: day('fromDay'),
+    toDay: day('toDay'),
+  };
+}
+
+function paramsOf(draft: FilterDraft): URLSearchParams {
+  const params = new URLSearchParams();
+  for (const [name, param] of Object.entries(PARAMS) as [keyof FilterDraft, string][]) {
+    const value = draft[name].trim();
+    if (value) params.set(param, value);
+  }
+  return params;
+}
+
+/** Days mean the workspace's days: "to" includes the whole of that day. */
+function filtersOf(draft: FilterDraft, timeZone: string): AuditFilters {
+  return {
+    action: draft.action || undefined,
+    actorId: draft.actorId || undefined,
+    targetKind: draft.targetKind || undefined,
+    targetId: draft.targetId || undefined,
+    from: draft.fromDay ? startOfZonedDay(draft.fromDay, timeZone) : undefined,
+    to: draft.toDay ? startOfZonedDay(draft.toDay, timeZone, true) : undefined,
+  };
+}
 
 /** What the server records today; new actions still show up (by their code) as soon as they appear in the log. */
-const KNOWN_ACTIONS = [
-  'install.bootstrapped',
-  'workspace.created',
-  'workspace.updated',
-  'user.created',
-  'user.updated',
-  'user.removed',
-  'branch.created',
-  'branch.updated',
-  'branch.deleted',
-  'key.created',
-  'key.revoked',
-];
+const KNOWN_ACTIONS = Object.keys(en.audit.actions);
+const KNOWN_TARGET_KINDS = Object.keys(en.audit.targetKinds);
 
-function actionLabel(action: string, t: TFunction): string {
-  const key = `audit.actions.${action}`;
-  return i18next.exists(key) ? t(key as never) : action;
+/** Actions, actors and object kinds seen in the entries loaded so far, offered in the filters with the known ones. */
+function useSeen(items: AuditEntry[]) {
+  const seen = useRef({ actions: new Set<string>(), kinds: new Set<string>(), actors: new Map<string, string>() });
+  for (const entry of items) {
+    seen.current.actions.add(entry.action);
+    if (entry.targetKind) seen.current.kinds.add(entry.targetKind);
+    if (entry.actorId && !seen.current.actors.has(entry.actorId)) {
+      seen.current.actors.set(entry.actorId, entry.actorLabel ?? entry.actorId);
+    }
+  }
+  return seen.current;
+}
+
+/** Names for the ids the log refers to, from the lists this role may read anyway. */
+function useKnownNames(): { nameOf: NameOf; actors: { value: string; label: string }[] } {
+  const users = useUsers({ enabled: useCan('users:read') });
+  const keys = useApiKeys({ enabled: useCan('keys:manage') });
+  const branches = useBranches({ enabled: useCan('branches:read') });
+  const names = new Map<string, string>();
+  const actors: { value: string; label: string }[] = [];
+  for (const user of users.items) {
+    names.set(user.id, user.name || user.email);
+    actors.push({ value: user.id, label: user.name ? `${user.name} <${user.email}>` : user.email });
+  }
+  for (const key of keys.items) {
+    names.set(key.id, key.name);
+    actors.push({ value: key.id, label: `${key.name} · ${key.prefix}…` });
+  }
+  for (const branch of branches.data ?? []) names.set(branch.id, branch.name);
+  return { nameOf: (id) => (id ? names.get(id) : undefined), actors };
 }
 
 function AuditLog() {
   const { t } = useTranslation();
   const { timeZone, format } = useWorkspaceClock();
-  const [draft, setDraft] = useState<FilterDraft>(NO_FILTERS);
-  const [applied, setApplied] = useState<AuditFilters>({});
-  const [knownActions, setKnownActions] = useState<string[]>([]);
-  const audit = useAuditLog(applied);
-  const nameOf = useKnownNames();
-
-  // Suggest the known actions and those already seen, so people need not guess the exact spelling.
-  const seenActions = [
-    ...new Set([...KNOWN_ACTIONS, ...knownActions, ...audit.items.map((entry) => entry.action)]),
-  ].sort();
-  if (seenActions.length !== knownActions.length) setKnownActions(seenActions);
-  const actionOptions = seenActions.map((action) => ({
-    value: action,
-    label: `${actionLabel(action, t)} · ${action}`,
-  }));
-
-  const rangeInvalid = draft.fromDay !== '' && draft.toDay !== '' && draft.fromDay > draft.toDay;
-
-  function apply(event: FormEvent) {
-    event.preventDefault();
-    if (rangeInvalid) return;
-    // Days mean the workspace's days: "to" includes the whole of that day.
-    setApplied({
-      action: draft.action.trim() || undefined,
-      from: draft.fromDay ? startOfZonedDay(draft.fromDay, timeZone) : undefined,
-      to: draft.toDay ? startOfZonedDay(draft.toDay, timeZone, true) : undefined,
+  const isPhone = useIsPhone();
+  const [params, setParams] = useSearchParams();
+  const draft = draftOf(params);
+  const audit = useAuditLog(filtersOf(draft, timeZone));
+  const seen = useSeen(audit.items);
+  const known = useKnownNames();
+  const filtered = Object.values(draft).some(Boolean);
+  const [openIds, setOpenIds] = useState<ReadonlySet<string>>(new Set());
+  const toggle = (id: string) =>
+    setOpenIds((current) => {
+      const next = new Set(current);
+      if (!next.delete(id)) next.add(id);
+      return next;
     });
+
+  const actions = [...new Set([...KNOWN_ACTIONS, ...seen.actions, ...(draft.action ? [draft.action] : [])])].sort();
+  const kinds = [...new Set([...KNOWN_TARGET_KINDS, ...seen.kinds, ...(draft.targetKind ? [draft.targetKind] : [])])];
+  const actors = [...known.actors];
+  for (const [id, label] of seen.actors) if (!actors.some((a) => a.value === id)) actors.push({ value: id, label });
+  if (draft.actorId && !actors.some((a) => a.value === draft.actorId)) {
+    actors.push({ value: draft.actorId, label: draft.actorId });
   }
 
-  function reset() {
-    setDraft(NO_FILTERS);
-    setApplied({});
-  }
-
-  const filtered = Boolean(applied.action || applied.from || applied.to);
+  const options = {
+    actions: actions.map((action) => ({ value: action, label: `${actionLabel(action, t)} · ${action}` })),
+    kinds: kinds.map((kind) => ({ value: kind, label: targetKindLabel(kind, t) })),
+    actors,
+  };
+  const apply = (next: FilterDraft) => setParams(paramsOf(next));
 
   return (
     <Stack gap="md">
-      <Paper withBorder radius="md" p="md">
-        <form onSubmit={apply} data-testid="audit-filters">
-          <Group align="flex-end" gap="sm" wrap="wrap">
-            <Select
-              label={t('audit.action')}
-              placeholder={t('audit.actionPlaceholder')}
-              data={actionOptions}
-              value={draft.action || null}
-              onChange={(action) => setDraft((current) => ({ ...current, action: action ?? '' }))}
-              searchable
-              clearable
-              nothingFoundMessage={t('common.nothingFound')}
-              comboboxProps={{ withinPortal: true }}
-              style={{ flex: '2 1 260px' }}
-              data-testid="audit-action"
-            />
-            <TextInput
-              type="date"
-              label={t('audit.from')}
-              value={draft.fromDay}
-              onChange={(event) => {
-                const fromDay = event.currentTarget.value;
-                setDraft((current) => ({ ...current, fromDay }));
-              }}
-              style={{ flex: '1 1 150px' }}
-              data-testid="audit-from"
-            />
-            <TextInput
-              type="date"
-              label={t('audit.to')}
-              value={draft.toDay}
-              onChange={(event) => {
-                const toDay = event.currentTarget.value;
-                setDraft((current) => ({ ...current, toDay }));
-              }}
-              error={rangeInvalid ? t('audit.rangeInvalid') : undefined}
-              style={{ flex: '1 1 150px' }}
-              data-testid="audit-to"
-            />
-            <Group gap="xs">
-              <Button type="submit" leftSection={<IconFilter size={16} />} data-testid="audit-apply">
-                {t('audit.apply')}
-              </Button>
-              {filtered && (
-                <Button variant="subtle" color="gray" leftSection={<IconX size={16} />} onClick={reset}>
-                  {t('audit.reset')}
-                </Button>
-              )}
-            </Group>
-          </Group>
-          <Text size="xs" c="dimmed" mt="xs">
-            {t('audit.timeZoneNote', { timeZone })}
-          </Text>
-        </form>
-      </Paper>
-
+      {/* Keyed by the address, so that a link or the back button brings the form in line with what is shown. */}
+      <FilterForm key={params.toString()} initial={draft} options={options} onApply={apply} filtered={filtered} />
       {audit.isPending ? (
         <LoadingBlock />
       ) : audit.isError ? (
         <ProblemAlert error={audit.error} />
       ) : (
         <>
-          <Paper withBorder radius="md">
-            <Table.ScrollContainer minWidth={820}>
-              <Table highlightOnHover data-testid="audit-table">
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>{t('audit.at')}</Table.Th>
-                    <Table.Th>{t('audit.actor')}</Table.Th>
-                    <Table.Th>{t('audit.action')}</Table.Th>
-                    <Table.Th>{t('audit.target')}</Table.Th>
-                    <Table.Th>{t('audit.ip')}</Table.Th>
-                    <Table.Th w={70}>{t('audit.details')}</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {audit.items.length === 0 && (
-                    <EmptyTableRow columns={6} message={filtered ? t('audit.emptyFiltered') : t('audit.empty')} />
-                  )}
-                  {audit.items.map((entry) => (
-                    <AuditRow key={entry.id} entry={entry} at={format(entry.at)} nameOf={nameOf} />
-                  ))}
-                </Table.Tbody>
-              </Table>
-            </Table.ScrollContainer>
-          </Paper>
+          {isPhone ? (
+            <Stack gap="sm" data-testid="audit-table">
+              {audit.items.length === 0 && (
+                <Text c="dimmed" ta="center" py="lg" size="sm">
+                  {filtered ? t('audit.emptyFiltered') : t('audit.empty')}
+                </Text>
+              )}
+              {audit.items.map((entry) => (
+                <AuditEntryView
+                  key={entry.id}
+                  entry={entry}
+                  at={format(entry.at)}
+                  nameOf={known.nameOf}
+                  onFilter={(filter) => apply({ ...draft, ...filter })}
+                  open={openIds.has(entry.id)}
+                  onToggle={() => toggle(entry.id)}
+                  compact
+                />
+              ))}
+            </Stack>
+          ) : (
+            <Paper withBorder radius="md">
+              <Table.ScrollContainer minWidth={760}>
+                <Table data-testid="audit-table" layout="fixed">
+                  <Table.Thead>
+                    <Table.Tr>
+                      <Table.Th w={190}>{t('audit.at')}</Table.Th>
+                      <Table.Th w="28%">{t('audit.actor')}</Table.Th>
+                      <Table.Th>{t('audit.action')}</Table.Th>
+                      <Table.Th w="22%">{t('audit.target')}</Table.Th>
+                      <Table.Th w={52} />
+                    </Table.Tr>
+                  </Table.Thead>
+                  <Table.Tbody>
+                    {audit.items.length === 0 && (
+                      <EmptyTableRow columns={5} message={filtered ? t('audit.emptyFiltered') : t('audit.empty')} />
+                    )}
+                    {audit.items.map((entry) => (
+                      <AuditEntryView
+                        key={entry.id}
+                        entry={entry}
+                        at={format(entry.at)}
+                        nameOf={known.nameOf}
+                        onFilter={(filter) => apply({ ...draft, ...filter })}
+                        open={openIds.has(entry.id)}
+                        onToggle={() => toggle(entry.id)}
+                        compact={false}
+                      />
+                    ))}
+                  </Table.Tbody>
+                </Table>
+              </Table.ScrollContainer>
+            </Paper>
+          )}
           <LoadMore
             hasMore={audit.hasNextPage}
             loading={audit.isFetchingNextPage}
@@ -203,104 +227,118 @@ function AuditLog() {
   );
 }
 
-/**
- * Names for the ids the log refers to, from the lists this role may read anyway: the log records ids, and
- * "user:01a2…" means nothing to a marketer.
- */
-function useKnownNames() {
-  const users = useUsers({ enabled: useCan('users:read') });
-  const keys = useApiKeys({ enabled: useCan('keys:manage') });
-  const branches = useBranches({ enabled: useCan('branches:read') });
-  const names = new Map<string, string>();
-  for (const user of users.items) names.set(user.id, user.name || user.email);
-  for (const key of keys.items) names.set(key.id, key.name);
-  for (const branch of branches.data ?? []) names.set(branch.id, branch.name);
-  return (id: string | null) => (id ? names.get(id) : undefined);
-}
+type Option = { value: string; label: string };
 
-function AuditRow({
-  entry,
-  at,
-  nameOf,
+function FilterForm({
+  initial,
+  options,
+  onApply,
+  filtered,
 }: {
-  entry: AuditEntry;
-  at: string;
-  nameOf: (id: string | null) => string | undefined;
+  initial: FilterDraft;
+  options: { actions: Option[]; kinds: Option[]; actors: Option[] };
+  onApply: (draft: FilterDraft) => void;
+  filtered: boolean;
 }) {
   const { t } = useTranslation();
-  const hasDetails = Object.keys(entry.details).length > 0;
-  const actor = nameOf(entry.actorId) ?? entry.actorLabel ?? entry.actorId ?? '—';
-  const target = nameOf(entry.targetId);
-  const targetKindKey = `audit.targetKinds.${entry.targetKind}`;
-  const targetKind = entry.targetKind && i18next.exists(targetKindKey) ? t(targetKindKey as never) : entry.targetKind;
+  const { timeZone } = useWorkspaceClock();
+  const [draft, setDraft] = useState<FilterDraft>(initial);
+  const set = (name: keyof FilterDraft) => (value: string | null) =>
+    setDraft((current) => ({ ...current, [name]: value ?? '' }));
+  const rangeInvalid = draft.fromDay !== '' && draft.toDay !== '' && draft.fromDay > draft.toDay;
+  const targetIdInvalid = !AuditQuery.shape.targetId.safeParse(draft.targetId.trim() || undefined).success;
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    if (rangeInvalid || targetIdInvalid) return;
+    onApply(draft);
+  }
+
+  const select = {
+    searchable: true,
+    clearable: true,
+    nothingFoundMessage: t('common.nothingFound'),
+    comboboxProps: { withinPortal: true },
+  };
+
   return (
-    <Table.Tr data-testid="audit-row">
-      <Table.Td>
-        <Text size="sm" style={{ whiteSpace: 'nowrap' }}>
-          {at}
-        </Text>
-      </Table.Td>
-      <Table.Td>
-        <Group gap={6} wrap="nowrap">
-          <Badge
-            size="xs"
-            variant="light"
-            radius="sm"
-            color={entry.actorKind === 'user' ? 'indigo' : entry.actorKind === 'key' ? 'grape' : 'gray'}
-          >
-            {t(`audit.actorKinds.${entry.actorKind}`)}
-          </Badge>
-          <Text size="sm" truncate maw={220} title={entry.actorLabel ?? undefined}>
-            {actor}
+    <Paper withBorder radius="md" p="md">
+      <form onSubmit={submit} data-testid="audit-filters">
+        <SimpleGrid cols={{ base: 1, xs: 2, md: 3 }} spacing="sm" verticalSpacing="sm">
+          <Select
+            label={t('audit.action')}
+            placeholder={t('audit.actionPlaceholder')}
+            data={options.actions}
+            value={draft.action || null}
+            onChange={set('action')}
+            {...select}
+            data-testid="audit-action"
+          />
+          <Select
+            label={t('audit.actor')}
+            placeholder={t('audit.actorPlaceholder')}
+            data={options.actors}
+            value={draft.actorId || null}
+            onChange={set('actorId')}
+            {...select}
+            data-testid="audit-actor-filter"
+          />
+          <Select
+            label={t('audit.targetKind')}
+            placeholder={t('audit.targetKindPlaceholder')}
+            data={options.kinds}
+            value={draft.targetKind || null}
+            onChange={set('targetKind')}
+            {...select}
+            data-testid="audit-target-kind"
+          />
+          <TextInput
+            label={t('audit.targetId')}
+            placeholder={t('audit.targetIdPlaceholder')}
+            value={draft.targetId}
+            onChange={(event) => set('targetId')(event.currentTarget.value)}
+            error={targetIdInvalid ? t('audit.targetIdInvalid') : undefined}
+            styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
+            data-testid="audit-target-id"
+          />
+          <TextInput
+            type="date"
+            label={t('audit.from')}
+            value={draft.fromDay}
+            onChange={(event) => set('fromDay')(event.currentTarget.value)}
+            data-testid="audit-from"
+          />
+          <TextInput
+            type="date"
+            label={t('audit.to')}
+            value={draft.toDay}
+            onChange={(event) => set('toDay')(event.currentTarget.value)}
+            error={rangeInvalid ? t('audit.rangeInvalid') : undefined}
+            data-testid="audit-to"
+          />
+        </SimpleGrid>
+        <Group justify="space-between" align="center" gap="sm" mt="sm" wrap="wrap">
+          <Text size="xs" c="dimmed" style={{ flex: '1 1 260px' }}>
+            {t('audit.timeZoneNote', { timeZone })} {t('audit.targetIdHint')}
           </Text>
-        </Group>
-      </Table.Td>
-      <Table.Td>
-        <Stack gap={2} align="flex-start">
-          <Text size="sm">{actionLabel(entry.action, t)}</Text>
-          <Code fz="xs">{entry.action}</Code>
-        </Stack>
-      </Table.Td>
-      <Table.Td>
-        {entry.targetKind ? (
-          <Stack gap={0}>
-            <Text size="sm" truncate maw={240}>
-              {target ?? targetKind}
-            </Text>
-            {entry.targetId && (
-              <Text size="xs" c="dimmed" ff="monospace" title={entry.targetId}>
-                {target ? `${targetKind} · ` : ''}
-                {entry.targetId.slice(0, 8)}
-              </Text>
+          <Group gap="xs">
+            {filtered && (
+              <Button
+                variant="subtle"
+                color="gray"
+                leftSection={<IconX size={16} />}
+                onClick={() => onApply(draftOf(new URLSearchParams()))}
+                data-testid="audit-reset"
+              >
+                {t('audit.reset')}
+              </Button>
             )}
-          </Stack>
-        ) : (
-          <Text size="sm" c="dimmed">
-            —
-          </Text>
-        )}
-      </Table.Td>
-      <Table.Td>
-        <Text size="sm" c="dimmed" ff="monospace">
-          {entry.ip ?? '—'}
-        </Text>
-      </Table.Td>
-      <Table.Td>
-        {hasDetails && (
-          <Popover width={360} position="bottom-end" shadow="md" withinPortal>
-            <Popover.Target>
-              <ActionIcon variant="subtle" color="gray" aria-label={t('audit.details')}>
-                <IconBraces size={16} />
-              </ActionIcon>
-            </Popover.Target>
-            <Popover.Dropdown>
-              <Code block fz="xs" style={{ maxHeight: 320, overflow: 'auto' }}>
-                {JSON.stringify(entry.details, null, 2)}
-              </Code>
-            </Popover.Dropdown>
-          </Popover>
-        )}
-      </Table.Td>
-    </Table.Tr>
+            <Button type="submit" leftSection={<IconFilter size={16} />} data-testid="audit-apply">
+              {t('audit.apply')}
+            </Button>
+          </Group>
+        </Group>
+      </form>
+    </Paper>
   );
 }

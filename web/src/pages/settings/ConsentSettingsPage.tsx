@@ -31,7 +31,6 @@ import {
 import {
   type ConsentSettingsWithWordings,
   useAddWording,
-  useConsentOutbox,
   useConsentSettings,
   useSaveConsentSettings,
 } from '../../api/consent.ts';
@@ -39,8 +38,9 @@ import { LoadingBlock } from '../../components/ListStates.tsx';
 import { PageHeader } from '../../components/PageHeader.tsx';
 import { notifySuccess, ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { RequirePermission } from '../../components/RequirePermission.tsx';
+import { purposeLabel } from '../../lib/consent.ts';
 import { useWorkspaceClock } from '../../lib/useWorkspaceClock.ts';
-import { consentChannelLabel, purposeLabel } from '../customers/ConsentPanel.tsx';
+import { ConsentOutbox } from '../consent/ConsentOutbox.tsx';
 
 export function ConsentSettingsPage() {
   const { t } = useTranslation();
@@ -64,7 +64,7 @@ function ConsentSettingsView() {
       {/* Keyed so that a save (or a workspace switch) starts the form again from the server's values. */}
       <SettingsForm key={JSON.stringify(editable)} settings={editable} />
       <Wordings settings={settings.data} />
-      <Outbox />
+      <ConsentOutbox />
     </Stack>
   );
 }
@@ -508,52 +508,5 @@ function WordingModal({ purposes, onClose }: { purposes: Purpose[]; onClose: () 
         </Stack>
       </form>
     </Modal>
-  );
-}
-
-function Outbox() {
-  const { t } = useTranslation();
-  const { format } = useWorkspaceClock();
-  const outbox = useConsentOutbox();
-  return (
-    <Card title={t('consentSettings.outbox')} hint={t('consentSettings.outboxHint')} testId="consent-outbox">
-      {outbox.isPending ? (
-        <LoadingBlock />
-      ) : outbox.isError ? (
-        <ProblemAlert error={outbox.error} />
-      ) : outbox.data.items.length === 0 ? (
-        <Text size="sm" c="dimmed" ta="center" py="md">
-          {t('consentSettings.noOutbox')}
-        </Text>
-      ) : (
-        <Stack gap="sm">
-          {outbox.data.items.map((message) => (
-            <Paper key={message.id} withBorder radius="sm" p="sm" data-testid="consent-outbox-row">
-              <Group justify="space-between" gap="xs" mb={4} wrap="wrap">
-                <Group gap={6} style={{ minWidth: 0 }}>
-                  <Badge size="sm" variant="light" color="indigo" tt="none">
-                    {consentChannelLabel(message.channel, t)}
-                  </Badge>
-                  <Text size="sm" style={{ wordBreak: 'break-all' }}>
-                    {t('consentSettings.to')}: {message.address}
-                  </Text>
-                </Group>
-                <Text size="xs" c="dimmed">
-                  {format(message.createdAt)}
-                </Text>
-              </Group>
-              {message.subject && (
-                <Text size="sm" fw={600} style={{ wordBreak: 'break-word' }}>
-                  {message.subject}
-                </Text>
-              )}
-              <Text size="sm" c="dimmed" lineClamp={3} style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-word' }}>
-                {message.body}
-              </Text>
-            </Paper>
-          ))}
-        </Stack>
-      )}
-    </Card>
   );
 }
