@@ -1,9 +1,21 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium } from 'playwright-core';
+import {
+  ARTIFACTS,
+  assertNoTrouble,
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  ensureConsoleBuilt,
+  LAPTOP,
+  onScreen,
+  PHONE,
+  shoot,
+  waitUntil,
+  watchForTrouble,
+} from './browser.ts';
 
 /**
  * The console in a real browser against a real Rapport server (in-memory database): sign-in, language switch,
@@ -11,83 +23,6 @@ import { type Browser, type BrowserContext, chromium, type Locator, type Page } 
  * the tracking API with a write key, found by search and shown with their timeline, and a CSV file imported from
  * the Import screen by the background worker.
  */
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-  '--disable-quic',
-];
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const WEB = join(REPO, 'web');
-const ARTIFACTS = join(REPO, 'test-artifacts');
-const LAPTOP = { width: 1366, height: 768 };
-const PHONE = { width: 390, height: 844 };
-
-function newestChange(path: string): number {
-  const stats = statSync(path);
-  if (!stats.isDirectory()) return stats.mtimeMs;
-  return Math.max(stats.mtimeMs, ...readdirSync(path).map((entry) => newestChange(join(path, entry))));
-}
-
-/** The server serves web/dist: build it when it is missing or older than the sources, so the test sees this code. */
-async function ensureConsoleBuilt() {
-  const builtIndex = join(WEB, 'dist', 'index.html');
-  const sources = Math.max(newestChange(join(WEB, 'src')), newestChange(join(WEB, 'index.html')));
-  if (existsSync(builtIndex) && statSync(builtIndex).mtimeMs >= sources) return;
-  const { build } = await import('vite');
-  await build({ configFile: join(WEB, 'vite.config.ts'), logLevel: 'warn' });
-}
-
-/** Everything the page did wrong: console errors, uncaught exceptions and 5xx answers. */
-function watchForTrouble(page: Page, problems: string[]) {
-  page.on('console', (message) => {
-    if (message.type() !== 'error') return;
-    const url = message.location().url ?? '';
-    // Before sign-in the console asks GET /api/v1/session, which answers 401 by contract; Chromium logs that.
-    if (message.text().includes('status of 401') && new URL(url, 'http://x').pathname === '/api/v1/session') return;
-    problems.push(`console error: ${message.text()} (${url})`);
-  });
-  page.on('pageerror', (error) => problems.push(`uncaught exception: ${error.message}`));
-  page.on('response', (response) => {
-    if (response.status() >= 500) {
-      problems.push(`${response.status()} from ${response.request().method()} ${response.url()}`);
-    }
-  });
-}
-
-/** Whether an element is inside the window: a collapsed navbar is slid off-screen, not hidden. */
-async function onScreen(locator: Locator): Promise<boolean> {
-  const box = await locator.boundingBox();
-  const viewport = locator.page().viewportSize();
-  if (!box || !viewport || !(await locator.isVisible())) return false;
-  return box.x + box.width > 0 && box.x < viewport.width && box.y + box.height > 0 && box.y < viewport.height;
-}
-
-/**
- * Polls a condition from the test side: the server's CSP forbids the string evaluation that waitForFunction needs,
- * and the test must run under the real CSP to catch what it would block.
- */
-async function waitUntil(condition: () => Promise<boolean>, what: string, timeoutMs = 5_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** Fails the current step with whatever went wrong in the page during it. */
-function assertNoTrouble(problems: string[]) {
-  assert.deepEqual(problems.splice(0), [], 'no console errors, uncaught exceptions or 5xx responses');
-}
-
-async function shoot(page: Page, name: string, fullPage = false) {
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage });
-}
 
 test('web console', { timeout: 240_000 }, async (t) => {
   if (!existsSync(CHROMIUM)) {
