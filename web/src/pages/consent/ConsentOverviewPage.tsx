@@ -89,9 +89,12 @@ function StatusCard() {
     <Paper withBorder radius="md" p={{ base: 'md', sm: 'lg' }} data-testid="consent-summary">
       <Stack gap={2} mb="md">
         <Title order={4}>{t('consentOverview.statusTitle')}</Title>
-        <Text size="sm" c="dimmed">
-          {t('consentOverview.statusHint')}
-        </Text>
+        {/* How rows are counted matters only once there are rows. */}
+        {summary.data && summary.data.rows.length > 0 && (
+          <Text size="sm" c="dimmed">
+            {t('consentOverview.statusHint')}
+          </Text>
+        )}
       </Stack>
       {summary.isPending ? (
         <LoadingBlock />
