@@ -7,7 +7,7 @@ import { notFound } from '../../platform/errors.ts';
 import { actorOf, principalOf } from '../../platform/http/auth.ts';
 import { Problem } from '../../platform/http/problem.ts';
 import { normalizeIdentifier } from '../profiles/index.ts';
-import { escapeHtml, type Lang } from './consent.pages.ts';
+import { escapeHtml, type Lang, text } from './consent.pages.ts';
 import * as repo from './consent.repo.ts';
 import type { ConsentRouteDeps } from './consent.routes.ts';
 import { Purpose } from './consent.schemas.ts';
@@ -143,6 +143,21 @@ const LABELS = {
     cols: ['When', 'Channel', 'Purpose', 'Action', 'Address', 'Source', 'Wording', 'Proof'],
     recorded: 'recorded',
     operator: 'operator',
+    zone: 'Times in',
+    sources: {
+      form: 'web form',
+      code_entry: 'code entry',
+      pos: 'point of sale',
+      call_centre: 'call centre',
+      import: 'import',
+      api: 'API',
+      inbound_keyword: 'reply keyword',
+      double_opt_in: 'double opt-in confirmation',
+      unsubscribe_link: 'unsubscribe link',
+      preference_centre: 'preference centre',
+      staff: 'staff',
+      merge: 'profile merge',
+    } as Record<string, string>,
     status: { granted: 'granted', revoked: 'revoked', pending: 'pending' } as Record<string, string>,
     action: { grant: 'grant', revoke: 'revoke', pending: 'confirmation requested' } as Record<string, string>,
   },
@@ -160,18 +175,68 @@ const LABELS = {
     cols: ['Когда', 'Канал', 'Цель', 'Действие', 'Адрес', 'Источник', 'Текст', 'Подтверждение'],
     recorded: 'записано',
     operator: 'оператор',
+    zone: 'Часовой пояс',
+    sources: {
+      form: 'веб-форма',
+      code_entry: 'ввод кода',
+      pos: 'касса',
+      call_centre: 'колл-центр',
+      import: 'импорт',
+      api: 'API',
+      inbound_keyword: 'ответное слово',
+      double_opt_in: 'подтверждение подписки',
+      unsubscribe_link: 'ссылка отписки',
+      preference_centre: 'центр настроек',
+      staff: 'сотрудник',
+      merge: 'объединение профилей',
+    } as Record<string, string>,
     status: { granted: 'дано', revoked: 'отозвано', pending: 'ожидает подтверждения' } as Record<string, string>,
     action: { grant: 'согласие', revoke: 'отзыв', pending: 'запрошено подтверждение' } as Record<string, string>,
   },
 } as const;
 
-export function proofHtml(report: ProofReport, lang: Lang): string {
+function validZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function proofHtml(
+  report: ProofReport,
+  lang: Lang,
+  timeZone = 'UTC',
+  purposes: Map<string, { nameEn: string; nameRu: string }> = new Map(),
+): string {
   const t = LABELS[lang];
   const h = (v: string | null | undefined) => escapeHtml(v ?? '—');
+  const local = new Intl.DateTimeFormat('sv-SE', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  });
+  /** A time as the reader's workspace clock shows it, with the exact UTC instant on hover. */
+  const when = (iso: string) =>
+    `<time datetime="${escapeHtml(iso)}" title="${escapeHtml(iso)}">${escapeHtml(local.format(new Date(iso)))}</time>`;
+  const channels = text(lang).channels as Record<string, string>;
+  const channel = (c: string) => h(channels[c] ?? c);
+  const purpose = (key: string) => {
+    const p = purposes.get(key);
+    return p ? `${h(lang === 'ru' ? p.nameRu : p.nameEn)} <small>(${h(key)})</small>` : h(key);
+  };
+  const source = (key: string) => h(t.sources[key] ?? key);
   const rows = report.entries
     .map(
-      (e) => `<tr><td>${h(e.occurredAt)}<br><small>${t.recorded} ${h(e.recordedAt)}</small></td><td>${h(e.channel)}</td>
-<td>${h(e.purpose)}</td><td>${h(t.action[e.action] ?? e.action)}</td><td>${h(e.address)}</td><td>${h(e.source)}</td>
+      (
+        e,
+      ) => `<tr><td>${when(e.occurredAt)}<br><small>${t.recorded} ${when(e.recordedAt)}</small></td><td>${channel(e.channel)}</td>
+<td>${purpose(e.purpose)}</td><td>${h(t.action[e.action] ?? e.action)}</td><td>${h(e.address)}</td><td>${source(e.source)}</td>
 <td>${e.wordingVersion ? `<b>${h(e.wordingVersion)}</b>${e.wordingText ? `<blockquote>${h(e.wordingText)}</blockquote>` : ''}` : '—'}</td>
 <td>${[e.ip ? `IP ${h(e.ip)}` : '', e.userAgent ? h(e.userAgent) : '', e.operator ? `${t.operator}: ${h(e.operator)}` : ''].filter(Boolean).join('<br>') || '—'}</td></tr>`,
     )
@@ -179,7 +244,7 @@ export function proofHtml(report: ProofReport, lang: Lang): string {
   const status = report.status
     .map(
       (s) =>
-        `<tr><td>${h(s.channel)}</td><td>${h(s.purpose)}</td><td>${h(t.status[s.status] ?? s.status)}</td><td>${h(s.address)}</td><td>${h(s.since)}</td></tr>`,
+        `<tr><td>${channel(s.channel)}</td><td>${purpose(s.purpose)}</td><td>${h(t.status[s.status] ?? s.status)}</td><td>${h(s.address)}</td><td>${when(s.since)}</td></tr>`,
     )
     .join('\n');
   return `<!doctype html>
@@ -194,7 +259,7 @@ small{color:#666}@media print{body{margin:1cm}}
 </style></head><body>
 <h1>${escapeHtml(t.title)}</h1>
 <dl><dt>${t.profile}</dt><dd>${h(report.profileId)}</dd><dt>${t.address}</dt><dd>${report.address ? h(report.address) : t.all}</dd>
-<dt>${t.generated}</dt><dd>${h(report.generatedAt)}, ${t.by} ${h(report.generatedBy)}</dd><dt>${t.digest}</dt><dd><code>${h(report.digest)}</code></dd></dl>
+<dt>${t.generated}</dt><dd>${when(report.generatedAt)}, ${t.by} ${h(report.generatedBy)}</dd><dt>${t.zone}</dt><dd>${h(timeZone)}</dd><dt>${t.digest}</dt><dd><code>${h(report.digest)}</code></dd></dl>
 <h2>${t.current}</h2>
 ${status ? `<table><thead><tr><th>${t.cols[1]}</th><th>${t.cols[2]}</th><th>${t.cols[3]}</th><th>${t.cols[4]}</th><th>${t.cols[0]}</th></tr></thead><tbody>${status}</tbody></table>` : `<p>${t.none}</p>`}
 <h2>${t.history}</h2>
@@ -250,6 +315,8 @@ export function reportRoutes(deps: ConsentRouteDeps): FastifyPluginAsyncZod {
             format: z.enum(['json', 'html']).default('json'),
             address: z.string().min(3).max(320).optional(),
             lang: z.enum(['en', 'ru']).default('en'),
+            /** Times on the printable page in this IANA zone (the workspace's); JSON is always UTC. */
+            timeZone: z.string().max(64).refine(validZone, 'an IANA time zone such as Europe/Moscow').default('UTC'),
           }),
           response: { 200: ProofReport.or(z.string()), 401: Problem, 403: Problem, 404: Problem },
         },
@@ -259,7 +326,7 @@ export function reportRoutes(deps: ConsentRouteDeps): FastifyPluginAsyncZod {
         const { workspaceId } = principal.scope;
         const profileId = await deps.people.liveProfileId(deps.db, workspaceId, request.params.id);
         if (!profileId) throw notFound('Profile', 'PROFILE_NOT_FOUND');
-        const { format, address, lang } = request.query;
+        const { format, address, lang, timeZone } = request.query;
         const report = await buildProof(
           deps.db,
           workspaceId,
@@ -285,7 +352,7 @@ export function reportRoutes(deps: ConsentRouteDeps): FastifyPluginAsyncZod {
         return reply
           .type('text/html; charset=utf-8')
           .header('content-disposition', `inline; filename="consent-proof-${profileId}.html"`)
-          .send(proofHtml(report, lang));
+          .send(proofHtml(report, lang, timeZone, await purposesOf(deps.db, workspaceId)));
       },
     );
   };

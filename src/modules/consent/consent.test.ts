@@ -461,8 +461,26 @@ describe('consent', () => {
     assert.match(html.headers['content-type'] as string, /^text\/html/);
     assert.ok(html.body.includes('Подтверждение согласия') && html.body.includes(report.body.digest), html.body);
     assert.ok(html.body.includes('Я согласен получать новости'));
+    const moscow = await app.server.inject({
+      method: 'GET',
+      url: `/api/v1/profiles/${id}/consents/proof?format=html&lang=ru&timeZone=Europe/Moscow`,
+      headers: ws.bearer,
+    });
+    const local = new Intl.DateTimeFormat('sv-SE', {
+      timeZone: 'Europe/Moscow',
+      dateStyle: 'short',
+      timeStyle: 'medium',
+    }).format(new Date(entry.occurredAt));
+    assert.ok(moscow.body.includes(`title="${entry.occurredAt}">${local}</time>`), moscow.body);
+    assert.ok(moscow.body.includes('Новости и предложения') && moscow.body.includes('веб-форма'));
+    const badZone = await app.server.inject({
+      method: 'GET',
+      url: `/api/v1/profiles/${id}/consents/proof?format=html&timeZone=Mars/Olympus`,
+      headers: ws.bearer,
+    });
+    assert.equal(badZone.statusCode, 400);
     const audit = await call('GET', `/api/v1/audit?action=consent.proof&targetId=${id}`);
-    assert.equal(audit.body.items.length, 3);
+    assert.equal(audit.body.items.length, 4);
     // Analysts and operators see masked data everywhere, so they cannot print the proof.
     const key = await app.server.inject({
       method: 'POST',

@@ -112,17 +112,18 @@ export function useConsentSummary() {
 
 /**
  * Opens the printable proof of a profile's consents (all of them, or those given for one address) in a new tab, in
- * `lang`. `waiting` is shown in the tab until the report arrives. Each one opened is audited (`consent.proof`).
+ * `lang`, with times in the workspace's `timeZone`. `waiting` is shown in the tab until the report arrives. Each one opened is audited (`consent.proof`).
  */
 export function openConsentProof(
   profileId: string,
   address: string | null,
   lang: 'en' | 'ru',
+  timeZone: string,
   waiting: string,
 ): Promise<void> {
   return openDocument(
     `/api/v1/profiles/${encodeURIComponent(profileId)}/consents/proof`,
-    { format: 'html', address, lang },
+    { format: 'html', address, lang, timeZone },
     waiting,
   );
 }

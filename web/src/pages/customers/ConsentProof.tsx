@@ -6,6 +6,7 @@ import type { ConsentEntry, ConsentState } from '../../../../src/modules/consent
 import { openConsentProof } from '../../api/consent.ts';
 import { notifyProblem } from '../../components/ProblemAlert.tsx';
 import { consentChannelLabel } from '../../lib/consent.ts';
+import { useWorkspaceClock } from '../../lib/useWorkspaceClock.ts';
 
 /** Every address something was recorded for, with the channels it was recorded on, in the order first seen. */
 function addressesOf(current: ConsentState[], history: ConsentEntry[]): { address: string; channels: string[] }[] {
@@ -35,12 +36,19 @@ export function ProofMenu({
 }) {
   const { t, i18n } = useTranslation();
   const [opening, setOpening] = useState(false);
+  const { timeZone } = useWorkspaceClock();
   if (history.length === 0) return null;
   const addresses = addressesOf(current, history);
 
   function open(address: string | null) {
     setOpening(true);
-    openConsentProof(profileId, address, i18n.resolvedLanguage === 'ru' ? 'ru' : 'en', t('consent.proofLoading'))
+    openConsentProof(
+      profileId,
+      address,
+      i18n.resolvedLanguage === 'ru' ? 'ru' : 'en',
+      timeZone,
+      t('consent.proofLoading'),
+    )
       .catch((error: unknown) => notifyProblem(error, t))
       .finally(() => setOpening(false));
   }
