@@ -1,6 +1,7 @@
 import type { Clock } from '../../platform/clock.ts';
-import type { Db } from '../../platform/db.ts';
+import type { CopyIn, Db } from '../../platform/db.ts';
 import type { PersonalDataRegistry } from '../../platform/personal-data.ts';
+import { type BulkObservation, resolveBulk } from './profiles.bulk.ts';
 import type { Identifier } from './profiles.identifiers.ts';
 import type { ProjectionDelta } from './profiles.repo.ts';
 import * as repo from './profiles.repo.ts';
@@ -22,6 +23,8 @@ import {
   type SubjectKeyOf,
 } from './profiles.subject.ts';
 
+export type { BulkObservation, BulkResolution } from './profiles.bulk.ts';
+export { BULK_LOCK_BUDGET } from './profiles.bulk.ts';
 export type { Identifier, IdentifierKind } from './profiles.identifiers.ts';
 export { isPersonLevel, normalizeIdentifier, PERSON_KINDS } from './profiles.identifiers.ts';
 export {
@@ -74,6 +77,12 @@ export function createProfilesModule(input: {
     /** Resolves interactions to profiles inside the caller's transaction (see profiles.service.ts). */
     resolveObservations: (trx: Db, workspaceId: string, observations: Observation[]) =>
       resolveObservations(deps, trx, workspaceId, observations),
+    /**
+     * Resolves a chunk of an import set-wise inside the caller's copyTransaction (profiles.bulk.ts): a profile per
+     * observation, or null for those to send through resolveObservations (ingestion) after this commits.
+     */
+    resolveBulk: (trx: Db, copyIn: CopyIn, workspaceId: string, observations: readonly BulkObservation[]) =>
+      resolveBulk(input.subjectKey, trx, copyIn, workspaceId, observations),
     /** Applies what resolveObservations returned as `projection`: the transaction's last write. */
     applyProjection: (trx: Db, workspaceId: string, projection: ProjectionDelta[]) =>
       applyProjection(trx, workspaceId, projection),

@@ -43,7 +43,8 @@ export interface BatchResolution {
 /** A concurrent merge moved a profile this batch wrote to: run the whole transaction again. */
 export const CONCURRENT_MERGE = 'CONCURRENT_MERGE';
 
-function deltaFor(map: Map<string, repo.ProjectionDelta>, id: string, at: Date): repo.ProjectionDelta {
+/** The projection delta of a profile in a batch, started at the batch's first observation of it. */
+export function deltaFor(map: Map<string, repo.ProjectionDelta>, id: string, at: Date): repo.ProjectionDelta {
   let d = map.get(id);
   if (!d) {
     d = { id, traits: {}, traitTimes: {}, channels: [], firstSeenAt: at, lastSeenAt: at };
@@ -52,7 +53,8 @@ function deltaFor(map: Map<string, repo.ProjectionDelta>, id: string, at: Date):
   return d;
 }
 
-function addObservation(d: repo.ProjectionDelta, o: Observation) {
+/** Adds one observation to a delta: newest value per trait (a later observation wins a tie), channels, span. */
+export function addObservation(d: repo.ProjectionDelta, o: Observation) {
   if (o.traits) {
     const iso = o.at.toISOString();
     for (const [key, value] of Object.entries(o.traits)) {

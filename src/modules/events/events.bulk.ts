@@ -1,0 +1,133 @@
+import type { Database } from '../../platform/db.ts';
+import { newId } from '../../platform/ids.ts';
+import { BULK_LOCK_BUDGET, type BulkObservation, CONCURRENT_MERGE, type ProfilesModule } from '../profiles/index.ts';
+import { appendStagedEvents } from './events.bulk.repo.ts';
+import { isRejection, type NormalizedEvent, normalizeMessage } from './events.normalize.ts';
+import type { IngestResult } from './events.schemas.ts';
+
+/**
+ * The bulk path of imports. Each batch of rows an import hands over is normalised as ingestion does it, then
+ * written in transactions of a few thousand rows, each a fixed number of set-wise statements: the people are
+ * resolved by `profiles.resolveBulk` (staged identifiers, owners by a join, new profiles and identifiers inserted
+ * together, the projection once per profile), the events are COPYed into a staging table and appended with one
+ * INSERT … SELECT … ON CONFLICT DO NOTHING. Rows whose people need judgement (a merge, two values of a kind, an
+ * erased person) and rows carrying something another module acts on (`context.consent`) are deferred by the
+ * resolution and go through `ingest`, like any tracking batch, right after the transaction — so every identity
+ * rule keeps a single implementation, and the outcome is the one ingestion gives for the same file.
+ *
+ * Batches are written strictly one after the other, in file order, whatever the caller's pipelining: the next one
+ * is prepared (parsed, normalised) while the previous one commits, and is refused if the previous one failed.
+ */
+export interface BulkImportDeps {
+  copyTransaction: Database['copyTransaction'];
+  profiles: ProfilesModule;
+  /** Ingestion of tracking messages (events.service.ts `ingest`), for the deferred rows. */
+  ingest: (workspaceId: string, messages: unknown[], receivedAt: Date) => Promise<IngestResult>;
+  /** Whether an event carries something only ingestion handles (a context extension's key). */
+  handledByIngest: (event: NormalizedEvent) => boolean;
+}
+
+const RETRYABLE = new Set(['40P01', '40001', CONCURRENT_MERGE]); // deadlock, serialization failure, moved people
+const ATTEMPTS = 6;
+
+interface Candidate {
+  index: number;
+  event: NormalizedEvent;
+}
+
+/** A writer for importStream that takes the bulk path for one workspace. */
+export function bulkImport(deps: BulkImportDeps, workspaceId: string): (messages: unknown[]) => Promise<IngestResult> {
+  let previous: Promise<unknown> = Promise.resolve();
+  return (messages) => {
+    const receivedAt = new Date();
+    const rejected: IngestResult['rejected'] = [];
+    const candidates: Candidate[] = [];
+    messages.forEach((message, index) => {
+      const result = normalizeMessage(message, receivedAt);
+      if (isRejection(result)) rejected.push({ index, ...result });
+      else candidates.push({ index, event: result });
+    });
+    const written = previous.then(() => writeBatch(deps, workspaceId, messages, candidates, receivedAt, rejected));
+    previous = written;
+    return written;
+  };
+}
+
+async function writeBatch(
+  deps: BulkImportDeps,
+  workspaceId: string,
+  messages: unknown[],
+  candidates: Candidate[],
+  receivedAt: Date,
+  rejected: IngestResult['rejected'],
+): Promise<IngestResult> {
+  let accepted = 0;
+  for (const slice of slices(candidates)) {
+    const profileIds = await resolveAndAppend(deps, workspaceId, slice);
+    accepted += profileIds.filter((p) => p !== null).length;
+    const deferred = slice.filter((_, i) => profileIds[i] === null);
+    if (deferred.length === 0) continue;
+    const result = await deps.ingest(
+      workspaceId,
+      deferred.map((c) => messages[c.index]),
+      receivedAt,
+    );
+    accepted += result.accepted;
+    for (const r of result.rejected) rejected.push({ ...r, index: (deferred[r.index] as Candidate).index });
+  }
+  rejected.sort((a, b) => a.index - b.index);
+  return { success: accepted > 0, accepted, rejected };
+}
+
+/** Consecutive runs of rows with at most BULK_LOCK_BUDGET distinct identifiers each. */
+function* slices(candidates: Candidate[]): Generator<Candidate[]> {
+  let slice: Candidate[] = [];
+  let seen = new Set<string>();
+  for (const c of candidates) {
+    const keys = c.event.ids.map((id) => `${id.kind}\u0001${id.value}`);
+    const fresh = keys.filter((k) => !seen.has(k)).length;
+    if (slice.length > 0 && seen.size + fresh > BULK_LOCK_BUDGET) {
+      yield slice;
+      slice = [];
+      seen = new Set();
+    }
+    slice.push(c);
+    for (const k of keys) seen.add(k);
+  }
+  if (slice.length > 0) yield slice;
+}
+
+/** One transaction: people resolved set-wise, events appended, projection last. Returns null for deferred rows. */
+async function resolveAndAppend(
+  deps: BulkImportDeps,
+  workspaceId: string,
+  slice: Candidate[],
+): Promise<(string | null)[]> {
+  const observations: BulkObservation[] = slice.map(({ event }) => ({
+    ids: event.ids,
+    traits: event.profileTraits,
+    at: event.occurredAt,
+    channel: event.channel,
+    alone: deps.handledByIngest(event),
+    routeKey: event.messageId,
+  }));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await deps.copyTransaction(async (trx, copyIn) => {
+        const resolution = await deps.profiles.resolveBulk(trx, copyIn, workspaceId, observations);
+        const rows = [];
+        for (const [i, profileId] of resolution.profileIds.entries()) {
+          if (profileId !== null) rows.push({ ...(slice[i] as Candidate).event, id: newId(), profileId });
+        }
+        await appendStagedEvents(trx, copyIn, workspaceId, rows);
+        // Last, so that row locks on the profiles are held only until the commit right after.
+        await deps.profiles.applyProjection(trx, workspaceId, resolution.projection);
+        return resolution.profileIds;
+      });
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (attempt < ATTEMPTS && code && RETRYABLE.has(code)) continue;
+      throw error;
+    }
+  }
+}
