@@ -3,7 +3,9 @@ import { newId } from '../../platform/ids.ts';
 import { BULK_LOCK_BUDGET, type BulkObservation, CONCURRENT_MERGE, type ProfilesModule } from '../profiles/index.ts';
 import { appendStagedEvents } from './events.bulk.repo.ts';
 import { isRejection, type NormalizedEvent, normalizeMessage } from './events.normalize.ts';
+import type { EventWrite } from './events.repo.ts';
 import type { IngestResult } from './events.schemas.ts';
+import type { StoredEvent, StoredEventListener } from './events.service.ts';
 
 /**
  * The bulk path of imports. Each batch of rows an import hands over is normalised as ingestion does it, then
@@ -13,7 +15,9 @@ import type { IngestResult } from './events.schemas.ts';
  * INSERT … SELECT … ON CONFLICT DO NOTHING. Rows whose people need judgement (a merge, two values of a kind, an
  * erased person) and rows carrying something another module acts on (`context.consent`) are deferred by the
  * resolution and go through `ingest`, like any tracking batch, right after the transaction — so every identity
- * rule keeps a single implementation, and the outcome is the one ingestion gives for the same file.
+ * rule keeps a single implementation, and the outcome is the one ingestion gives for the same file. Listeners of
+ * stored events (`onStored`) hear the bulk path's events as ingestion's: in the storing transaction, for message
+ * ids stored for the first time, the first row of each.
  *
  * Batches are written strictly one after the other, in file order, whatever the caller's pipelining: the next one
  * is prepared (parsed, normalised) while the previous one commits, and is refused if the previous one failed.
@@ -25,6 +29,14 @@ export interface BulkImportDeps {
   ingest: (workspaceId: string, messages: unknown[], receivedAt: Date) => Promise<IngestResult>;
   /** Whether an event carries something only ingestion handles (a context extension's key). */
   handledByIngest: (event: NormalizedEvent) => boolean;
+  /** Modules hearing stored events (events.onStored). */
+  listeners: readonly StoredEventListener[];
+}
+
+/** Whom a listener hears: as in events.service.ts (track by default; any name when none are listed). */
+function hears(listener: StoredEventListener, event: { type: string; name: string | null }): boolean {
+  if (!(listener.types ?? ['track']).includes(event.type)) return false;
+  return !listener.names || listener.names.length === 0 || (event.name !== null && listener.names.includes(event.name));
 }
 
 const RETRYABLE = new Set(['40P01', '40001', CONCURRENT_MERGE]); // deadlock, serialization failure, moved people
@@ -115,11 +127,13 @@ async function resolveAndAppend(
     try {
       return await deps.copyTransaction(async (trx, copyIn) => {
         const resolution = await deps.profiles.resolveBulk(trx, copyIn, workspaceId, observations);
-        const rows = [];
+        const rows: EventWrite[] = [];
         for (const [i, profileId] of resolution.profileIds.entries()) {
           if (profileId !== null) rows.push({ ...(slice[i] as Candidate).event, id: newId(), profileId });
         }
-        await appendStagedEvents(trx, copyIn, workspaceId, rows);
+        const heard = deps.listeners.length > 0 && rows.some((r) => deps.listeners.some((l) => hears(l, r)));
+        const stored = await appendStagedEvents(trx, copyIn, workspaceId, rows, heard);
+        if (stored) await tellListeners(deps.listeners, trx, workspaceId, rows, stored);
         // Last, so that row locks on the profiles are held only until the commit right after.
         await deps.profiles.applyProjection(trx, workspaceId, resolution.projection);
         return resolution.profileIds;
@@ -129,5 +143,35 @@ async function resolveAndAppend(
       if (attempt < ATTEMPTS && code && RETRYABLE.has(code)) continue;
       throw error;
     }
+  }
+}
+
+/** Listeners hear the rows stored for the first time: of one message id, the first row, which is the one stored. */
+async function tellListeners(
+  listeners: readonly StoredEventListener[],
+  trx: Parameters<StoredEventListener['handle']>[0],
+  workspaceId: string,
+  rows: EventWrite[],
+  stored: Set<string>,
+) {
+  const fresh: StoredEvent[] = [];
+  for (const r of rows) {
+    if (!stored.delete(r.messageId)) continue;
+    fresh.push({
+      id: r.id,
+      messageId: r.messageId,
+      profileId: r.profileId,
+      type: r.type,
+      name: r.name,
+      channel: r.channel,
+      occurredAt: r.occurredAt,
+      properties: r.properties,
+      traits: r.traits,
+      context: r.context,
+    });
+  }
+  for (const listener of listeners) {
+    const heard = fresh.filter((e) => hears(listener, e));
+    if (heard.length > 0) await listener.handle(trx, workspaceId, heard);
   }
 }

@@ -58,6 +58,7 @@ export function createEventsModule(input: {
         profiles: input.profiles,
         ingest: (ws, messages, receivedAt) => ingest(deps, ws, messages, receivedAt),
         handledByIngest: (event) => extensions.some((x) => event.context[x.key] !== undefined),
+        listeners,
       },
       workspaceId,
     );
