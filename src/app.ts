@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { DEMO_JOB, demoJobHandler, demoRoutes } from './demo.ts';
 import { type ConsentModule, createConsentModule } from './modules/consent/index.ts';
 import { createEventsModule, type EventsModule } from './modules/events/index.ts';
+import { createLoyaltyModule, type LoyaltyModule } from './modules/loyalty/index.ts';
 import { type BootstrapOutcome, CSRF_HEADER, createOrgModule, type OrgModule } from './modules/org/index.ts';
 import { createProfilesModule } from './modules/profiles/index.ts';
 import { type Clock, systemClock } from './platform/clock.ts';
@@ -36,6 +37,7 @@ export interface App {
   org: OrgModule;
   events: EventsModule;
   consent: ConsentModule;
+  loyalty: LoyaltyModule;
   server: FastifyInstance | null;
   firstStart: BootstrapOutcome;
   close(): Promise<void>;
@@ -80,11 +82,25 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     profiles.onMerge(consent.onMerge);
     // Consent statements arriving with tracking messages and imported rows (`context.consent`).
     events.extendContext(consent.tracking);
+    // Loyalty (issue 6): balances follow merges; Code Registered and other events earn points by rule.
+    const loyalty = createLoyaltyModule({
+      db: database.db,
+      clock,
+      logger,
+      profiles,
+      events,
+      audit: org.recordAudit,
+      personalData,
+      workspaceTimeZone: async (id) => (await org.findWorkspace(id))?.time_zone ?? 'UTC',
+    });
+    profiles.onMerge(loyalty.onMerge);
+    events.onStored(loyalty.eventListener);
 
     const jobs: QueueDefinition[] = [
       { name: DEMO_JOB, handler: demoJobHandler(events) },
       ...events.uploads.jobs,
       ...org.jobs,
+      ...loyalty.jobs,
       {
         name: 'platform.maintenance',
         schedule: '*/15 * * * *',
@@ -96,6 +112,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     ];
     const queue = createQueue(database, logger, jobs);
     await queue.start();
+    await loyalty.refreshEventNames();
     if (options.worker) await queue.startWorkers();
 
     const server = options.api
@@ -115,6 +132,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
             events.routes,
             events.uploads.routes(queue.enqueue),
             consent.routes,
+            loyalty.routes,
             demoRoutes({ db: database.db, enqueue: queue.enqueue, audit: org.recordAudit }),
           ],
           rootRoutes: [events.ingestion, consent.pages],
@@ -130,12 +148,14 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
       org,
       events,
       consent,
+      loyalty,
       server,
       firstStart,
       close() {
         closing ??= (async () => {
           await server?.close();
           await queue.stop();
+          await loyalty.close();
           await database.close();
         })();
         return closing;

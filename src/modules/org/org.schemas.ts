@@ -30,16 +30,32 @@ export const PERMISSIONS = [
   'profiles:export',
   /** A data subject's erasure: irreversible (owner only). */
   'profiles:erase',
+  /** Loyalty programmes, rules, card lookups, members' balances and ledgers. */
+  'loyalty:read',
+  /** The till: register purchases, returns and reversals, issue, block and replace cards, send spending codes. */
+  'loyalty:operate',
+  /** Programmes, earn rules and their simulation, card ranges, manual adjustments of points. */
+  'loyalty:manage',
 ] as const;
 export const Permission = z.enum(PERMISSIONS);
 export type Permission = z.infer<typeof Permission>;
 
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   owner: PERMISSIONS,
-  marketer: ['workspace:read', 'users:read', 'branches:read', 'profiles:read', 'profiles:read_pii', 'profiles:write'],
+  marketer: [
+    'workspace:read',
+    'users:read',
+    'branches:read',
+    'profiles:read',
+    'profiles:read_pii',
+    'profiles:write',
+    'loyalty:read',
+    'loyalty:manage',
+  ],
   // Analysts and operators see profiles with e-mails, phones and cards masked, and never export or erase them.
-  analyst: ['workspace:read', 'branches:read', 'profiles:read'],
-  operator: ['workspace:read', 'branches:read', 'profiles:read'],
+  analyst: ['workspace:read', 'branches:read', 'profiles:read', 'loyalty:read'],
+  // Operators (call centre, tills) register purchases and look cards up; spending points needs the customer's proof.
+  operator: ['workspace:read', 'branches:read', 'profiles:read', 'loyalty:read', 'loyalty:operate'],
   // Everything a branch manager touches is limited to its own branch and the branches below it.
   branch_manager: ['workspace:read', 'users:read', 'branches:read', 'branches:manage'],
 };

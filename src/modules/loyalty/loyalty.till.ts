@@ -1,0 +1,834 @@
+import { randomInt } from 'node:crypto';
+import type { Db } from '../../platform/db.ts';
+import { DomainError, notFound } from '../../platform/errors.ts';
+import { newId, safeEqual, sha256Hex } from '../../platform/ids.ts';
+import type { Actor } from '../../platform/principal.ts';
+import { hitRateLimit, peekRateLimit } from '../../platform/ratelimit.ts';
+import { maskPhone } from '../profiles/index.ts';
+import * as ledgerRepo from './loyalty.ledger.repo.ts';
+import { LedgerDraft, shareOf } from './loyalty.ledger.ts';
+import * as repo from './loyalty.repo.ts';
+import { currentPeriods, evaluateEarn, localTime, purchaseRecord, usageKey } from './loyalty.rules.ts';
+import type {
+  AdjustmentCreate,
+  Balance,
+  CustomerRef,
+  PurchaseCreate,
+  ReturnCreate,
+  ReversalCreate,
+  TransactionResult,
+  Verification,
+} from './loyalty.schemas.ts';
+import { keyReused, type LoyaltyDeps, type ProgrammeState, requestHash } from './loyalty.service.ts';
+
+/**
+ * Till and e-commerce transactions: purchases (earning by the rules, paying with points), returns and reversals
+ * (claw-backs), adjustments. Each is one database transaction: lock the member (claiming the idempotency key in the
+ * same statement), plan the change in memory (LedgerDraft), write it in one statement, commit.
+ */
+
+export interface Answer<T> {
+  status: number;
+  body: T;
+  /** True when the idempotency key had been used for this very request: the stored answer, nothing changed. */
+  replayed: boolean;
+}
+
+interface ChangeContext {
+  trx: Db;
+  state: ProgrammeState;
+  member: ledgerRepo.LockedMember;
+  draft: LedgerDraft;
+  changes: ledgerRepo.Changes;
+  now: Date;
+}
+
+type Who = ledgerRepo.MemberKey | { profileId: string };
+
+const RETRYABLE = new Set(['40001', '40P01']);
+const FAILED_PROOFS = { limit: 5, windowSeconds: 900 };
+
+/** A wrong one-time code: counted after the transaction rolled back. */
+class WrongCode extends DomainError {
+  readonly verificationId: string | null;
+  readonly memberId: string;
+  constructor(memberId: string, verificationId: string | null) {
+    super('forbidden', 'VERIFICATION_FAILED', 'The code or QR token does not match; ask the customer again.');
+    this.verificationId = verificationId;
+    this.memberId = memberId;
+  }
+}
+
+export function memberKeyOf(ref: CustomerRef): Who {
+  if ('card' in ref) return { card: ref.card };
+  if ('qr' in ref) return { qrHash: sha256Hex(ref.qr) };
+  return { profileId: ref.profileId };
+}
+
+/**
+ * Runs one change of a member's wallets: lock (and claim the key), answer a replay, refuse blocked cards, let
+ * `plan` draft the change, write it with the answer, commit. Retries deadlocks and serialisation failures.
+ */
+async function change<T>(
+  deps: LoyaltyDeps,
+  workspaceId: string,
+  programmeKey: string,
+  who: Who,
+  idempotency: { key: string; hash: string } | null,
+  recordedBy: string | null,
+  plan: (ctx: ChangeContext) => Promise<{ status: number; body: T }>,
+): Promise<Answer<T>> {
+  let state = await deps.programmes.get(deps.db, workspaceId, programmeKey);
+  for (let attempt = 1; ; attempt++) {
+    const now = deps.clock.now();
+    try {
+      const answer = await deps.db.transaction().execute(async (trx): Promise<Answer<T>> => {
+        let key: ledgerRepo.MemberKey;
+        if ('profileId' in who) {
+          const profileId = await deps.profiles.directory.liveProfileId(trx, workspaceId, who.profileId);
+          if (!profileId) throw notFound('Profile', 'PROFILE_NOT_FOUND');
+          const m = await repo.ensureMember(trx, workspaceId, state.row.id, profileId, {
+            id: newId(),
+            now,
+            wallets: [...state.wallets.keys()],
+          });
+          key = { memberId: m.id };
+        } else key = who;
+        const claim = idempotency ? { ...idempotency, now } : undefined;
+        let member = await ledgerRepo.lockMember(trx, workspaceId, state.row.id, key, {
+          periods: currentPeriods(state.rules, now, state.row.time_zone),
+          claim,
+        });
+        if (!member) {
+          if ('memberId' in key) throw notFound('Member', 'MEMBER_NOT_FOUND');
+          throw notFound('Card', 'CARD_NOT_FOUND');
+        }
+        if (member.claimed === false && idempotency) {
+          const stored = await ledgerRepo.storedRequest(trx, workspaceId, idempotency.key);
+          if (!stored || stored.hash !== idempotency.hash) throw keyReused();
+          return { status: stored.status, body: stored.response as T, replayed: true };
+        }
+        if (member.version !== state.row.version) {
+          // Rules or settings changed since this process cached them: reload, and read the counters of the new caps.
+          state = await deps.programmes.load(trx, workspaceId, programmeKey);
+          member = (await ledgerRepo.lockMember(
+            trx,
+            workspaceId,
+            state.row.id,
+            { memberId: member.memberId },
+            {
+              periods: currentPeriods(state.rules, now, state.row.time_zone),
+            },
+          )) as ledgerRepo.LockedMember;
+        }
+        if (member.cardStatus === 'blocked') throw new DomainError('conflict', 'CARD_BLOCKED', 'This card is blocked.');
+        if (member.cardStatus === 'replaced')
+          throw new DomainError('conflict', 'CARD_REPLACED', 'This card was replaced; use the new card.');
+        const changes = ledgerRepo.emptyChanges();
+        const draft = new LedgerDraft(member, changes, now, recordedBy);
+        const result = await plan({ trx, state, member, draft, changes, now });
+        if (idempotency) changes.response = { key: idempotency.key, status: result.status, body: result.body };
+        await ledgerRepo.writeChanges(trx, workspaceId, changes);
+        return { ...result, replayed: false };
+      });
+      if (!answer.replayed) deps.timelineWritten();
+      return answer;
+    } catch (error) {
+      if (error instanceof WrongCode) {
+        if (error.verificationId) await repo.countFailedAttempt(deps.db, workspaceId, error.verificationId);
+        await hitRateLimit(deps.db, deps.clock, `loyalty-proof:${error.memberId}`, FAILED_PROOFS);
+        throw error;
+      }
+      const code = (error as { code?: string }).code;
+      if (attempt < 5 && code && RETRYABLE.has(code)) continue;
+      if (code === '23514')
+        // A CHECK (balance or lot never negative) refused the write: the planning guards make this unreachable.
+        throw new DomainError('conflict', 'INSUFFICIENT_POINTS', 'Not enough points for this change.');
+      throw error;
+    }
+  }
+}
+
+/**
+ * Checks the proof that the customer is there before points are spent: the QR token of one of their active
+ * cards, or a one-time code sent to their phone (used once). Wrong proofs are limited per member.
+ */
+async function checkProof(
+  ctx: ChangeContext,
+  workspaceId: string,
+  proof: Verification | undefined,
+  identifiedByQr: boolean,
+) {
+  if (identifiedByQr) return;
+  if (!proof)
+    throw new DomainError(
+      'forbidden',
+      'VERIFICATION_REQUIRED',
+      'Spending points needs the customer: their card’s QR code or a one-time code sent to their phone.',
+    );
+  const memberId = ctx.member.memberId;
+  const limit = await peekRateLimit(ctx.trx, { now: () => ctx.now }, `loyalty-proof:${memberId}`, FAILED_PROOFS);
+  if (!limit.allowed)
+    throw new DomainError('rate_limited', 'RATE_LIMITED', 'Too many wrong codes; try again later.', {
+      retryAfterSeconds: limit.retryAfterSeconds,
+    });
+  if ('qr' in proof) {
+    const card = await repo.cardByQr(ctx.trx, workspaceId, sha256Hex(proof.qr));
+    if (!card || card.member_id !== memberId || card.status !== 'active') throw new WrongCode(memberId, null);
+    return;
+  }
+  const v = await repo.verificationById(ctx.trx, workspaceId, proof.id);
+  if (!v || v.member_id !== memberId) throw new WrongCode(memberId, null);
+  if (v.used_at) throw new DomainError('conflict', 'VERIFICATION_USED', 'This code has been used; ask for a new one.');
+  if (v.expires_at <= ctx.now)
+    throw new DomainError('conflict', 'VERIFICATION_EXPIRED', 'This code has expired; ask for a new one.');
+  if (v.attempts >= 5)
+    throw new DomainError('conflict', 'VERIFICATION_LOCKED', 'Too many wrong tries; ask for a new code.');
+  if (!safeEqual(codeHash(workspaceId, v.id, proof.code), v.code_hash)) throw new WrongCode(memberId, v.id);
+  if (!(await repo.consumeVerification(ctx.trx, workspaceId, v.id, memberId, ctx.now)))
+    throw new DomainError('conflict', 'VERIFICATION_USED', 'This code has been used; ask for a new one.');
+}
+
+const codeHash = (workspaceId: string, id: string, code: string) => sha256Hex(`${workspaceId}:${id}:${code}`);
+
+function result(
+  ctx: ChangeContext,
+  transactionId: string,
+  kind: TransactionResult['kind'],
+  parts: Partial<Pick<TransactionResult, 'earned' | 'spent' | 'clawedBack' | 'notRecovered' | 'refunded'>>,
+): TransactionResult {
+  return {
+    transactionId,
+    kind,
+    memberId: ctx.member.memberId,
+    profileId: ctx.member.profileId,
+    earned: parts.earned ?? [],
+    spent: parts.spent ?? 0,
+    clawedBack: parts.clawedBack ?? 0,
+    notRecovered: parts.notRecovered ?? 0,
+    refunded: parts.refunded ?? 0,
+    balances: ctx.draft.balancesAfter([...ctx.state.wallets.keys()]),
+  };
+}
+
+function tillFields(actor: Actor, input: { branch?: string; cashier?: string; channel: string }) {
+  return {
+    channel: input.channel,
+    branch: input.branch ?? null,
+    branchId: actor.principal.scope.branchId,
+    cashier: input.cashier ?? null,
+    recordedBy: actor.principal.actorLabel,
+  };
+}
+
+function idempotencyOf(operation: string, key: string | undefined, body: unknown) {
+  return key ? { key, hash: requestHash(operation, body) } : null;
+}
+
+export function requireKey(key: string | undefined): string {
+  if (!key)
+    throw new DomainError(
+      'invalid',
+      'IDEMPOTENCY_KEY_REQUIRED',
+      'Send an Idempotency-Key header (or idempotencyKey): a retry with the same key changes nothing.',
+    );
+  return key;
+}
+
+/** A purchase at a till or online: pays with points if asked (with proof), then earns by the rules. */
+export async function registerPurchase(
+  deps: LoyaltyDeps,
+  actor: Actor,
+  programmeKey: string,
+  input: PurchaseCreate,
+  key: string,
+): Promise<Answer<TransactionResult>> {
+  const { workspaceId } = actor.principal.scope;
+  const now = deps.clock.now();
+  const occurredAt = input.occurredAt ? new Date(input.occurredAt) : now;
+  if (occurredAt.getTime() > now.getTime() + 60_000)
+    throw new DomainError('invalid', 'INVALID_TIME', 'occurredAt lies in the future.');
+  const fields = tillFields(actor, input);
+  return change(
+    deps,
+    workspaceId,
+    programmeKey,
+    memberKeyOf(input.customer),
+    idempotencyOf(`purchase:${programmeKey}`, key, input),
+    fields.recordedBy,
+    async (ctx) => {
+      const { state, member, draft, changes } = ctx;
+      if (input.currency !== state.row.currency)
+        throw new DomainError('invalid', 'CURRENCY_MISMATCH', `The programme counts in ${state.row.currency}.`);
+      const txId = newId();
+      const wallet = state.paymentWallet;
+      const spend = input.pointsToSpend;
+      let pointsValue = 0;
+      const draftRecord = purchaseRecord({
+        ...input,
+        pointsValue: 0,
+        ...fields,
+        tier: member.tier,
+        occurredAt,
+        timeZone: state.row.time_zone,
+      });
+      if (spend > 0) {
+        if (!wallet)
+          throw new DomainError('invalid', 'POINTS_PAYMENT_DISABLED', 'Points cannot pay in this programme.');
+        pointsValue = spend * wallet.valueMinor;
+        if (pointsValue > Math.floor((draftRecord.amount * state.row.settings.maxPaymentPercent) / 100))
+          throw new DomainError(
+            'invalid',
+            'PAYMENT_TOO_LARGE',
+            `Points may pay at most ${state.row.settings.maxPaymentPercent}% of a purchase.`,
+          );
+        await checkProof(ctx, workspaceId, input.verification, 'qrHash' in memberKeyOf(input.customer));
+        draft.debit({ kind: 'burn', wallet: wallet.key, points: spend, transactionId: txId, reason: null });
+      }
+      const record =
+        spend > 0
+          ? purchaseRecord({
+              ...input,
+              pointsValue,
+              ...fields,
+              tier: member.tier,
+              occurredAt,
+              timeZone: state.row.time_zone,
+            })
+          : draftRecord;
+      const usage = new Map(member.usage.map((u) => [usageKey(u.ruleId, u.period), u]));
+      const evaluation = evaluateEarn(state.rules, record, usage, state.row.time_zone);
+      const earned: TransactionResult['earned'] = [];
+      for (const e of evaluation.earned) {
+        const w = state.wallets.get(e.wallet);
+        if (!w) continue;
+        draft.credit({
+          kind: 'earn',
+          wallet: w,
+          points: e.points,
+          transactionId: txId,
+          ruleId: e.ruleId,
+          reason: null,
+          from: occurredAt,
+          pending: true,
+        });
+        earned.push({ wallet: e.wallet, points: e.points, ruleId: e.ruleId });
+      }
+      changes.usage = evaluation.usage.map((u) => ({ ...u, memberId: member.memberId }));
+      const local = localTime(occurredAt, state.row.time_zone);
+      const total = earned.reduce((s, e) => s + e.points, 0);
+      changes.transactions.push({
+        id: txId,
+        programmeId: state.row.id,
+        memberId: member.memberId,
+        kind: 'purchase',
+        originalId: null,
+        externalId: input.externalId ?? null,
+        occurredAt,
+        recordedAt: ctx.now,
+        ...fields,
+        currency: input.currency,
+        amount: record.amount,
+        pointsSpent: spend,
+        lines: record.lines.map(({ paid: _paid, ...l }) => l),
+        eventName: null,
+        properties: null,
+        tier: member.tier,
+        localWeekday: local.weekday,
+        localHour: local.hour,
+        earned: total,
+      });
+      changes.timeline.push({
+        id: txId,
+        profileId: member.profileId,
+        name: 'Loyalty Purchase',
+        properties: {
+          transactionId: txId,
+          programme: programmeKey,
+          externalId: input.externalId ?? null,
+          amount: record.amount,
+          currency: input.currency,
+          branch: fields.branch,
+          pointsEarned: total,
+          pointsSpent: spend,
+        },
+        channel: fields.channel,
+        occurredAt,
+        card: member.cardIdentifier,
+      });
+      return { status: 201, body: result(ctx, txId, 'purchase', { earned, spent: spend }) };
+    },
+  );
+}
+
+/** Takes back what a purchase gave and returns what it took, for the share of it that comes back. */
+async function unwind(
+  ctx: ChangeContext,
+  workspaceId: string,
+  purchase: ledgerRepo.TransactionRow,
+  share: { before: number; after: number; whole: number },
+  txId: string,
+  reason: string | null,
+) {
+  const { trx, draft, member } = ctx;
+  const entries = await ledgerRepo.entriesOfTransaction(trx, workspaceId, member.memberId, purchase.id);
+  const own = entries.filter((e) => e.transaction_id === purchase.id && e.reverses === null);
+  const undone = (e: ledgerRepo.EntryRow) => entries.filter((r) => r.reverses === e.id);
+  let clawedBack = 0;
+  let notRecovered = 0;
+  let refunded = 0;
+  // Lots that spent points came from, open or not, so that they can be given back.
+  const wanted = own.flatMap((e) => (e.amount < 0 ? (e.lots ?? []).map(([id]) => id) : []));
+  draft.knowLots(
+    (await ledgerRepo.lotsByIds(trx, workspaceId, wanted)).map((l) => ({
+      id: l.id,
+      wallet: l.wallet,
+      amount: Number(l.amount),
+      remaining: Number(l.remaining),
+      earnedAt: l.earned_at,
+      availableAt: l.available_at,
+      expiresAt: l.expires_at,
+    })),
+  );
+  for (const e of own) {
+    if (e.amount > 0) {
+      const points = shareOf(e.amount, share.after, share.whole) - shareOf(e.amount, share.before, share.whole);
+      const r = draft.clawBack(e, points, txId, reason);
+      clawedBack += r.taken;
+      notRecovered += r.short;
+    } else {
+      const spent = -e.amount;
+      const points = shareOf(spent, share.after, share.whole) - shareOf(spent, share.before, share.whole);
+      const given = new Map<string, number>();
+      for (const r of undone(e)) for (const [lot, n] of r.lots ?? []) given.set(lot, (given.get(lot) ?? 0) + n);
+      const r = draft.giveBack(e, points, given, txId, reason);
+      refunded += r.given;
+    }
+  }
+  return { clawedBack, notRecovered, refunded };
+}
+
+async function originalOf(ctx: ChangeContext, workspaceId: string, id: string) {
+  const tx = await ledgerRepo.transactionById(ctx.trx, workspaceId, id);
+  if (!tx || tx.member_id !== ctx.member.memberId || tx.programme_id !== ctx.state.row.id)
+    throw notFound('Transaction', 'TRANSACTION_NOT_FOUND');
+  return tx;
+}
+
+/** The member a transaction belongs to (read before locking it). */
+async function memberOfTransaction(deps: LoyaltyDeps, workspaceId: string, id: string) {
+  const tx = await ledgerRepo.transactionById(deps.db, workspaceId, id);
+  if (!tx) throw notFound('Transaction', 'TRANSACTION_NOT_FOUND');
+  return tx.member_id;
+}
+
+/**
+ * A return or partial refund of a purchase: by lines (SKU and quantity, at the price paid) or by money amount.
+ * Points are clawed back in proportion to the money returned (cumulatively, so several partial returns add up to
+ * exactly the whole), and points paid with are given back in the same proportion.
+ */
+export async function registerReturn(
+  deps: LoyaltyDeps,
+  actor: Actor,
+  programmeKey: string,
+  purchaseId: string,
+  input: ReturnCreate,
+  key: string,
+): Promise<Answer<TransactionResult>> {
+  const { workspaceId } = actor.principal.scope;
+  const fields = tillFields(actor, input);
+  const memberId = await memberOfTransaction(deps, workspaceId, purchaseId);
+  return change(
+    deps,
+    workspaceId,
+    programmeKey,
+    { memberId },
+    idempotencyOf(`return:${purchaseId}`, key, input),
+    fields.recordedBy,
+    async (ctx) => {
+      const purchase = await originalOf(ctx, workspaceId, purchaseId);
+      if (purchase.kind !== 'purchase')
+        throw new DomainError('conflict', 'NOT_A_PURCHASE', 'Only purchases can be returned.');
+      if (purchase.reversed_at)
+        throw new DomainError('conflict', 'TRANSACTION_REVERSED', 'This purchase has been reversed.');
+      let amount = 0;
+      let lines: { sku: string; quantity: number; amount: number }[] | null = null;
+      if (input.lines) {
+        const returned = new Map<string, number>();
+        for (const r of await ledgerRepo.returnsOf(ctx.trx, workspaceId, ctx.member.memberId, purchase.id))
+          for (const l of r.lines ?? []) returned.set(l.sku, (returned.get(l.sku) ?? 0) + l.quantity);
+        lines = [];
+        for (const want of input.lines) {
+          let left = want.quantity;
+          let money = 0;
+          let before = returned.get(want.sku) ?? 0;
+          for (const l of (purchase.lines ?? []).filter((x) => x.sku === want.sku)) {
+            const free = Math.max(0, l.quantity - before);
+            before = Math.max(0, before - l.quantity);
+            const n = Math.min(free, left);
+            money += Math.round((l.amount * n) / l.quantity);
+            left -= n;
+            if (left <= 1e-9) break;
+          }
+          if (left > 1e-9)
+            throw new DomainError(
+              'conflict',
+              'RETURN_EXCEEDS_PURCHASE',
+              `More of ${want.sku} is returned than was bought.`,
+            );
+          returned.set(want.sku, (returned.get(want.sku) ?? 0) + want.quantity);
+          lines.push({ sku: want.sku, quantity: want.quantity, amount: money });
+          amount += money;
+        }
+      } else amount = input.amount ?? 0;
+      if (amount <= 0 && !lines)
+        throw new DomainError('invalid', 'NOTHING_RETURNED', 'A return gives back some money.');
+      if (purchase.returned_amount + amount > purchase.amount)
+        throw new DomainError('conflict', 'RETURN_EXCEEDS_PURCHASE', 'More money is returned than the purchase was.');
+      const txId = newId();
+      const undone = await unwind(
+        ctx,
+        workspaceId,
+        purchase,
+        {
+          before: purchase.returned_amount,
+          after: purchase.returned_amount + amount,
+          whole: purchase.amount,
+        },
+        txId,
+        null,
+      );
+      ctx.changes.transactions.push({
+        id: txId,
+        programmeId: ctx.state.row.id,
+        memberId: ctx.member.memberId,
+        kind: 'return',
+        originalId: purchase.id,
+        externalId: input.externalId ?? null,
+        occurredAt: ctx.now,
+        recordedAt: ctx.now,
+        ...fields,
+        currency: purchase.currency,
+        amount,
+        pointsSpent: 0,
+        lines,
+        eventName: null,
+        properties: null,
+        tier: ctx.member.tier,
+        localWeekday: null,
+        localHour: null,
+        earned: 0,
+      });
+      ctx.changes.transactionUpdates.push({ id: purchase.id, returned: amount, reversedAt: null });
+      ctx.changes.timeline.push({
+        id: txId,
+        profileId: ctx.member.profileId,
+        name: 'Loyalty Return',
+        properties: {
+          transactionId: txId,
+          purchaseId: purchase.id,
+          programme: programmeKey,
+          amount,
+          currency: purchase.currency,
+          branch: fields.branch,
+          pointsClawedBack: undone.clawedBack,
+          pointsRefunded: undone.refunded,
+        },
+        channel: fields.channel,
+        occurredAt: ctx.now,
+        card: ctx.member.cardIdentifier,
+      });
+      return { status: 201, body: result(ctx, txId, 'return', undone) };
+    },
+  );
+}
+
+/**
+ * Reverses a transaction as a whole (a voided receipt, a cancelled code registration, a wrong adjustment): what it
+ * credited is clawed back and what it debited is given back, net of earlier partial returns.
+ */
+export async function reverseTransaction(
+  deps: LoyaltyDeps,
+  actor: Actor,
+  programmeKey: string,
+  id: string,
+  input: ReversalCreate,
+  key: string,
+): Promise<Answer<TransactionResult>> {
+  const { workspaceId } = actor.principal.scope;
+  const fields = tillFields(actor, input);
+  const memberId = await memberOfTransaction(deps, workspaceId, id);
+  return change(
+    deps,
+    workspaceId,
+    programmeKey,
+    { memberId },
+    idempotencyOf(`reverse:${id}`, key, input),
+    fields.recordedBy,
+    async (ctx) => {
+      const original = await originalOf(ctx, workspaceId, id);
+      if (original.kind === 'return' || original.kind === 'reversal')
+        throw new DomainError('conflict', 'NOT_REVERSIBLE', 'Returns and reversals cannot be reversed.');
+      if (original.reversed_at)
+        throw new DomainError('conflict', 'ALREADY_REVERSED', 'This transaction has been reversed.');
+      const txId = newId();
+      const whole = original.kind === 'purchase' ? original.amount : 1;
+      const undone = await unwind(
+        ctx,
+        workspaceId,
+        original,
+        {
+          before: original.kind === 'purchase' ? original.returned_amount : 0,
+          after: whole,
+          whole,
+        },
+        txId,
+        input.reason ?? null,
+      );
+      ctx.changes.transactions.push({
+        id: txId,
+        programmeId: ctx.state.row.id,
+        memberId: ctx.member.memberId,
+        kind: 'reversal',
+        originalId: original.id,
+        externalId: null,
+        occurredAt: ctx.now,
+        recordedAt: ctx.now,
+        ...fields,
+        currency: original.currency,
+        amount: original.kind === 'purchase' ? original.amount - original.returned_amount : 0,
+        pointsSpent: 0,
+        lines: null,
+        eventName: null,
+        properties: input.reason ? { reason: input.reason } : null,
+        tier: ctx.member.tier,
+        localWeekday: null,
+        localHour: null,
+        earned: 0,
+      });
+      ctx.changes.transactionUpdates.push({ id: original.id, returned: 0, reversedAt: ctx.now });
+      ctx.changes.timeline.push({
+        id: txId,
+        profileId: ctx.member.profileId,
+        name: 'Loyalty Reversal',
+        properties: {
+          transactionId: txId,
+          reversedId: original.id,
+          programme: programmeKey,
+          pointsClawedBack: undone.clawedBack,
+          pointsRefunded: undone.refunded,
+        },
+        channel: fields.channel,
+        occurredAt: ctx.now,
+        card: ctx.member.cardIdentifier,
+      });
+      return { status: 201, body: result(ctx, txId, 'reversal', undone) };
+    },
+  );
+}
+
+/** A manual credit or debit by staff with a reason (loyalty:manage), audited in the same transaction. */
+export async function adjust(
+  deps: LoyaltyDeps,
+  actor: Actor,
+  programmeKey: string,
+  input: AdjustmentCreate,
+  key: string,
+): Promise<Answer<TransactionResult>> {
+  const { workspaceId } = actor.principal.scope;
+  const recordedBy = actor.principal.actorLabel;
+  return change(
+    deps,
+    workspaceId,
+    programmeKey,
+    memberKeyOf(input.customer),
+    idempotencyOf(`adjust:${programmeKey}`, key, input),
+    recordedBy,
+    async (ctx) => {
+      const wallet = ctx.state.wallets.get(input.wallet);
+      if (!wallet) throw new DomainError('invalid', 'UNKNOWN_WALLET', `The programme has no wallet "${input.wallet}".`);
+      const txId = newId();
+      if (input.points > 0)
+        ctx.draft.credit({
+          kind: 'adjust',
+          wallet,
+          points: input.points,
+          transactionId: txId,
+          ruleId: null,
+          reason: input.reason,
+          from: ctx.now,
+          pending: false,
+        });
+      else
+        ctx.draft.debit({
+          kind: 'adjust',
+          wallet: wallet.key,
+          points: -input.points,
+          transactionId: txId,
+          reason: input.reason,
+        });
+      ctx.changes.transactions.push({
+        id: txId,
+        programmeId: ctx.state.row.id,
+        memberId: ctx.member.memberId,
+        kind: 'adjustment',
+        originalId: null,
+        externalId: null,
+        occurredAt: ctx.now,
+        recordedAt: ctx.now,
+        channel: 'staff',
+        branch: null,
+        branchId: actor.principal.scope.branchId,
+        cashier: null,
+        recordedBy,
+        currency: null,
+        amount: 0,
+        pointsSpent: 0,
+        lines: null,
+        eventName: null,
+        properties: { reason: input.reason },
+        tier: ctx.member.tier,
+        localWeekday: null,
+        localHour: null,
+        earned: Math.max(0, input.points),
+      });
+      await deps.audit(
+        ctx.trx,
+        actor,
+        'loyalty.adjusted',
+        { kind: 'profile', id: ctx.member.profileId },
+        {
+          transactionId: txId,
+          wallet: wallet.key,
+          points: input.points,
+        },
+      );
+      const earned = input.points > 0 ? [{ wallet: wallet.key, points: input.points, ruleId: null }] : [];
+      return {
+        status: 201,
+        body: result(ctx, txId, 'adjustment', { earned, spent: input.points < 0 ? -input.points : 0 }),
+      };
+    },
+  );
+}
+
+/** Writes off points past their expiry for one member (the expiry job calls it per member). */
+export async function expireMember(deps: LoyaltyDeps, workspaceId: string, programmeKey: string, memberId: string) {
+  let expired = 0;
+  await change(deps, workspaceId, programmeKey, { memberId }, null, 'expiry', async (ctx) => {
+    expired = ctx.draft.expireDue();
+    return { status: 200, body: null };
+  });
+  return expired;
+}
+
+// ---- one-time codes
+
+/**
+ * Sends a one-time code to the customer's phone (the embedded outbox until messaging exists): at most 3 per
+ * member in 10 minutes. The till then passes `verification: {id, code}` with the spending.
+ */
+export async function sendVerification(deps: LoyaltyDeps, actor: Actor, programmeKey: string, customer: CustomerRef) {
+  const { workspaceId } = actor.principal.scope;
+  if ('qr' in customer)
+    throw new DomainError('invalid', 'VERIFICATION_NOT_NEEDED', 'The QR token itself proves the customer is there.');
+  const state = await deps.programmes.get(deps.db, workspaceId, programmeKey);
+  const member = await memberOf(deps, deps.db, workspaceId, state, customer);
+  const limit = await hitRateLimit(deps.db, deps.clock, `loyalty-otp:${member.id}`, { limit: 3, windowSeconds: 600 });
+  if (!limit.allowed)
+    throw new DomainError('rate_limited', 'RATE_LIMITED', 'Codes were sent too often; try again later.', {
+      retryAfterSeconds: limit.retryAfterSeconds,
+    });
+  const phone = (await deps.profiles.directory.identifiersOf(deps.db, workspaceId, member.profile_id)).find(
+    (i) => i.kind === 'phone',
+  )?.value;
+  if (!phone) throw new DomainError('conflict', 'NO_PHONE', 'The customer has no phone number to send a code to.');
+  const now = deps.clock.now();
+  const id = newId();
+  const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
+  const expiresAt = new Date(now.getTime() + state.row.settings.otpTtlSeconds * 1000);
+  await deps.db.transaction().execute(async (trx) => {
+    await repo.insertVerification(trx, workspaceId, {
+      id,
+      memberId: member.id,
+      channel: 'sms',
+      codeHash: codeHash(workspaceId, id, code),
+      expiresAt,
+      now,
+    });
+    await deps.sender.send(trx, workspaceId, {
+      profileId: member.profile_id,
+      channel: 'sms',
+      address: phone,
+      body: `${code} — code to spend points of ${state.row.name}. Give it only to the cashier. / ${code} — код для списания баллов «${state.row.name}». Сообщите его только кассиру.`,
+      now,
+    });
+  });
+  return { verificationId: id, expiresAt: expiresAt.toISOString(), channel: 'sms' as const, sentTo: maskPhone(phone) };
+}
+
+/** The member a till names, without locking (reads): by card, QR token or profile. */
+export async function memberOf(
+  deps: LoyaltyDeps,
+  db: Db,
+  workspaceId: string,
+  state: ProgrammeState,
+  customer: CustomerRef,
+): Promise<repo.MemberRow> {
+  if ('profileId' in customer) {
+    const profileId = await deps.profiles.directory.liveProfileId(db, workspaceId, customer.profileId);
+    if (!profileId) throw notFound('Profile', 'PROFILE_NOT_FOUND');
+    const m = await repo.memberOfProfile(db, workspaceId, state.row.id, profileId);
+    if (!m) throw notFound('Member', 'MEMBER_NOT_FOUND');
+    return m;
+  }
+  const card =
+    'card' in customer
+      ? await repo.cardByNumber(db, workspaceId, customer.card)
+      : await repo.cardByQr(db, workspaceId, sha256Hex(customer.qr));
+  if (!card || card.programme_id !== state.row.id) throw notFound('Card', 'CARD_NOT_FOUND');
+  if (card.status !== 'active')
+    throw new DomainError(
+      'conflict',
+      card.status === 'blocked' ? 'CARD_BLOCKED' : 'CARD_REPLACED',
+      `This card is ${card.status}.`,
+    );
+  return (await repo.memberById(db, workspaceId, card.member_id)) as repo.MemberRow;
+}
+
+/** A member's balances now (one read: the wallet rows and the member's open lots). */
+export async function balancesNow(
+  deps: LoyaltyDeps,
+  db: Db,
+  workspaceId: string,
+  memberId: string,
+): Promise<Balance[]> {
+  const rows = await ledgerRepo.balancesOf(db, workspaceId, memberId, deps.clock.now());
+  return rows.map((r) => ({
+    wallet: r.wallet,
+    total: r.balance,
+    available: r.balance - r.pending - r.expired,
+    pending: r.pending,
+    expired: r.expired,
+  }));
+}
+
+const KEY = /^[\x21-\x7e]{8,100}$/;
+
+/** The idempotency key of a write: the Idempotency-Key header or the body's idempotencyKey (equal if both). */
+export function idempotencyKey(header: string | string[] | undefined, field: string | undefined): string | undefined {
+  const fromHeader = Array.isArray(header) ? header[0] : header;
+  if (fromHeader !== undefined && !KEY.test(fromHeader))
+    throw new DomainError(
+      'invalid',
+      'INVALID_IDEMPOTENCY_KEY',
+      'An idempotency key is 8 to 100 printable ASCII characters.',
+    );
+  if (fromHeader && field && fromHeader !== field)
+    throw new DomainError(
+      'invalid',
+      'IDEMPOTENCY_KEY_MISMATCH',
+      'The Idempotency-Key header and idempotencyKey differ.',
+    );
+  return fromHeader ?? field;
+}
