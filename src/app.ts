@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { DEMO_JOB, demoJobHandler, demoRoutes } from './demo.ts';
+import { type CodesModule, createCodesModule } from './modules/codes/index.ts';
 import { type ConsentModule, createConsentModule } from './modules/consent/index.ts';
 import { createEventsModule, type EventsModule } from './modules/events/index.ts';
 import { createLoyaltyModule, type LoyaltyModule } from './modules/loyalty/index.ts';
@@ -38,6 +39,7 @@ export interface App {
   events: EventsModule;
   consent: ConsentModule;
   loyalty: LoyaltyModule;
+  codes: CodesModule;
   server: FastifyInstance | null;
   firstStart: BootstrapOutcome;
   close(): Promise<void>;
@@ -96,8 +98,27 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     profiles.onMerge(loyalty.onMerge);
     events.onStored(loyalty.eventListener);
 
+    // Codes: promotions, batches, registrations (issue 5). `Code Registered` events reach the timeline through a
+    // job enqueued in the registration's transaction; the queue exists a few lines below.
+    let enqueue: Queue['enqueue'] | undefined;
+    const codes = createCodesModule({
+      db: database.db,
+      database,
+      clock,
+      logger,
+      publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
+      org,
+      profiles,
+      consent,
+      ingest: (workspaceId, messages) => events.ingest(workspaceId, messages),
+      enqueue: (trx, name, data) => (enqueue as Queue['enqueue'])(trx, name, data),
+      personalData,
+    });
+    profiles.onMerge(codes.onMerge);
+
     const jobs: QueueDefinition[] = [
       { name: DEMO_JOB, handler: demoJobHandler(events) },
+      ...codes.jobs,
       ...events.uploads.jobs,
       ...org.jobs,
       ...loyalty.jobs,
@@ -111,6 +132,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
       },
     ];
     const queue = createQueue(database, logger, jobs);
+    enqueue = queue.enqueue;
     await queue.start();
     await loyalty.refreshEventNames();
     if (options.worker) await queue.startWorkers();
@@ -133,9 +155,10 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
             events.uploads.routes(queue.enqueue),
             consent.routes,
             loyalty.routes,
+            codes.routes,
             demoRoutes({ db: database.db, enqueue: queue.enqueue, audit: org.recordAudit }),
           ],
-          rootRoutes: [events.ingestion, consent.pages],
+          rootRoutes: [events.ingestion, consent.pages, codes.consumer],
         })
       : null;
 
@@ -149,6 +172,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
       events,
       consent,
       loyalty,
+      codes,
       server,
       firstStart,
       close() {

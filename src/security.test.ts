@@ -118,6 +118,12 @@ describe('role × route matrix', () => {
     assert.equal(declared.get('POST /api/v1/profiles/:id/erase'), 'profiles:erase');
     assert.equal(declared.get('GET /api/v1/audit'), 'audit:read');
     assert.equal(declared.get('POST /api/v1/keys'), 'keys:manage');
+    // Codes: clear codes again after their one download only for the owner; the first download by those who manage.
+    assert.deepEqual(holders('codes:export'), ['owner']);
+    assert.deepEqual(holders('codes:manage'), ['owner', 'marketer']);
+    assert.equal(declared.get('GET /api/v1/codes/batches/:id/export'), 'codes:export');
+    assert.equal(declared.get('GET /api/v1/codes/batches/:id/download'), 'codes:manage');
+    assert.equal(declared.get('GET /api/v1/codes/attempts'), 'codes:read');
   });
 
   it('answers 401/403 exactly as ROLE_PERMISSIONS says, for keys, sessions, write keys and nobody', async () => {

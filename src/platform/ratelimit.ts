@@ -70,3 +70,78 @@ export async function purgeExpiredRateLimits(db: Db, clock: Clock): Promise<numb
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+// ---- many counters in one round trip (consumer endpoints under load: code entry)
+
+export interface CounterHit {
+  bucket: string;
+  rule: RateLimit;
+  /** How many hits to add (a group of requests counted at once). */
+  count: number;
+}
+
+export interface CounterReading {
+  /** The counter after this call's hits (hit counters) or as it stands (peeked counters). */
+  hits: number;
+  retryAfterSeconds: number;
+}
+
+/**
+ * Adds hits to some counters and reads others, in one statement. Hits to the same bucket are summed first, and
+ * counters are written in bucket order so that concurrent callers cannot deadlock. Returns every counter named,
+ * keyed by bucket (a bucket both hit and peeked is reported once, after the hit).
+ */
+export async function countRateLimits(
+  db: Db,
+  clock: Clock,
+  hits: readonly CounterHit[],
+  peeks: readonly { bucket: string; rule: RateLimit }[] = [],
+): Promise<Map<string, CounterReading>> {
+  const now = clock.now();
+  const summed = new Map<string, { bucket: string; start: Date; end: Date; count: number }>();
+  for (const h of hits) {
+    if (h.count <= 0) continue;
+    const { start, end } = windowOf(now, h.rule);
+    const key = `${h.bucket}\u0001${start.getTime()}`;
+    const seen = summed.get(key);
+    if (seen) seen.count += h.count;
+    else summed.set(key, { bucket: h.bucket, start, end, count: h.count });
+  }
+  const writes = [...summed.values()].sort((a, b) => (a.bucket < b.bucket ? -1 : a.bucket > b.bucket ? 1 : 0));
+  const reads = peeks.map((p) => ({ bucket: p.bucket, ...windowOf(now, p.rule) }));
+  const ends = new Map<string, Date>();
+  for (const w of [...reads, ...writes]) ends.set(`${w.bucket}\u0001${w.start.getTime()}`, w.end);
+  if (writes.length === 0 && reads.length === 0) return new Map();
+  const rows = await sql<{ bucket: string; window_start: Date; hits: number; hit: boolean }>`
+    with hit as (
+      insert into rate_limit_counters (bucket, window_start, hits, expires_at)
+      select bucket, window_start, hits, expires_at
+      from unnest(${writes.map((w) => w.bucket)}::text[], ${writes.map((w) => w.start.toISOString())}::timestamptz[],
+        ${writes.map((w) => w.count)}::int[], ${writes.map((w) => w.end.toISOString())}::timestamptz[])
+        with ordinality as v(bucket, window_start, hits, expires_at, ord)
+      order by ord
+      on conflict (bucket, window_start) do update set hits = rate_limit_counters.hits + excluded.hits
+      returning bucket, window_start, hits
+    )
+    select bucket, window_start, hits, true as hit from hit
+    union all
+    select c.bucket, c.window_start, c.hits, false as hit from rate_limit_counters c
+    join unnest(${reads.map((r) => r.bucket)}::text[], ${reads.map((r) => r.start.toISOString())}::timestamptz[])
+      as p(bucket, window_start) on c.bucket = p.bucket and c.window_start = p.window_start`.execute(db);
+  const out = new Map<string, CounterReading>();
+  for (const r of [...reads, ...writes]) {
+    out.set(r.bucket, { hits: 0, retryAfterSeconds: Math.max(1, Math.ceil((r.end.getTime() - now.getTime()) / 1000)) });
+  }
+  // Hit rows first in the statement's output would be overwritten by stale peeks of the same bucket: apply peeks first.
+  const ordered = [...rows.rows].sort((a, b) => Number(a.hit) - Number(b.hit));
+  for (const row of ordered) {
+    const start = new Date(row.window_start).getTime();
+    const end = ends.get(`${row.bucket}\u0001${start}`);
+    if (!end) continue;
+    out.set(row.bucket, {
+      hits: row.hits,
+      retryAfterSeconds: Math.max(1, Math.ceil((end.getTime() - now.getTime()) / 1000)),
+    });
+  }
+  return out;
+}

@@ -30,6 +30,12 @@ export const PERMISSIONS = [
   'profiles:export',
   /** A data subject's erasure: irreversible (owner only). */
   'profiles:erase',
+  /** Promotions, code batches (metadata), registrations and the fraud screen. */
+  'codes:read',
+  /** Create and change promotions; create, download once, import and revoke code batches. */
+  'codes:manage',
+  /** Export a batch's clear codes again after its first download (owner only; audited). */
+  'codes:export',
   /** Loyalty programmes, rules, card lookups, members' balances and ledgers. */
   'loyalty:read',
   /** The till: register purchases, returns and reversals, issue, block and replace cards, send spending codes. */
@@ -49,13 +55,15 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'profiles:read',
     'profiles:read_pii',
     'profiles:write',
+    'codes:read',
+    'codes:manage',
     'loyalty:read',
     'loyalty:manage',
   ],
   // Analysts and operators see profiles with e-mails, phones and cards masked, and never export or erase them.
-  analyst: ['workspace:read', 'branches:read', 'profiles:read', 'loyalty:read'],
+  analyst: ['workspace:read', 'branches:read', 'profiles:read', 'codes:read', 'loyalty:read'],
   // Operators (call centre, tills) register purchases and look cards up; spending points needs the customer's proof.
-  operator: ['workspace:read', 'branches:read', 'profiles:read', 'loyalty:read', 'loyalty:operate'],
+  operator: ['workspace:read', 'branches:read', 'profiles:read', 'codes:read', 'loyalty:read', 'loyalty:operate'],
   // Everything a branch manager touches is limited to its own branch and the branches below it.
   branch_manager: ['workspace:read', 'users:read', 'branches:read', 'branches:manage'],
 };
