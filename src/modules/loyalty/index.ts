@@ -68,9 +68,8 @@ export function createLoyaltyModule(input: {
     timelineWritten: () => timeline.nudge(),
   };
   const earning = eventEarning(deps);
-  deps.rulesChanged = () => {
+  deps.rulesChanged = () =>
     earning.refresh(input.db).catch((error) => input.logger?.warn({ err: error }, 'loyalty event names not refreshed'));
-  };
   // Event rules created by other processes are heard within this interval.
   const refresher = setInterval(() => {
     earning.refresh(input.db).catch((error) => input.logger?.warn({ err: error }, 'loyalty event names not refreshed'));

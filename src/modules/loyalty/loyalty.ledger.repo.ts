@@ -379,14 +379,11 @@ export async function ledgerOf(db: Db, workspaceId: string, memberId: string, li
   return r.rows;
 }
 
-/** The entries of a transaction and those that reversed them (for returns and reversals; member index). */
+/** The entries a transaction wrote (returns and reversals undo them; the member index finds them). */
 export async function entriesOfTransaction(db: Db, workspaceId: string, memberId: string, transactionId: string) {
-  const r = await sql<EntryRow>`with own as (select ${ENTRY_COLUMNS} from loyalty_ledger
-      where member_id = ${memberId} and workspace_id = ${workspaceId} and transaction_id = ${transactionId})
-    select * from own
-    union all
-    select ${ENTRY_COLUMNS} from loyalty_ledger
-      where member_id = ${memberId} and workspace_id = ${workspaceId} and reverses in (select id from own)`.execute(db);
+  const r = await sql<EntryRow>`select ${ENTRY_COLUMNS} from loyalty_ledger
+    where member_id = ${memberId} and workspace_id = ${workspaceId} and transaction_id = ${transactionId}
+    order by id`.execute(db);
   return r.rows;
 }
 

@@ -204,25 +204,26 @@ export class LedgerDraft {
   }
 
   /**
-   * Gives back up to `points` of a spending to the lots it took them from (minus what earlier give-backs returned),
-   * skipping lots that have expired meanwhile. Returns what it gave back and what expired.
+   * Gives back the slice [from, to) of a spending's points (a refund of a points payment; cumulative shares of
+   * successive returns give disjoint slices) to the lots they came from, in the order they were taken. Points of a
+   * lot that has expired meanwhile are not given back: they would have expired unspent. Returns both amounts.
    */
   giveBack(
     spending: Pick<EntryRow, 'id' | 'wallet' | 'lots'>,
-    points: number,
-    alreadyGiven: Map<string, number>,
+    from: number,
+    to: number,
     transactionId: string,
     reason: string | null,
   ) {
-    let left = points;
     let expired = 0;
     const lots: [string, number][] = [];
+    let position = 0;
     for (const [lotId, took] of spending.lots ?? []) {
-      if (left === 0) break;
-      const open = -took - (alreadyGiven.get(lotId) ?? 0);
-      const n = Math.min(left, open);
+      const start = position;
+      const end = position - took;
+      position = end;
+      const n = Math.min(end, to) - Math.max(start, from);
       if (n <= 0) continue;
-      left -= n;
       const lot = this.lots.get(lotId);
       if (!lot || (lot.expiresAt && lot.expiresAt <= this.now)) {
         expired += n;

@@ -6,6 +6,7 @@ import { Problem } from '../../platform/http/problem.ts';
 import { decodeCursor, encodeCursor, PageQuery, pageOf } from '../../platform/pagination.ts';
 import { describeCatalogue } from '../../platform/rules/index.ts';
 import * as ledgerRepo from './loyalty.ledger.repo.ts';
+import { balancesNow, idempotencyKey } from './loyalty.proof.ts';
 import * as repo from './loyalty.repo.ts';
 import { EARN_FIELDS, Rule, RuleInput } from './loyalty.rules.ts';
 import {
@@ -24,7 +25,6 @@ import {
 import * as service from './loyalty.service.ts';
 import { SimulationRequest, SimulationResult, simulateRule } from './loyalty.simulate.ts';
 import { tillRoutes } from './loyalty.till.routes.ts';
-import { balancesNow, idempotencyKey } from './loyalty.till.ts';
 
 export interface LoyaltyRouteDeps extends service.LoyaltyDeps {
   workspaceTimeZone: (workspaceId: string) => Promise<string>;

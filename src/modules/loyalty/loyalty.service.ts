@@ -53,7 +53,7 @@ export interface LoyaltyDeps {
   /** Nudges the timeline drain after a commit that wrote to the outbox (any process may drain it). */
   timelineWritten: () => void;
   /** Rules changed in this process: the event listener re-reads the names it hears. */
-  rulesChanged?: () => void;
+  rulesChanged?: () => Promise<void>;
 }
 
 // ---- programmes and their cached rules
@@ -224,7 +224,7 @@ export async function saveRule(deps: LoyaltyDeps, actor: Actor, key: string, inp
     );
   });
   deps.programmes.forget(workspaceId, key);
-  deps.rulesChanged?.();
+  await deps.rulesChanged?.();
   return rule;
 }
 

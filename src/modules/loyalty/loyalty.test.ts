@@ -137,7 +137,7 @@ describe('loyalty: purchases, returns, reversals', () => {
     assert.equal(staffAlone.body.code, 'VERIFICATION_REQUIRED');
     const sent = await call('POST', '/api/v1/loyalty/programmes/main/verifications', { customer: { card } });
     assert.equal(sent.status, 201, JSON.stringify(sent.body));
-    assert.equal(sent.body.sentTo, '+7 *** *** ** ' + phone.slice(-2));
+    assert.equal(sent.body.sentTo, `+7 *** *** ** ${phone.slice(-2)}`);
     const code = /^(\d{6})/.exec((await lastMessage(phone)) ?? '')?.[1] as string;
     const wrong = await purchase({
       customer: { card },

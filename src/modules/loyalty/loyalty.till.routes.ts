@@ -5,6 +5,7 @@ import { notFound } from '../../platform/errors.ts';
 import { actorOf, principalOf } from '../../platform/http/auth.ts';
 import { Problem } from '../../platform/http/problem.ts';
 import * as ledgerRepo from './loyalty.ledger.repo.ts';
+import * as proof from './loyalty.proof.ts';
 import {
   AdjustmentCreate,
   ProgrammeKey,
@@ -72,8 +73,8 @@ export function tillRoutes(deps: LoyaltyDeps): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        const key = till.requireKey(
-          till.idempotencyKey(request.headers['idempotency-key'], request.body.idempotencyKey),
+        const key = proof.requireKey(
+          proof.idempotencyKey(request.headers['idempotency-key'], request.body.idempotencyKey),
         );
         const a = await till.registerPurchase(deps, actorOf(request), request.params.programme, request.body, key);
         return answer(reply, a);
@@ -94,8 +95,8 @@ export function tillRoutes(deps: LoyaltyDeps): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        const key = till.requireKey(
-          till.idempotencyKey(request.headers['idempotency-key'], request.body.idempotencyKey),
+        const key = proof.requireKey(
+          proof.idempotencyKey(request.headers['idempotency-key'], request.body.idempotencyKey),
         );
         const { programme, id } = request.params;
         return answer(reply, await till.registerReturn(deps, actorOf(request), programme, id, request.body, key));
@@ -115,8 +116,8 @@ export function tillRoutes(deps: LoyaltyDeps): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        const key = till.requireKey(
-          till.idempotencyKey(request.headers['idempotency-key'], request.body.idempotencyKey),
+        const key = proof.requireKey(
+          proof.idempotencyKey(request.headers['idempotency-key'], request.body.idempotencyKey),
         );
         const { programme, id } = request.params;
         return answer(reply, await till.reverseTransaction(deps, actorOf(request), programme, id, request.body, key));
@@ -183,7 +184,7 @@ export function tillRoutes(deps: LoyaltyDeps): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        const sent = await till.sendVerification(
+        const sent = await proof.sendVerification(
           deps,
           actorOf(request),
           request.params.programme,
@@ -207,8 +208,8 @@ export function tillRoutes(deps: LoyaltyDeps): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        const key = till.requireKey(
-          till.idempotencyKey(request.headers['idempotency-key'], request.body.idempotencyKey),
+        const key = proof.requireKey(
+          proof.idempotencyKey(request.headers['idempotency-key'], request.body.idempotencyKey),
         );
         return answer(reply, await till.adjust(deps, actorOf(request), request.params.programme, request.body, key));
       },

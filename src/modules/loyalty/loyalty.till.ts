@@ -1,23 +1,20 @@
-import { randomInt } from 'node:crypto';
 import type { Db } from '../../platform/db.ts';
 import { DomainError, notFound } from '../../platform/errors.ts';
-import { newId, safeEqual, sha256Hex } from '../../platform/ids.ts';
+import { newId, sha256Hex } from '../../platform/ids.ts';
 import type { Actor } from '../../platform/principal.ts';
-import { hitRateLimit, peekRateLimit } from '../../platform/ratelimit.ts';
-import { maskPhone } from '../profiles/index.ts';
+import { hitRateLimit } from '../../platform/ratelimit.ts';
 import * as ledgerRepo from './loyalty.ledger.repo.ts';
 import { LedgerDraft, shareOf } from './loyalty.ledger.ts';
+import { checkProof, FAILED_PROOFS, WrongCode } from './loyalty.proof.ts';
 import * as repo from './loyalty.repo.ts';
 import { currentPeriods, evaluateEarn, localTime, purchaseRecord, usageKey } from './loyalty.rules.ts';
 import type {
   AdjustmentCreate,
-  Balance,
   CustomerRef,
   PurchaseCreate,
   ReturnCreate,
   ReversalCreate,
   TransactionResult,
-  Verification,
 } from './loyalty.schemas.ts';
 import { keyReused, type LoyaltyDeps, type ProgrammeState, requestHash } from './loyalty.service.ts';
 
@@ -46,19 +43,6 @@ interface ChangeContext {
 type Who = ledgerRepo.MemberKey | { profileId: string };
 
 const RETRYABLE = new Set(['40001', '40P01']);
-const FAILED_PROOFS = { limit: 5, windowSeconds: 900 };
-
-/** A wrong one-time code: counted after the transaction rolled back. */
-class WrongCode extends DomainError {
-  readonly verificationId: string | null;
-  readonly memberId: string;
-  constructor(memberId: string, verificationId: string | null) {
-    super('forbidden', 'VERIFICATION_FAILED', 'The code or QR token does not match; ask the customer again.');
-    this.verificationId = verificationId;
-    this.memberId = memberId;
-  }
-}
-
 export function memberKeyOf(ref: CustomerRef): Who {
   if ('card' in ref) return { card: ref.card };
   if ('qr' in ref) return { qrHash: sha256Hex(ref.qr) };
@@ -149,48 +133,6 @@ async function change<T>(
   }
 }
 
-/**
- * Checks the proof that the customer is there before points are spent: the QR token of one of their active
- * cards, or a one-time code sent to their phone (used once). Wrong proofs are limited per member.
- */
-async function checkProof(
-  ctx: ChangeContext,
-  workspaceId: string,
-  proof: Verification | undefined,
-  identifiedByQr: boolean,
-) {
-  if (identifiedByQr) return;
-  if (!proof)
-    throw new DomainError(
-      'forbidden',
-      'VERIFICATION_REQUIRED',
-      'Spending points needs the customer: their card’s QR code or a one-time code sent to their phone.',
-    );
-  const memberId = ctx.member.memberId;
-  const limit = await peekRateLimit(ctx.trx, { now: () => ctx.now }, `loyalty-proof:${memberId}`, FAILED_PROOFS);
-  if (!limit.allowed)
-    throw new DomainError('rate_limited', 'RATE_LIMITED', 'Too many wrong codes; try again later.', {
-      retryAfterSeconds: limit.retryAfterSeconds,
-    });
-  if ('qr' in proof) {
-    const card = await repo.cardByQr(ctx.trx, workspaceId, sha256Hex(proof.qr));
-    if (!card || card.member_id !== memberId || card.status !== 'active') throw new WrongCode(memberId, null);
-    return;
-  }
-  const v = await repo.verificationById(ctx.trx, workspaceId, proof.id);
-  if (!v || v.member_id !== memberId) throw new WrongCode(memberId, null);
-  if (v.used_at) throw new DomainError('conflict', 'VERIFICATION_USED', 'This code has been used; ask for a new one.');
-  if (v.expires_at <= ctx.now)
-    throw new DomainError('conflict', 'VERIFICATION_EXPIRED', 'This code has expired; ask for a new one.');
-  if (v.attempts >= 5)
-    throw new DomainError('conflict', 'VERIFICATION_LOCKED', 'Too many wrong tries; ask for a new code.');
-  if (!safeEqual(codeHash(workspaceId, v.id, proof.code), v.code_hash)) throw new WrongCode(memberId, v.id);
-  if (!(await repo.consumeVerification(ctx.trx, workspaceId, v.id, memberId, ctx.now)))
-    throw new DomainError('conflict', 'VERIFICATION_USED', 'This code has been used; ask for a new one.');
-}
-
-const codeHash = (workspaceId: string, id: string, code: string) => sha256Hex(`${workspaceId}:${id}:${code}`);
-
 function result(
   ctx: ChangeContext,
   transactionId: string,
@@ -223,16 +165,6 @@ function tillFields(actor: Actor, input: { branch?: string; cashier?: string; ch
 
 function idempotencyOf(operation: string, key: string | undefined, body: unknown) {
   return key ? { key, hash: requestHash(operation, body) } : null;
-}
-
-export function requireKey(key: string | undefined): string {
-  if (!key)
-    throw new DomainError(
-      'invalid',
-      'IDEMPOTENCY_KEY_REQUIRED',
-      'Send an Idempotency-Key header (or idempotencyKey): a retry with the same key changes nothing.',
-    );
-  return key;
 }
 
 /** A purchase at a till or online: pays with points if asked (with proof), then earns by the rules. */
@@ -373,7 +305,6 @@ async function unwind(
   const { trx, draft, member } = ctx;
   const entries = await ledgerRepo.entriesOfTransaction(trx, workspaceId, member.memberId, purchase.id);
   const own = entries.filter((e) => e.transaction_id === purchase.id && e.reverses === null);
-  const undone = (e: ledgerRepo.EntryRow) => entries.filter((r) => r.reverses === e.id);
   let clawedBack = 0;
   let notRecovered = 0;
   let refunded = 0;
@@ -398,10 +329,9 @@ async function unwind(
       notRecovered += r.short;
     } else {
       const spent = -e.amount;
-      const points = shareOf(spent, share.after, share.whole) - shareOf(spent, share.before, share.whole);
-      const given = new Map<string, number>();
-      for (const r of undone(e)) for (const [lot, n] of r.lots ?? []) given.set(lot, (given.get(lot) ?? 0) + n);
-      const r = draft.giveBack(e, points, given, txId, reason);
+      const from = shareOf(spent, share.before, share.whole);
+      const to = shareOf(spent, share.after, share.whole);
+      const r = draft.giveBack(e, from, to, txId, reason);
       refunded += r.given;
     }
   }
@@ -720,115 +650,4 @@ export async function expireMember(deps: LoyaltyDeps, workspaceId: string, progr
     return { status: 200, body: null };
   });
   return expired;
-}
-
-// ---- one-time codes
-
-/**
- * Sends a one-time code to the customer's phone (the embedded outbox until messaging exists): at most 3 per
- * member in 10 minutes. The till then passes `verification: {id, code}` with the spending.
- */
-export async function sendVerification(deps: LoyaltyDeps, actor: Actor, programmeKey: string, customer: CustomerRef) {
-  const { workspaceId } = actor.principal.scope;
-  if ('qr' in customer)
-    throw new DomainError('invalid', 'VERIFICATION_NOT_NEEDED', 'The QR token itself proves the customer is there.');
-  const state = await deps.programmes.get(deps.db, workspaceId, programmeKey);
-  const member = await memberOf(deps, deps.db, workspaceId, state, customer);
-  const limit = await hitRateLimit(deps.db, deps.clock, `loyalty-otp:${member.id}`, { limit: 3, windowSeconds: 600 });
-  if (!limit.allowed)
-    throw new DomainError('rate_limited', 'RATE_LIMITED', 'Codes were sent too often; try again later.', {
-      retryAfterSeconds: limit.retryAfterSeconds,
-    });
-  const phone = (await deps.profiles.directory.identifiersOf(deps.db, workspaceId, member.profile_id)).find(
-    (i) => i.kind === 'phone',
-  )?.value;
-  if (!phone) throw new DomainError('conflict', 'NO_PHONE', 'The customer has no phone number to send a code to.');
-  const now = deps.clock.now();
-  const id = newId();
-  const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
-  const expiresAt = new Date(now.getTime() + state.row.settings.otpTtlSeconds * 1000);
-  await deps.db.transaction().execute(async (trx) => {
-    await repo.insertVerification(trx, workspaceId, {
-      id,
-      memberId: member.id,
-      channel: 'sms',
-      codeHash: codeHash(workspaceId, id, code),
-      expiresAt,
-      now,
-    });
-    await deps.sender.send(trx, workspaceId, {
-      profileId: member.profile_id,
-      channel: 'sms',
-      address: phone,
-      body: `${code} — code to spend points of ${state.row.name}. Give it only to the cashier. / ${code} — код для списания баллов «${state.row.name}». Сообщите его только кассиру.`,
-      now,
-    });
-  });
-  return { verificationId: id, expiresAt: expiresAt.toISOString(), channel: 'sms' as const, sentTo: maskPhone(phone) };
-}
-
-/** The member a till names, without locking (reads): by card, QR token or profile. */
-export async function memberOf(
-  deps: LoyaltyDeps,
-  db: Db,
-  workspaceId: string,
-  state: ProgrammeState,
-  customer: CustomerRef,
-): Promise<repo.MemberRow> {
-  if ('profileId' in customer) {
-    const profileId = await deps.profiles.directory.liveProfileId(db, workspaceId, customer.profileId);
-    if (!profileId) throw notFound('Profile', 'PROFILE_NOT_FOUND');
-    const m = await repo.memberOfProfile(db, workspaceId, state.row.id, profileId);
-    if (!m) throw notFound('Member', 'MEMBER_NOT_FOUND');
-    return m;
-  }
-  const card =
-    'card' in customer
-      ? await repo.cardByNumber(db, workspaceId, customer.card)
-      : await repo.cardByQr(db, workspaceId, sha256Hex(customer.qr));
-  if (!card || card.programme_id !== state.row.id) throw notFound('Card', 'CARD_NOT_FOUND');
-  if (card.status !== 'active')
-    throw new DomainError(
-      'conflict',
-      card.status === 'blocked' ? 'CARD_BLOCKED' : 'CARD_REPLACED',
-      `This card is ${card.status}.`,
-    );
-  return (await repo.memberById(db, workspaceId, card.member_id)) as repo.MemberRow;
-}
-
-/** A member's balances now (one read: the wallet rows and the member's open lots). */
-export async function balancesNow(
-  deps: LoyaltyDeps,
-  db: Db,
-  workspaceId: string,
-  memberId: string,
-): Promise<Balance[]> {
-  const rows = await ledgerRepo.balancesOf(db, workspaceId, memberId, deps.clock.now());
-  return rows.map((r) => ({
-    wallet: r.wallet,
-    total: r.balance,
-    available: r.balance - r.pending - r.expired,
-    pending: r.pending,
-    expired: r.expired,
-  }));
-}
-
-const KEY = /^[\x21-\x7e]{8,100}$/;
-
-/** The idempotency key of a write: the Idempotency-Key header or the body's idempotencyKey (equal if both). */
-export function idempotencyKey(header: string | string[] | undefined, field: string | undefined): string | undefined {
-  const fromHeader = Array.isArray(header) ? header[0] : header;
-  if (fromHeader !== undefined && !KEY.test(fromHeader))
-    throw new DomainError(
-      'invalid',
-      'INVALID_IDEMPOTENCY_KEY',
-      'An idempotency key is 8 to 100 printable ASCII characters.',
-    );
-  if (fromHeader && field && fromHeader !== field)
-    throw new DomainError(
-      'invalid',
-      'IDEMPOTENCY_KEY_MISMATCH',
-      'The Idempotency-Key header and idempotencyKey differ.',
-    );
-  return fromHeader ?? field;
 }
