@@ -20,6 +20,11 @@ Commands:
                         stream a CSV or NDJSON file in through identity resolution; idempotent, resumable
   demo [--customers 20000] [--workspace <id|slug>]
                         fill a workspace with a generated demo brand (customers, 18 months of activity)
+  codes generate --promotion <key|id> --count <n> --out <file> [--format csv|txt] [--label <text>]
+                 [--workspace <id|slug>]
+                        generate a batch of promo codes, writing the clear list (the only copy) to the file
+  codes import --promotion <key|id> <file> [--label <text>] [--workspace <id|slug>]
+                        import codes printed elsewhere (code in the first column); stored as hashes
   help                  this text
 
 Configuration comes from the environment; see README.md.`;
@@ -37,6 +42,8 @@ async function main(argv: string[]) {
       return importCommand(rest);
     case 'demo':
       return demoCommand(rest);
+    case 'codes':
+      return codesCommand(rest);
     case 'help':
     case '--help':
     case '-h':
@@ -211,6 +218,105 @@ async function demoCommand(args: string[]) {
     await generateDemo(app.events, workspace.id, { customers, onProgress: (done) => bar.update(done) });
     bar.stop();
     console.log(`Demo brand "Samovar" with ${customers} customers is in workspace "${workspace.name}".`);
+  } finally {
+    await app.close();
+  }
+}
+
+// ---- rapport codes (the codes module, issue 5)
+
+async function codesCommand(args: string[]) {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      promotion: { type: 'string' },
+      count: { type: 'string' },
+      out: { type: 'string' },
+      format: { type: 'string', default: 'csv' },
+      label: { type: 'string' },
+      workspace: { type: 'string' },
+    },
+  });
+  const [action, file] = positionals;
+  const count = Number(values.count);
+  const usage = (message: string) => {
+    console.error(`${message}\n\n${HELP}`);
+    process.exitCode = 2;
+  };
+  if (action !== 'generate' && action !== 'import') return usage('Usage: rapport codes generate|import …');
+  if (!values.promotion) return usage('--promotion names the promotion (its key or id).');
+  if (action === 'generate' && (!Number.isInteger(count) || count < 1 || count > 50_000_000))
+    return usage('--count must be a whole number from 1 to 50,000,000.');
+  if (action === 'generate' && !values.out) return usage('--out names the file for the clear codes.');
+  if (action === 'generate' && values.format !== 'csv' && values.format !== 'txt')
+    return usage('--format must be csv or txt.');
+  if (action === 'import' && !file) return usage('Usage: rapport codes import --promotion <key|id> <file>');
+  const { createReadStream, createWriteStream, existsSync: exists, unlinkSync } = await import('node:fs');
+  if (action === 'generate' && exists(values.out as string))
+    return usage(`${values.out} exists: the codes are written only once, to a new file.`);
+  const app = await createApp(loadConfig(undefined, { logLevel: 'warn' }), { api: false, worker: false });
+  try {
+    const workspace = await app.org.findWorkspace(values.workspace);
+    if (!workspace) throw new Error(`No workspace ${values.workspace ?? ''} in this database.`);
+    const promotion = await app.codes.admin.findPromotion(workspace.id, values.promotion);
+    const { SingleBar, Presets } = await import('cli-progress');
+    if (action === 'import') {
+      const bar = new SingleBar(
+        { format: ' {value} lines read | {duration_formatted}', noTTYOutput: true, notTTYSchedule: 5000 },
+        Presets.shades_classic,
+      );
+      bar.start(0, 0);
+      const { batch, outcome } = await app.codes.admin.importBatch(
+        workspace.id,
+        promotion.id,
+        createReadStream(file as string),
+        values.label ?? null,
+        (lines) => bar.update(lines),
+      );
+      bar.stop();
+      console.log(
+        `Imported ${outcome.imported} codes into promotion "${promotion.name}" (batch ${batch.id}); ` +
+          `${outcome.duplicates} duplicates and ${outcome.rejected} unreadable lines left out.`,
+      );
+      return;
+    }
+    const batch = await app.codes.admin.createBatch(
+      workspace.id,
+      promotion.id,
+      { count, label: values.label },
+      'command line',
+    );
+    const odds = batch.expected_guessable ? Math.round(1 / batch.expected_guessable).toLocaleString('en') : '∞';
+    console.log(
+      `Batch ${batch.id}: ${count.toLocaleString('en')} codes of ${batch.length} characters for "${promotion.name}"; ` +
+        `a bot using every attempt the limits allow over the promotion is expected to guess ${(batch.expected_guessable ?? 0).toPrecision(2)} codes (1 in ${odds}).`,
+    );
+    const out = createWriteStream(values.out as string, { flags: 'wx' });
+    const bar = new SingleBar(
+      {
+        format: ' {bar} {percentage}% | {value}/{total} codes | {eta_formatted} left',
+        noTTYOutput: true,
+        notTTYSchedule: 5000,
+      },
+      Presets.shades_classic,
+    );
+    bar.start(count, 0);
+    try {
+      await app.codes.admin.generateBatch(workspace.id, batch.id, out, values.format as 'csv' | 'txt', (done) =>
+        bar.update(done),
+      );
+      await new Promise<void>((resolve, reject) =>
+        out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+      );
+    } catch (error) {
+      out.destroy();
+      unlinkSync(values.out as string);
+      throw error;
+    } finally {
+      bar.stop();
+    }
+    console.log(`Wrote ${count.toLocaleString('en')} codes to ${values.out}. Keep it safe: it is the only clear copy.`);
   } finally {
     await app.close();
   }
