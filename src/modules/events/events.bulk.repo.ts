@@ -1,44 +1,65 @@
 import { sql } from 'kysely';
 import { type CopyIn, copyField, type Db } from '../../platform/db.ts';
-import type { EventWrite } from './events.repo.ts';
+import type { NormalizedEvent } from './events.normalize.ts';
 
 /**
- * SQL of bulk imports (events.bulk.ts): a chunk's events are COPYed into a temporary table of the session (emptied
- * at every commit) and appended with one INSERT … SELECT, in file order, so that of two rows with one message id
- * the first is the one kept — as ingestion keeps the first it sees.
+ * SQL of bulk imports (events.bulk.ts). A chunk's events go in with COPY: straight into `events` when none of
+ * their message ids is stored yet (the first run of a file), otherwise — or when the COPY meets one — through a
+ * temporary staging table (emptied at every commit) and one INSERT … SELECT … ON CONFLICT DO NOTHING in file
+ * order, so that of two rows with one message id the first is kept, as ingestion keeps the first it sees.
  */
-/** Returns the message ids stored by this call (the others had been stored before), or null unless `returning`. */
-export async function appendStagedEvents(
+
+/**
+ * For the rest of a bulk transaction: probe rows by index rather than scan tables. What it touches (the chunk's
+ * profiles and identifiers) was just read or written, so it is in memory; at the default random_page_cost of 4,
+ * meant for disks, the planner scans a workspace's whole profiles table to update two thousand of them.
+ */
+export async function preferIndexProbes(trx: Db) {
+  await sql`set local random_page_cost = 1.1`.execute(trx);
+}
+
+/** Columns in the order of `eventLineTail` below: the profile first, so that a line is the profile id and a tail. */
+const COLUMNS = `(profile_id, id, workspace_id, message_id, type, name, channel, occurred_at, received_at, user_id,
+  anonymous_id, properties, traits, context)`;
+
+/** An event as one COPY line without its leading profile id (known only once people are resolved). */
+export function eventLineTail(workspaceId: string, id: string, e: NormalizedEvent): string {
+  return `\t${id}\t${workspaceId}\t${copyField(e.messageId)}\t${e.type}\t${copyField(e.name)}\t${copyField(e.channel)}\t${e.occurredAt.toISOString()}\t${e.receivedAt.toISOString()}\t${copyField(e.userId)}\t${copyField(e.anonymousId)}\t${copyField(JSON.stringify(e.properties))}\t${copyField(JSON.stringify(e.traits))}\t${copyField(JSON.stringify(e.context))}\n`;
+}
+
+/**
+ * Appends the events (COPY lines from eventLineTail, each after its profile id). Returns the message ids stored by
+ * this call — the others had been stored before — when `returning`, else null.
+ */
+export async function appendEvents(
   trx: Db,
   copyIn: CopyIn,
-  workspaceId: string,
-  rows: readonly EventWrite[],
+  lines: string,
+  messageIds: readonly string[],
   returning: boolean,
 ): Promise<Set<string> | null> {
-  if (rows.length === 0) return returning ? new Set() : null;
-  await sql`create temp table if not exists rapport_import_events (
-      n int not null, id uuid not null, message_id text not null, profile_id uuid not null, type text not null,
-      name text, channel text not null, occurred_at timestamptz not null, received_at timestamptz not null,
-      user_id text, anonymous_id text, properties jsonb not null, traits jsonb not null, context jsonb not null
-    ) on commit delete rows`.execute(trx);
-  let text = '';
-  for (const [n, r] of rows.entries()) {
-    text += `${n}\t${r.id}\t${copyField(r.messageId)}\t${r.profileId}\t${r.type}\t${copyField(r.name)}\t${copyField(
-      r.channel,
-    )}\t${r.occurredAt.toISOString()}\t${r.receivedAt.toISOString()}\t${copyField(r.userId)}\t${copyField(
-      r.anonymousId,
-    )}\t${copyField(JSON.stringify(r.properties))}\t${copyField(JSON.stringify(r.traits))}\t${copyField(
-      JSON.stringify(r.context),
-    )}\n`;
+  if (messageIds.length === 0) return returning ? new Set() : null;
+  if (new Set(messageIds).size === messageIds.length) {
+    await sql`savepoint rapport_bulk_events`.execute(trx);
+    try {
+      await copyIn(`events ${COLUMNS}`, lines);
+      await sql`release savepoint rapport_bulk_events`.execute(trx);
+      return returning ? new Set(messageIds) : null;
+    } catch (error) {
+      if ((error as { code?: string }).code !== '23505') throw error;
+      // A message id stored before (a second run, a resumed one): only what is new goes in, below.
+      await sql`rollback to savepoint rapport_bulk_events`.execute(trx);
+    }
   }
-  await copyIn(
-    `rapport_import_events (n, id, message_id, profile_id, type, name, channel, occurred_at, received_at, user_id,
-      anonymous_id, properties, traits, context)`,
-    text,
-  );
-  const result = await sql<{ message_id: string }>`insert into events (id, workspace_id, message_id, profile_id, type,
-      name, channel, occurred_at, received_at, user_id, anonymous_id, properties, traits, context)
-    select id, ${workspaceId}, message_id, profile_id, type, name, channel, occurred_at, received_at, user_id,
+  await sql`create temp table if not exists rapport_import_events (
+      n bigserial, profile_id uuid not null, id uuid not null, workspace_id uuid not null, message_id text not null,
+      type text not null, name text, channel text not null, occurred_at timestamptz not null,
+      received_at timestamptz not null, user_id text, anonymous_id text, properties jsonb not null,
+      traits jsonb not null, context jsonb not null
+    ) on commit delete rows`.execute(trx);
+  await copyIn(`rapport_import_events ${COLUMNS}`, lines);
+  const result = await sql<{ message_id: string }>`insert into events ${sql.raw(COLUMNS)}
+    select profile_id, id, workspace_id, message_id, type, name, channel, occurred_at, received_at, user_id,
       anonymous_id, properties, traits, context
     from rapport_import_events order by n
     on conflict (workspace_id, message_id) do nothing${returning ? sql` returning message_id` : sql``}`.execute(trx);

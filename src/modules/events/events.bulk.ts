@@ -1,9 +1,14 @@
 import type { Database } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
-import { BULK_LOCK_BUDGET, type BulkObservation, CONCURRENT_MERGE, type ProfilesModule } from '../profiles/index.ts';
-import { appendStagedEvents } from './events.bulk.repo.ts';
+import {
+  BULK_LOCK_BUDGET,
+  BulkMemory,
+  type BulkObservation,
+  CONCURRENT_MERGE,
+  type ProfilesModule,
+} from '../profiles/index.ts';
+import { appendEvents, eventLineTail, preferIndexProbes } from './events.bulk.repo.ts';
 import { isRejection, type NormalizedEvent, normalizeMessage } from './events.normalize.ts';
-import type { EventWrite } from './events.repo.ts';
 import type { IngestResult } from './events.schemas.ts';
 import type { StoredEvent, StoredEventListener } from './events.service.ts';
 
@@ -45,11 +50,16 @@ const ATTEMPTS = 6;
 interface Candidate {
   index: number;
   event: NormalizedEvent;
+  id: string;
+  /** The event's COPY line but its profile id, made while the previous batch commits. */
+  tail: string;
 }
 
 /** A writer for importStream that takes the bulk path for one workspace. */
 export function bulkImport(deps: BulkImportDeps, workspaceId: string): (messages: unknown[]) => Promise<IngestResult> {
   let previous: Promise<unknown> = Promise.resolve();
+  // Owners found by earlier batches of this import: known customers are not looked up again.
+  const memory = new BulkMemory();
   return (messages) => {
     const receivedAt = new Date();
     const rejected: IngestResult['rejected'] = [];
@@ -57,9 +67,14 @@ export function bulkImport(deps: BulkImportDeps, workspaceId: string): (messages
     messages.forEach((message, index) => {
       const result = normalizeMessage(message, receivedAt);
       if (isRejection(result)) rejected.push({ index, ...result });
-      else candidates.push({ index, event: result });
+      else {
+        const id = newId();
+        candidates.push({ index, event: result, id, tail: eventLineTail(workspaceId, id, result) });
+      }
     });
-    const written = previous.then(() => writeBatch(deps, workspaceId, messages, candidates, receivedAt, rejected));
+    const written = previous.then(() =>
+      writeBatch(deps, workspaceId, messages, candidates, receivedAt, rejected, memory),
+    );
     previous = written;
     return written;
   };
@@ -72,10 +87,11 @@ async function writeBatch(
   candidates: Candidate[],
   receivedAt: Date,
   rejected: IngestResult['rejected'],
+  memory: BulkMemory,
 ): Promise<IngestResult> {
   let accepted = 0;
   for (const slice of slices(candidates)) {
-    const profileIds = await resolveAndAppend(deps, workspaceId, slice);
+    const profileIds = await resolveAndAppend(deps, workspaceId, slice, memory);
     accepted += profileIds.filter((p) => p !== null).length;
     const deferred = slice.filter((_, i) => profileIds[i] === null);
     if (deferred.length === 0) continue;
@@ -114,6 +130,7 @@ async function resolveAndAppend(
   deps: BulkImportDeps,
   workspaceId: string,
   slice: Candidate[],
+  memory: BulkMemory,
 ): Promise<(string | null)[]> {
   const observations: BulkObservation[] = slice.map(({ event }) => ({
     ids: event.ids,
@@ -125,20 +142,36 @@ async function resolveAndAppend(
   }));
   for (let attempt = 1; ; attempt++) {
     try {
-      return await deps.copyTransaction(async (trx, copyIn) => {
-        const resolution = await deps.profiles.resolveBulk(trx, copyIn, workspaceId, observations);
-        const rows: EventWrite[] = [];
+      const profileIds = await deps.copyTransaction(async (trx, copyIn) => {
+        await preferIndexProbes(trx);
+        const resolution = await deps.profiles.resolveBulk(trx, copyIn, workspaceId, observations, memory);
+        let lines = '';
+        const stored: Candidate[] = [];
+        const profileOf: string[] = [];
         for (const [i, profileId] of resolution.profileIds.entries()) {
-          if (profileId !== null) rows.push({ ...(slice[i] as Candidate).event, id: newId(), profileId });
+          if (profileId === null) continue;
+          const c = slice[i] as Candidate;
+          lines += profileId + c.tail;
+          stored.push(c);
+          profileOf.push(profileId);
         }
-        const heard = deps.listeners.length > 0 && rows.some((r) => deps.listeners.some((l) => hears(l, r)));
-        const stored = await appendStagedEvents(trx, copyIn, workspaceId, rows, heard);
-        if (stored) await tellListeners(deps.listeners, trx, workspaceId, rows, stored);
+        const heard = deps.listeners.length > 0 && stored.some((c) => deps.listeners.some((l) => hears(l, c.event)));
+        const fresh = await appendEvents(
+          trx,
+          copyIn,
+          lines,
+          stored.map((c) => c.event.messageId),
+          heard,
+        );
+        if (fresh) await tellListeners(deps.listeners, trx, workspaceId, stored, profileOf, fresh);
         // Last, so that row locks on the profiles are held only until the commit right after.
         await deps.profiles.applyProjection(trx, workspaceId, resolution.projection);
         return resolution.profileIds;
       });
+      memory.committed();
+      return profileIds;
     } catch (error) {
+      memory.forget();
       const code = (error as { code?: string }).code;
       if (attempt < ATTEMPTS && code && RETRYABLE.has(code)) continue;
       throw error;
@@ -151,27 +184,28 @@ async function tellListeners(
   listeners: readonly StoredEventListener[],
   trx: Parameters<StoredEventListener['handle']>[0],
   workspaceId: string,
-  rows: EventWrite[],
-  stored: Set<string>,
+  rows: Candidate[],
+  profileOf: string[],
+  fresh: Set<string>,
 ) {
-  const fresh: StoredEvent[] = [];
-  for (const r of rows) {
-    if (!stored.delete(r.messageId)) continue;
-    fresh.push({
-      id: r.id,
-      messageId: r.messageId,
-      profileId: r.profileId,
-      type: r.type,
-      name: r.name,
-      channel: r.channel,
-      occurredAt: r.occurredAt,
-      properties: r.properties,
-      traits: r.traits,
-      context: r.context,
+  const events: StoredEvent[] = [];
+  for (const [i, { id, event: e }] of rows.entries()) {
+    if (!fresh.delete(e.messageId)) continue;
+    events.push({
+      id,
+      messageId: e.messageId,
+      profileId: profileOf[i] as string,
+      type: e.type,
+      name: e.name,
+      channel: e.channel,
+      occurredAt: e.occurredAt,
+      properties: e.properties,
+      traits: e.traits,
+      context: e.context,
     });
   }
   for (const listener of listeners) {
-    const heard = fresh.filter((e) => hears(listener, e));
+    const heard = events.filter((e) => hears(listener, e));
     if (heard.length > 0) await listener.handle(trx, workspaceId, heard);
   }
 }

@@ -7,6 +7,8 @@ import type { IngestResult } from './events.schemas.ts';
 
 /** Batches of one import in flight at once: one committing while the next is read. */
 const PIPELINE_DEPTH = 2;
+/** Rows read between two turns of the event loop. */
+const YIELD_EVERY = 64;
 
 /**
  * Imports of events and profiles from CSV or NDJSON files. Streaming: a file of any size is read line by line and
@@ -230,6 +232,9 @@ export async function importStream(
   };
   const add = async (line: number, text: string, message: Record<string, unknown> | null, error?: string) => {
     summary.rows++;
+    // A parsed chunk of the file is handed over record by record in microtasks: without a turn of the event loop
+    // now and then, the replies to the batch being written would wait until the whole chunk is parsed.
+    if (summary.rows % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
     if (line <= startAfter) {
       summary.skippedByCheckpoint++;
       return;

@@ -1,7 +1,7 @@
 import type { Clock } from '../../platform/clock.ts';
 import type { CopyIn, Db } from '../../platform/db.ts';
 import type { PersonalDataRegistry } from '../../platform/personal-data.ts';
-import { type BulkObservation, resolveBulk } from './profiles.bulk.ts';
+import { type BulkMemory, type BulkObservation, resolveBulk } from './profiles.bulk.ts';
 import type { Identifier } from './profiles.identifiers.ts';
 import type { ProjectionDelta } from './profiles.repo.ts';
 import * as repo from './profiles.repo.ts';
@@ -24,7 +24,7 @@ import {
 } from './profiles.subject.ts';
 
 export type { BulkObservation, BulkResolution } from './profiles.bulk.ts';
-export { BULK_LOCK_BUDGET } from './profiles.bulk.ts';
+export { BULK_LOCK_BUDGET, BulkMemory } from './profiles.bulk.ts';
 export type { Identifier, IdentifierKind } from './profiles.identifiers.ts';
 export { isPersonLevel, normalizeIdentifier, PERSON_KINDS } from './profiles.identifiers.ts';
 export {
@@ -79,10 +79,16 @@ export function createProfilesModule(input: {
       resolveObservations(deps, trx, workspaceId, observations),
     /**
      * Resolves a chunk of an import set-wise inside the caller's copyTransaction (profiles.bulk.ts): a profile per
-     * observation, or null for those to send through resolveObservations (ingestion) after this commits.
+     * observation, or null for those to send through resolveObservations (ingestion) after this commits. Chunks of
+     * one import may share a `new BulkMemory()`: known customers are then not looked up again.
      */
-    resolveBulk: (trx: Db, copyIn: CopyIn, workspaceId: string, observations: readonly BulkObservation[]) =>
-      resolveBulk(input.subjectKey, trx, copyIn, workspaceId, observations),
+    resolveBulk: (
+      trx: Db,
+      copyIn: CopyIn,
+      workspaceId: string,
+      observations: readonly BulkObservation[],
+      memory?: BulkMemory,
+    ) => resolveBulk(input.subjectKey, trx, copyIn, workspaceId, observations, memory),
     /** Applies what resolveObservations returned as `projection`: the transaction's last write. */
     applyProjection: (trx: Db, workspaceId: string, projection: ProjectionDelta[]) =>
       applyProjection(trx, workspaceId, projection),

@@ -8,13 +8,17 @@ import { type CopyIn, copyField, type Db } from '../../platform/db.ts';
 
 const STAGE = 'rapport_bulk_identifiers';
 
-/** Stages the chunk's distinct identifiers, numbered 0…n-1. */
-export async function stageIdentifiers(trx: Db, copyIn: CopyIn, ids: readonly { kind: string; value: string }[]) {
+/** Stages identifiers of the chunk with their numbers in it. */
+export async function stageIdentifiers(
+  trx: Db,
+  copyIn: CopyIn,
+  ids: readonly { n: number; kind: string; value: string }[],
+) {
   await sql`create temp table if not exists rapport_bulk_identifiers (
       n int not null, kind text not null, value text not null
     ) on commit delete rows`.execute(trx);
   let rows = '';
-  for (const [n, id] of ids.entries()) rows += `${n}\t${copyField(id.kind)}\t${copyField(id.value)}\n`;
+  for (const id of ids) rows += `${id.n}\t${copyField(id.kind)}\t${copyField(id.value)}\n`;
   await copyIn(`${STAGE} (n, kind, value)`, rows);
 }
 
@@ -30,35 +34,41 @@ export async function stagedOwners(trx: Db, workspaceId: string): Promise<{ n: n
   return result.rows;
 }
 
-/** Which of these staged identifiers have an owner now (someone attached them since stagedOwners). */
-export async function ownedSince(trx: Db, workspaceId: string, ns: number[]): Promise<number> {
-  if (ns.length === 0) return 0;
-  const result = await sql<{ n: number }>`
-    select count(*) as n from rapport_bulk_identifiers s
-    where s.n = any(${ns}::int[]) and exists (
-      select 1 from identities i where i.workspace_id = ${workspaceId} and i.kind = s.kind and i.value = s.value
-    )`.execute(trx);
-  return Number(result.rows[0]?.n ?? 0);
-}
-
-/** How many of these profiles were merged into another or erased (a primary-key probe each). */
-export async function goneProfiles(trx: Db, workspaceId: string, ids: string[]): Promise<number> {
-  if (ids.length === 0) return 0;
-  const result = await sql<{ n: number }>`
-    select count(*) as n from unnest(${ids}::uuid[]) as u(id)
-    cross join lateral (
-      select 1 from profiles p
-      where p.id = u.id and p.workspace_id = ${workspaceId} and (p.merged_into is not null or p.erased_at is not null)
-      limit 1
-    ) as gone`.execute(trx);
-  return Number(result.rows[0]?.n ?? 0);
-}
-
-/** Whether anyone in the workspace was ever erased: when not, nothing needs hashing. */
-export async function anyErased(trx: Db, workspaceId: string): Promise<boolean> {
-  const result = await sql<{ any: boolean }>`
-    select exists (select 1 from erased_identities where workspace_id = ${workspaceId}) as any`.execute(trx);
-  return Boolean(result.rows[0]?.any);
+/**
+ * Run under the locks, one statement: how many of the new identifiers have an owner now (someone attached them
+ * since stagedOwners), how many of the owners are not live profiles now (merged, erased, or never committed: an
+ * owner remembered from a chunk that failed), and whether anyone in the workspace was
+ * ever erased (when not, nothing needs hashing). Primary-key probes each.
+ */
+export async function changedSince(
+  trx: Db,
+  workspaceId: string,
+  newIds: number[],
+  owners: string[],
+): Promise<{ owned: number; gone: number; erased: boolean }> {
+  // New identifiers are always staged; with none, the staging table may not exist in this session.
+  const owned =
+    newIds.length === 0
+      ? sql`0`
+      : sql`(select count(*) from rapport_bulk_identifiers s
+          where s.n = any(${newIds}::int[]) and exists (
+            select 1 from identities i where i.workspace_id = ${workspaceId} and i.kind = s.kind and i.value = s.value
+          ))`;
+  const result = await sql<{ owned: number; live: number; erased: boolean }>`select
+    ${owned} as owned,
+    (select count(*) from unnest(${owners}::uuid[]) as u(id)
+      cross join lateral (
+        select 1 from profiles p
+        where p.id = u.id and p.workspace_id = ${workspaceId} and p.merged_into is null and p.erased_at is null
+        limit 1
+      ) as l) as live,
+    exists (select 1 from erased_identities where workspace_id = ${workspaceId}) as erased`.execute(trx);
+  const row = result.rows[0];
+  return {
+    owned: Number(row?.owned ?? 0),
+    gone: owners.length - Number(row?.live ?? 0),
+    erased: Boolean(row?.erased),
+  };
 }
 
 /**

@@ -29,6 +29,11 @@ import { erasedIdentifiers, type SubjectKeyOf } from './profiles.subject.ts';
  * concurrent change (a merge, an erasure, an identifier attached meanwhile) throws CONCURRENT_MERGE: run the
  * transaction again. Every observation's identifiers count towards the locks: keep chunks within a few thousand
  * distinct identifiers (see BULK_LOCK_BUDGET).
+ *
+ * An import's chunks may share a BulkMemory: the owners found or attached by earlier, committed chunks, so that
+ * known customers are not looked up again. A remembered owner is only a guess, like one read without locks: the
+ * check under the locks finds it merged, erased or missing if it moved (identifiers change profile by nothing
+ * else), and the memory is then forgotten and the chunk run again.
  */
 export interface BulkObservation extends Observation {
   /** Resolve this one one by one (it carries something only that path handles). */
@@ -47,6 +52,38 @@ export interface BulkResolution {
   projection: repo.ProjectionDelta[];
   createdProfiles: number;
   deferred: number;
+}
+
+/**
+ * Owners of identifiers (kind \u0001 value → profile id) as the committed chunks of one import left them. What a
+ * chunk learns is pending until its caller says the transaction committed (`committed`); a failed one forgets all.
+ */
+export class BulkMemory {
+  readonly owners = new Map<string, string>();
+  readonly limit: number;
+  #pending: [string, string | null][] = [];
+  constructor(limit = 200_000) {
+    this.limit = limit;
+  }
+  remember(key: string, profileId: string | null) {
+    this.#pending.push([key, profileId]);
+  }
+  /** The chunk's transaction committed: what it learnt holds. */
+  committed() {
+    for (const [key, profileId] of this.#pending) {
+      this.owners.delete(key);
+      if (profileId === null) continue;
+      this.owners.set(key, profileId);
+      // Oldest first out: a file of millions of people keeps a bounded memory.
+      if (this.owners.size > this.limit) this.owners.delete(this.owners.keys().next().value as string);
+    }
+    this.#pending = [];
+  }
+  /** The chunk's transaction failed: nothing remembered can be trusted. */
+  forget() {
+    this.owners.clear();
+    this.#pending = [];
+  }
 }
 
 /**
@@ -86,6 +123,7 @@ export async function resolveBulk(
   copyIn: CopyIn,
   workspaceId: string,
   observations: readonly BulkObservation[],
+  memory?: BulkMemory,
 ): Promise<BulkResolution> {
   // Distinct identifiers, and groups by union-find over them.
   const index = new Map<string, number>();
@@ -129,10 +167,22 @@ export async function resolveBulk(
   for (const [i, group] of groupOfRow.entries()) group?.rows.push(i);
   const groups = [...groupOfRoot.values()];
 
-  // Owners, read without locks first: they say what to lock.
-  await bulkRepo.stageIdentifiers(trx, copyIn, ids);
+  // Owners, remembered or read without locks: they say what to lock. Staged are the identifiers looked up.
   const ownerOf: (string | undefined)[] = new Array(ids.length);
-  for (const r of await bulkRepo.stagedOwners(trx, workspaceId)) ownerOf[r.n] = r.profile_id;
+  const staged: number[] = [];
+  for (const [n, id] of ids.entries()) {
+    const remembered = memory?.owners.get(identifierKey(id));
+    if (remembered) ownerOf[n] = remembered;
+    else staged.push(n);
+  }
+  if (staged.length > 0) {
+    await bulkRepo.stageIdentifiers(
+      trx,
+      copyIn,
+      staged.map((n) => ({ n, ...(ids[n] as Identifier) })),
+    );
+    for (const r of await bulkRepo.stagedOwners(trx, workspaceId)) ownerOf[r.n] = r.profile_id;
+  }
 
   const byOwner = new Map<string, Group[]>();
   const byRoute = new Map<string, Group[]>();
@@ -207,15 +257,14 @@ export async function resolveBulk(
     workspaceId,
     [...gaining].map((id) => `profile:${id}`),
   );
-  if (
-    (await bulkRepo.ownedSince(trx, workspaceId, newIds)) > 0 ||
-    (await bulkRepo.goneProfiles(trx, workspaceId, [...receiving, ...gaining])) > 0
-  ) {
+  const changed = await bulkRepo.changedSince(trx, workspaceId, newIds, [...receiving, ...gaining]);
+  if (changed.owned > 0 || changed.gone > 0) {
+    memory?.forget();
     throw new DomainError('conflict', CONCURRENT_MERGE, 'People of this chunk changed meanwhile; run it again.');
   }
 
   // Under the locks: an erased person is refused by the one-by-one path, which names the reason.
-  if (await bulkRepo.anyErased(trx, workspaceId)) {
+  if (changed.erased) {
     const open = candidates();
     const matched = await erasedIdentifiers(
       subjectKey,
@@ -278,7 +327,17 @@ export async function resolveBulk(
     for (const n of group.ids) if (!ownerOf[n]) attach.push({ n, profileId });
   }
   if ((await bulkRepo.attachStaged(trx, workspaceId, attach)) !== attach.length) {
+    memory?.forget();
     throw new DomainError('conflict', CONCURRENT_MERGE, 'An identifier of this chunk was attached meanwhile.');
+  }
+  if (memory) {
+    // Only what this chunk settled: deferred groups are resolved one by one next, and may move.
+    for (const [group, profileId] of profileOfGroup) {
+      for (const n of group.ids) memory.remember(identifierKey(ids[n] as Identifier), profileId);
+    }
+    for (const group of groups) {
+      if (group.deferred) for (const n of group.ids) memory.remember(identifierKey(ids[n] as Identifier), null);
+    }
   }
   return {
     profileIds,
