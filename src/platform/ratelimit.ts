@@ -84,6 +84,8 @@ export interface CounterReading {
   /** The counter after this call's hits (hit counters) or as it stands (peeked counters). */
   hits: number;
   retryAfterSeconds: number;
+  /** The window counted in: pass it back to refundRateLimits. */
+  windowStart: Date;
 }
 
 /**
@@ -125,12 +127,18 @@ export async function countRateLimits(
     )
     select bucket, window_start, hits, true as hit from hit
     union all
-    select c.bucket, c.window_start, c.hits, false as hit from rate_limit_counters c
-    join unnest(${reads.map((r) => r.bucket)}::text[], ${reads.map((r) => r.start.toISOString())}::timestamptz[])
-      as p(bucket, window_start) on c.bucket = p.bucket and c.window_start = p.window_start`.execute(db);
+    select c.bucket, c.window_start, c.hits, false as hit
+    from unnest(${reads.map((r) => r.bucket)}::text[], ${reads.map((r) => r.start.toISOString())}::timestamptz[])
+      as p(bucket, window_start)
+    cross join lateral (select bucket, window_start, hits from rate_limit_counters c
+      where c.bucket = p.bucket and c.window_start = p.window_start) c`.execute(db);
   const out = new Map<string, CounterReading>();
   for (const r of [...reads, ...writes]) {
-    out.set(r.bucket, { hits: 0, retryAfterSeconds: Math.max(1, Math.ceil((r.end.getTime() - now.getTime()) / 1000)) });
+    out.set(r.bucket, {
+      hits: 0,
+      retryAfterSeconds: Math.max(1, Math.ceil((r.end.getTime() - now.getTime()) / 1000)),
+      windowStart: r.start,
+    });
   }
   // Hit rows first in the statement's output would be overwritten by stale peeks of the same bucket: apply peeks first.
   const ordered = [...rows.rows].sort((a, b) => Number(a.hit) - Number(b.hit));
@@ -141,7 +149,33 @@ export async function countRateLimits(
     out.set(row.bucket, {
       hits: row.hits,
       retryAfterSeconds: Math.max(1, Math.ceil((end.getTime() - now.getTime()) / 1000)),
+      windowStart: new Date(start),
     });
   }
   return out;
+}
+
+/**
+ * Gives back hits counted in advance (a reservation for work that might fail, returned when it did not), in the
+ * window they were counted in: a window that has ended is left alone, and no counter goes below zero.
+ */
+export async function refundRateLimits(
+  db: Db,
+  refunds: readonly { bucket: string; windowStart: Date; count: number }[],
+): Promise<void> {
+  const summed = new Map<string, { bucket: string; windowStart: Date; count: number }>();
+  for (const r of refunds) {
+    const key = `${r.bucket}\u0001${r.windowStart.getTime()}`;
+    const seen = summed.get(key);
+    if (seen) seen.count += r.count;
+    else summed.set(key, { ...r });
+  }
+  const rows = [...summed.values()]
+    .filter((r) => r.count > 0)
+    .sort((a, b) => (a.bucket < b.bucket ? -1 : a.bucket > b.bucket ? 1 : 0));
+  if (rows.length === 0) return;
+  await sql`update rate_limit_counters c set hits = greatest(c.hits - v.n, 0)
+    from unnest(${rows.map((r) => r.bucket)}::text[], ${rows.map((r) => r.windowStart.toISOString())}::timestamptz[],
+      ${rows.map((r) => r.count)}::int[]) as v(bucket, window_start, n)
+    where c.bucket = v.bucket and c.window_start = v.window_start`.execute(db);
 }

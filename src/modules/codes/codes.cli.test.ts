@@ -33,7 +33,7 @@ describe('rapport codes', () => {
         startsAt: '2026-01-01T00:00',
         endsAt: '2026-03-01T00:00',
         reward: { kind: 'draw_entry', draw: 'Sochi trip', entries: 1 },
-        guessesPerMinute: 60,
+        guessesPerMinute: 300,
       });
       await app.close();
 

@@ -3,17 +3,18 @@ import type { CounterHit, CounterReading, RateLimit } from '../../platform/ratel
 
 /**
  * The anti-fraud limits of code entry, kept in the database (platform/ratelimit.ts) so that restarts and every
- * process share them. Two kinds:
+ * process share them. Three kinds:
  *
  * - attempts: every attempt counts (per identifier and per device, per minute) — floods, whatever they send;
- * - failures: well-formed codes that were not accepted (unknown, used, expired …) per identifier, device, IP,
- *   network (/24, /48) and guess budget (per promotion, or per workspace for entries that name none). Reaching a
- *   failure limit locks the key out until its window ends: that is the lockout after repeated failures.
- *
- * Failure limits are checked before the code is looked at and counted after, so that the answer for a locked-out
- * caller never depends on the code. Within a group of concurrent attempts each admitted attempt is assumed to
- * fail, so a burst cannot overshoot a limit in one process; across processes the overshoot is at most the
- * attempts in flight.
+ * - failures: well-formed codes that were not accepted (unknown, used, expired …) per identifier, device, IP and
+ *   network (/24, /48). Reaching one locks the key out until its window ends: the lockout after repeated
+ *   failures. They are read before the code is looked at and counted after, so that the answer for a locked-out
+ *   caller never depends on the code. Within a group of concurrent attempts, each admitted attempt of an
+ *   identifier or device is assumed to fail, so a burst from one person cannot overshoot; IPs and networks are
+ *   shared by many people (mobile carriers' NAT), so for them a burst may overshoot by what is in flight;
+ * - the guess budget: well-formed lookups per minute, per promotion (entries that name it) or per workspace (the
+ *   rest). It is what bounds a botnet, and the code length is computed from it, so it is exact across processes:
+ *   every lookup reserves a unit before it runs and gives it back after it if it was accepted.
  */
 
 export const LimitSettings = z.object({
@@ -92,40 +93,46 @@ function failureChecks(k: AttemptKeys, s: LimitSettings): Check[] {
       bucket: `codes:fn:${w}:${k.net}`,
       rule: { limit: s.networkFailures, windowSeconds: s.ipFailureMinutes * 60 },
     });
-  checks.push({ bucket: `codes:g:${w}:${k.guessScope}`, rule: { limit: k.guessesPerMinute, windowSeconds: 60 } });
   return checks;
 }
 
-/** What to count before a group: every attempt, and the failure counters to read. */
+function guessCheck(k: AttemptKeys): Check {
+  return { bucket: `codes:g:${k.workspaceId}:${k.guessScope}`, rule: { limit: k.guessesPerMinute, windowSeconds: 60 } };
+}
+
+/** What to count before a group: every attempt, a guess reservation per lookup, and the failure counters to read. */
 export function beforeGroup(keys: AttemptKeys[], s: LimitSettings) {
   const hits: CounterHit[] = [];
   const peeks = new Map<string, Check>();
   for (const k of keys) {
     for (const c of attemptChecks(k, s)) hits.push({ ...c, count: 1 });
-    if (k.looksUp) for (const c of failureChecks(k, s)) peeks.set(c.bucket, c);
+    if (!k.looksUp) continue;
+    hits.push({ ...guessCheck(k), count: 1 });
+    for (const c of failureChecks(k, s)) peeks.set(c.bucket, c);
   }
   return { hits, peeks: [...peeks.values()] };
 }
 
 /**
- * Which attempts of a group may go on, in order. An attempt is stopped when one of its attempt counters went over
- * with it, or when one of its failure counters is at its limit counting the earlier admitted attempts of the
- * group that may fail too. Returns, per attempt, null (go on) or how long to wait.
+ * Which attempts of a group may go on, in order. An attempt is stopped when one of its attempt counters or its
+ * guess reservation went over with it, or when one of its failure counters is at its limit (for identifiers and
+ * devices counting the earlier admitted attempts of the group, which may fail too). Returns, per attempt, null
+ * (go on) or how long to wait.
  */
 export function admit(keys: AttemptKeys[], s: LimitSettings, readings: Map<string, CounterReading>): (number | null)[] {
-  const hitsSoFar = new Map<string, number>();
-  const attemptTotals = new Map<string, number>();
-  for (const k of keys)
-    for (const c of attemptChecks(k, s)) attemptTotals.set(c.bucket, (attemptTotals.get(c.bucket) ?? 0) + 1);
+  const seenSoFar = new Map<string, number>();
+  const groupTotals = new Map<string, number>();
+  const counted = (k: AttemptKeys) => [...attemptChecks(k, s), ...(k.looksUp ? [guessCheck(k)] : [])];
+  for (const k of keys) for (const c of counted(k)) groupTotals.set(c.bucket, (groupTotals.get(c.bucket) ?? 0) + 1);
   const pendingFailures = new Map<string, number>();
   return keys.map((k) => {
     let wait = 0;
-    for (const c of attemptChecks(k, s)) {
+    for (const c of counted(k)) {
       const reading = readings.get(c.bucket);
-      const seen = (hitsSoFar.get(c.bucket) ?? 0) + 1;
-      hitsSoFar.set(c.bucket, seen);
-      // The counter holds this group's hits too: the attempt is the (before + seen)-th of the window.
-      const before = (reading?.hits ?? 0) - (attemptTotals.get(c.bucket) ?? 0);
+      const seen = (seenSoFar.get(c.bucket) ?? 0) + 1;
+      seenSoFar.set(c.bucket, seen);
+      // The counter holds this group's hits too: this attempt is the (before + seen)-th of the window.
+      const before = (reading?.hits ?? 0) - (groupTotals.get(c.bucket) ?? 0);
       if (before + seen > c.rule.limit) wait = Math.max(wait, reading?.retryAfterSeconds ?? c.rule.windowSeconds);
     }
     const failures = k.looksUp ? failureChecks(k, s) : [];
@@ -135,14 +142,34 @@ export function admit(keys: AttemptKeys[], s: LimitSettings, readings: Map<strin
         wait = Math.max(wait, reading?.retryAfterSeconds ?? c.rule.windowSeconds);
     }
     if (wait > 0) return wait;
-    for (const c of failures) pendingFailures.set(c.bucket, (pendingFailures.get(c.bucket) ?? 0) + 1);
+    for (const c of failures)
+      if (c.bucket.startsWith('codes:fi') || c.bucket.startsWith('codes:fI') || c.bucket.startsWith('codes:fd'))
+        pendingFailures.set(c.bucket, (pendingFailures.get(c.bucket) ?? 0) + 1);
     return null;
   });
 }
 
-/** The failures to count after a group: one hit on every failure counter of each refused attempt. */
-export function failureHits(refused: AttemptKeys[], s: LimitSettings): CounterHit[] {
-  return refused.flatMap((k) => failureChecks(k, s).map((c) => ({ ...c, count: 1 })));
+/**
+ * What to count after a group: a hit on every failure counter of each refused attempt, and the guess
+ * reservations of the lookups that were not failures given back (accepted, or never run because stopped).
+ */
+export function afterGroup(
+  all: { keys: AttemptKeys; failed: boolean }[],
+  s: LimitSettings,
+  readings: Map<string, CounterReading>,
+) {
+  const hits: CounterHit[] = [];
+  const refunds: { bucket: string; windowStart: Date; count: number }[] = [];
+  for (const { keys: k, failed } of all) {
+    if (!k.looksUp) continue;
+    if (failed) for (const c of failureChecks(k, s)) hits.push({ ...c, count: 1 });
+    else {
+      const bucket = guessCheck(k).bucket;
+      const reading = readings.get(bucket);
+      if (reading) refunds.push({ bucket, windowStart: reading.windowStart, count: 1 });
+    }
+  }
+  return { hits, refunds };
 }
 
 /** The network an address belongs to, for the /24 (IPv4) or /48 (IPv6) limit. */

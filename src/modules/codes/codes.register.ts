@@ -4,7 +4,7 @@ import type { Db } from '../../platform/db.ts';
 import { DomainError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import type { Logger } from '../../platform/logger.ts';
-import { countRateLimits } from '../../platform/ratelimit.ts';
+import { type CounterReading, countRateLimits, refundRateLimits } from '../../platform/ratelimit.ts';
 import type { ConsentStatement } from '../consent/index.ts';
 import { CONCURRENT_MERGE, type Identifier, normalizeIdentifier, type ProfilesModule } from '../profiles/index.ts';
 import { isWellFormed, MAX_LENGTH, normalizeCode } from './codes.alphabet.ts';
@@ -12,8 +12,8 @@ import { IMPORTED_CODE } from './codes.bulk.ts';
 import {
   type AttemptKeys,
   admit,
+  afterGroup,
   beforeGroup,
-  failureHits,
   type LimitSettings,
   limitsOf,
   networkOf,
@@ -286,7 +286,7 @@ const RETRYABLE = new Set(['40P01', '40001', CONCURRENT_MERGE]);
 export function createRegistrar(deps: RegisterDeps) {
   const queues = new Map<string, Prepared[]>();
   let inFlight = 0;
-  const LANES = 2;
+  const LANES = Number(process.env.CODES_LANES ?? 2);
   const MAX_GROUP = 200;
 
   function pump() {
@@ -304,10 +304,11 @@ export function createRegistrar(deps: RegisterDeps) {
 
   async function runGroup(workspaceId: string, group: Prepared[]) {
     let ctx: WorkspaceContext;
+    let readings: Map<string, CounterReading>;
     try {
       // Read before any transaction: on PGlite a read on the root handle inside one would wait for it forever.
       ctx = await deps.context.get(deps.db, workspaceId);
-      await decide(ctx, workspaceId, group);
+      readings = await decide(ctx, workspaceId, group);
     } catch (error) {
       deps.logger?.error({ err: error }, 'code registration: limits and pre-checks failed');
       for (const p of group) p.reject(error);
@@ -329,7 +330,7 @@ export function createRegistrar(deps: RegisterDeps) {
         });
       }
     }
-    await countFailures(ctx, group).catch((error: unknown) =>
+    await countAfter(ctx, group, readings).catch((error: unknown) =>
       deps.logger?.error({ err: error }, 'code registration: failures not counted'),
     );
     for (const p of group) {
@@ -344,7 +345,25 @@ export function createRegistrar(deps: RegisterDeps) {
       group.map((p) => p.keys),
       ctx.limits,
     );
-    const readings = await countRateLimits(deps.db, deps.clock, hits, peeks);
+    // The limits and the allowance pre-check read at once (the pre-check's reads are wasted on attempts the limits
+    // stop, which are few): one round trip instead of two.
+    const candidates = group.filter((p) => p.codeHash && !(p.promotion && !isOpen(p.promotion, p.at)));
+    const relevant = (p: Prepared) => (p.promotion ? [p.promotion] : ctx.open);
+    const keys = candidates.flatMap((p) =>
+      relevant(p).flatMap((promo) => p.idHashes.flatMap((h) => allowanceKeys(promo, `i:${h}`, p.at).map((k) => k.key))),
+    );
+    const budgeted = new Set(
+      candidates.flatMap((p) =>
+        relevant(p)
+          .filter((promo) => promo.budget !== null)
+          .map((x) => x.id),
+      ),
+    );
+    const [readings, counts, used] = await Promise.all([
+      countRateLimits(deps.db, deps.clock, hits, peeks),
+      repo.personCounts(deps.db, workspaceId, keys),
+      repo.budgetsUsed(deps.db, workspaceId, [...budgeted]),
+    ]);
     const waits = admit(
       group.map((p) => p.keys),
       ctx.limits,
@@ -356,23 +375,8 @@ export function createRegistrar(deps: RegisterDeps) {
       else if (!p.codeHash) decided(p, { status: 'typo' }, 'check_character');
       else if (p.promotion && !isOpen(p.promotion, p.at)) decided(p, { status: 'closed' }, 'promotion_closed');
     });
-    const lookups = group.filter((p) => !p.outcome);
-    const relevant = (p: Prepared) => (p.promotion ? [p.promotion] : ctx.open);
-    const keys = lookups.flatMap((p) =>
-      relevant(p).flatMap((promo) => p.idHashes.flatMap((h) => allowanceKeys(promo, `i:${h}`, p.at).map((k) => k.key))),
-    );
-    const budgeted = new Set(
-      lookups.flatMap((p) =>
-        relevant(p)
-          .filter((promo) => promo.budget !== null)
-          .map((x) => x.id),
-      ),
-    );
-    const [counts, used] = await Promise.all([
-      repo.personCounts(deps.db, workspaceId, keys),
-      repo.budgetsUsed(deps.db, workspaceId, [...budgeted]),
-    ]);
-    for (const p of lookups) {
+    for (const p of group) {
+      if (p.outcome) continue;
       const promos = relevant(p);
       if (promos.length === 0) continue;
       const spent = (promo: repo.PromotionRow) =>
@@ -388,6 +392,7 @@ export function createRegistrar(deps: RegisterDeps) {
         else decided(p, { status: 'person_limit' }, 'person_limit');
       }
     }
+    return readings;
   }
 
   async function commitWithRetry(ctx: WorkspaceContext, workspaceId: string, pending: Prepared[], before: Prepared[]) {
@@ -503,7 +508,10 @@ export function createRegistrar(deps: RegisterDeps) {
     if (projection.length > 0) await deps.profiles.applyProjection(trx, workspaceId, projection);
   }
 
-  /** The person's allowance per day and per promotion, under lock; over it, the claim is undone. */
+  /**
+   * The person's allowance per day and per promotion: the counts are raised in one statement (locking them until
+   * the commit) and read back; a claim that takes one over its limit is undone and its share given back.
+   */
   async function checkAllowances(
     trx: Db,
     workspaceId: string,
@@ -511,36 +519,45 @@ export function createRegistrar(deps: RegisterDeps) {
     promotionOf: (id: string) => Promise<repo.PromotionRow>,
     dropped: Set<string>,
   ) {
-    const plans: { r: (typeof winners)[number]; keys: { key: repo.CountKey; limit: number }[] }[] = [];
+    const plans: { r: (typeof winners)[number]; keys: { id: string; limit: number }[] }[] = [];
+    const adds = new Map<string, number>();
     for (const r of winners) {
       const promo = await promotionOf(r.promotionId);
       const subjects = [`p:${r.profileId}`, ...r.p.idHashes.map((h) => `i:${h}`)];
-      const keys = subjects.flatMap((s) => allowanceKeys(promo, s, r.p.at));
-      if (keys.length > 0) plans.push({ r, keys });
+      const keys = [
+        ...new Map(
+          subjects
+            .flatMap((s) => allowanceKeys(promo, s, r.p.at))
+            .map(
+              ({ key, limit }) =>
+                [
+                  repo.countKey(key.promotionId, key.subject, key.period),
+                  { id: repo.countKey(key.promotionId, key.subject, key.period), limit },
+                ] as const,
+            ),
+        ).values(),
+      ];
+      if (keys.length === 0) continue;
+      plans.push({ r, keys });
+      for (const k of keys) adds.set(k.id, (adds.get(k.id) ?? 0) + 1);
     }
     if (plans.length === 0) return;
-    const counts = await repo.lockPersonCounts(
-      trx,
-      workspaceId,
-      plans.flatMap((pl) => pl.keys.map((k) => k.key)),
-    );
-    const changed = new Map<string, number>();
+    const after = await repo.addPersonCounts(trx, workspaceId, adds);
+    // The counts before this group, then each claim in order: within the limit, or undone.
+    const running = new Map([...adds.entries()].map(([id, n]) => [id, (after.get(id) ?? n) - n]));
+    const giveBack = new Map<string, number>();
     for (const { r, keys } of plans) {
-      const ids = keys.map(({ key }) => repo.countKey(key.promotionId, key.subject, key.period));
-      const over = keys.some(({ limit }, i) => (counts.get(ids[i] as string) ?? 0) >= limit);
+      const over = keys.some(({ id, limit }) => (running.get(id) ?? 0) >= limit);
       if (over) {
         dropped.add(r.id);
         // Said as a refusal, not as "limit reached": that would tell a valid code from an unknown one.
         decided(r.p, { status: 'refused' }, 'person_limit');
+        for (const { id } of keys) giveBack.set(id, (giveBack.get(id) ?? 0) - 1);
         continue;
       }
-      for (const id of ids) {
-        const n = (counts.get(id) ?? 0) + 1;
-        counts.set(id, n);
-        changed.set(id, n);
-      }
+      for (const { id } of keys) running.set(id, (running.get(id) ?? 0) + 1);
     }
-    await repo.setPersonCounts(trx, workspaceId, changed);
+    if (giveBack.size > 0) await repo.addPersonCounts(trx, workspaceId, giveBack);
   }
 
   async function takeBudgets(
@@ -586,17 +603,17 @@ export function createRegistrar(deps: RegisterDeps) {
     }
   }
 
-  async function countFailures(ctx: WorkspaceContext, group: Prepared[]) {
-    const refused = group.filter((p) => p.reason && FAILURES.has(p.reason));
-    if (refused.length === 0) return;
-    await countRateLimits(
-      deps.db,
-      deps.clock,
-      failureHits(
-        refused.map((p) => p.keys),
-        ctx.limits,
-      ),
+  /** Step 5: failures counted, guess reservations of lookups that did not fail given back. */
+  async function countAfter(ctx: WorkspaceContext, group: Prepared[], readings: Map<string, CounterReading>) {
+    const { hits, refunds } = afterGroup(
+      group.map((p) => ({ keys: p.keys, failed: Boolean(p.reason && FAILURES.has(p.reason)) })),
+      ctx.limits,
+      readings,
     );
+    await Promise.all([
+      hits.length > 0 ? countRateLimits(deps.db, deps.clock, hits) : undefined,
+      refundRateLimits(deps.db, refunds),
+    ]);
   }
 
   return {

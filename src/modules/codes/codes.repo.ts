@@ -337,15 +337,15 @@ export interface CountKey {
   period: string;
 }
 
-/** Current counts (0 when absent) without locking: the pre-check before a code is looked at. */
+/** Current counts (absent = 0) without locking: the pre-check before a code is looked at. One probe per key. */
 export async function personCounts(db: Db, workspaceId: string, keys: CountKey[]) {
   if (keys.length === 0) return new Map<string, number>();
   const rows = await sql<{ promotion_id: string; subject: string; period: string; n: number }>`
-    select c.promotion_id, c.subject, c.period, c.n from code_person_counts c
-    join unnest(${keys.map((k) => k.promotionId)}::uuid[], ${keys.map((k) => k.subject)}::text[],
+    select k.promotion_id, k.subject, k.period, c.n
+    from unnest(${keys.map((k) => k.promotionId)}::uuid[], ${keys.map((k) => k.subject)}::text[],
       ${keys.map((k) => k.period)}::text[]) as k(promotion_id, subject, period)
-      on c.workspace_id = ${workspaceId} and c.promotion_id = k.promotion_id and c.subject = k.subject
-        and c.period = k.period`.execute(db);
+    cross join lateral (select n from code_person_counts c where c.workspace_id = ${workspaceId}
+      and c.promotion_id = k.promotion_id and c.subject = k.subject and c.period = k.period) c`.execute(db);
   return new Map(rows.rows.map((r) => [countKey(r.promotion_id, r.subject, r.period), r.n]));
 }
 
@@ -353,33 +353,23 @@ export const countKey = (promotionId: string, subject: string, period: string) =
   `${promotionId}\u0001${subject}\u0001${period}`;
 
 /**
- * Locks the counts (creating them at 0) and returns them: the post-check inside the registration's transaction.
- * Keys are sorted so that concurrent groups lock in the same order.
+ * Adds to the counts (creating them) and returns the new values: the post-check inside the registration's
+ * transaction, in one statement. The rows stay locked until the commit, so concurrent registrations of one person
+ * see each other's counts; keys go in sorted order so that they cannot deadlock.
  */
-export async function lockPersonCounts(db: Db, workspaceId: string, keys: CountKey[]) {
-  if (keys.length === 0) return new Map<string, number>();
-  const unique = [...new Map(keys.map((k) => [countKey(k.promotionId, k.subject, k.period), k])).values()].sort(
-    (a, b) => (countKey(a.promotionId, a.subject, a.period) < countKey(b.promotionId, b.subject, b.period) ? -1 : 1),
-  );
+export async function addPersonCounts(db: Db, workspaceId: string, adds: Map<string, number>) {
+  if (adds.size === 0) return new Map<string, number>();
+  const entries = [...adds.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  const parts = entries.map(([k]) => k.split('\u0001') as [string, string, string]);
   const rows = await sql<{ promotion_id: string; subject: string; period: string; n: number }>`
     insert into code_person_counts (workspace_id, promotion_id, subject, period, n)
-    select ${workspaceId}, promotion_id, subject, period, 0
-    from unnest(${unique.map((k) => k.promotionId)}::uuid[], ${unique.map((k) => k.subject)}::text[],
-      ${unique.map((k) => k.period)}::text[]) with ordinality as k(promotion_id, subject, period, ord)
+    select ${workspaceId}, promotion_id, subject, period, n
+    from unnest(${parts.map((p) => p[0])}::uuid[], ${parts.map((p) => p[1])}::text[], ${parts.map((p) => p[2])}::text[],
+      ${entries.map((e) => e[1])}::int[]) with ordinality as k(promotion_id, subject, period, n, ord)
     order by ord
-    on conflict (workspace_id, promotion_id, subject, period) do update set n = code_person_counts.n
+    on conflict (workspace_id, promotion_id, subject, period) do update set n = code_person_counts.n + excluded.n
     returning promotion_id, subject, period, n`.execute(db);
   return new Map(rows.rows.map((r) => [countKey(r.promotion_id, r.subject, r.period), r.n]));
-}
-
-export async function setPersonCounts(db: Db, workspaceId: string, counts: Map<string, number>) {
-  if (counts.size === 0) return;
-  const entries = [...counts.entries()].map(([k, n]) => [...k.split('\u0001'), n] as [string, string, string, number]);
-  await sql`update code_person_counts c set n = v.n
-    from unnest(${entries.map((e) => e[0])}::uuid[], ${entries.map((e) => e[1])}::text[],
-      ${entries.map((e) => e[2])}::text[], ${entries.map((e) => e[3])}::int[]) as v(promotion_id, subject, period, n)
-    where c.workspace_id = ${workspaceId} and c.promotion_id = v.promotion_id and c.subject = v.subject
-      and c.period = v.period`.execute(db);
 }
 
 /**

@@ -56,7 +56,7 @@ export const PromotionCreate = z.object({
   /** At most this many accepted codes over the whole promotion (the prize fund). */
   budget: z.number().int().min(1).max(2_000_000_000).nullable().optional(),
   /** Well-formed wrong codes per minute this promotion's page and API answer before refusing everyone for the minute. */
-  guessesPerMinute: z.number().int().min(1).max(100_000).default(60),
+  guessesPerMinute: z.number().int().min(1).max(100_000).default(300),
 });
 export type PromotionCreate = z.infer<typeof PromotionCreate>;
 

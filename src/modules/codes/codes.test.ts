@@ -99,7 +99,7 @@ describe('codes: promotions and batches', () => {
     assert.equal(b.status, 'pending');
     assert.ok(b.expectedGuessable < 0.001, `expected guessable ${b.expectedGuessable}`);
     assert.ok(b.oneIn >= 1000);
-    assert.equal(b.attackBudget, (60 + 60) * 90 * 24 * 60);
+    assert.equal(b.attackBudget, (300 + 300) * 90 * 24 * 60);
     assert.equal(codes.length, 2_000);
     assert.equal(new Set(codes).size, 2_000);
     for (const c of codes) {
@@ -249,6 +249,22 @@ describe('codes: registration', () => {
     assert.ok(good.body.retryAfterSeconds > 0);
     // Someone else is not affected.
     assert.equal((await register({ code: codes[0], phone: phone() })).status, 200);
+  });
+
+  it('keeps the guess budget exactly, however many wrong codes arrive at once', async () => {
+    const { promotion, batch, register, relaxLimits } = await setup();
+    await relaxLimits();
+    const p = await promotion({ guessesPerMinute: 5 });
+    const { codes } = await batch(p.id, 3);
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, () => register({ code: randomCode(), phone: phone(), promotion: p.key })),
+    );
+    const refused = answers.filter((a) => a.status === 422).length;
+    const limited = answers.filter((a) => a.status === 429).length;
+    assert.equal(refused, 5, 'exactly the budget of wrong codes is looked up');
+    assert.equal(limited, 7);
+    // For the rest of the minute nobody gets an answer that depends on the code, right or wrong.
+    assert.equal((await register({ code: codes[0], phone: phone(), promotion: p.key })).status, 429);
   });
 
   it('keeps the person to the allowance per day and the promotion to its budget', async () => {

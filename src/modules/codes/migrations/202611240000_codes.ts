@@ -7,7 +7,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`create table code_settings (
     workspace_id uuid primary key references workspaces(id) on delete cascade,
     secret text not null,
-    guesses_per_minute int not null default 60 check (guesses_per_minute between 1 and 100000),
+    guesses_per_minute int not null default 300 check (guesses_per_minute between 1 and 100000),
     limits jsonb not null default '{}',
     created_at timestamptz not null default now()
   )`.execute(db);
@@ -25,7 +25,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     per_person_total int check (per_person_total > 0),
     budget int check (budget > 0),
     budget_used int not null default 0,
-    guesses_per_minute int not null default 60 check (guesses_per_minute between 1 and 100000),
+    guesses_per_minute int not null default 300 check (guesses_per_minute between 1 and 100000),
     status text not null default 'active' check (status in ('active', 'paused')),
     created_at timestamptz not null default now(),
     updated_at timestamptz not null default now(),

@@ -1,0 +1,247 @@
+// bench/codes: the codes module on real PostgreSQL, each figure next to a baseline measured in the same run.
+//
+//  1. Generation: a 10,000,000-code batch (CSPRNG, check character, HMAC, sorted binary COPY into the unique index,
+//     the clear list written to a file) against a raw binary COPY of 10,000,000 rows of the same shape into a plain
+//     table without indexes. Goal: at least 40% of the COPY rate.
+//  2. Registration: POST /v1/codes/register from many distinct phones against a 1,000,000-code batch (every code
+//     valid, once), through a `rapport serve` process, against a bare Fastify route doing the one write a claim
+//     needs (INSERT … ON CONFLICT DO NOTHING of the code's hash) through `pg`. Goal: ≥ 3,000/s, p99 < 50 ms.
+//
+//   node bench/codes.ts [--codes 10000000] [--batch 1000000] [--seconds 20] [--connections 64] [--no-worker]
+//
+// Uses DATABASE_URL when set (a fresh database is created on that server), otherwise starts a throwaway cluster.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import Fastify from 'fastify';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { createApp } from '../src/app.ts';
+import { loadConfig } from '../src/platform/config.ts';
+import { randomToken } from '../src/platform/ids.ts';
+import { benchDatabase, freePort } from './support.ts';
+
+const { values } = parseArgs({
+  options: {
+    role: { type: 'string' },
+    url: { type: 'string' },
+    codes: { type: 'string', default: '10000000' },
+    batch: { type: 'string', default: '1000000' },
+    seconds: { type: 'string', default: '20' },
+    connections: { type: 'string', default: '64' },
+    'no-worker': { type: 'boolean', default: false },
+  },
+});
+const CODES = Number(values.codes);
+const BATCH = Number(values.batch);
+const SECONDS = Number(values.seconds);
+const CONNECTIONS = Number(values.connections);
+const BIN = new URL('../bin/rapport.js', import.meta.url).pathname;
+
+/** A local date-time some days from now (the promotion's window; Moscow is UTC+3, a day either way is plenty). */
+const localNow = (offsetDays: number) => new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 16);
+
+if (values.role === 'bare') await serveBare(values.url as string);
+else {
+  await main();
+  process.exit();
+}
+
+/** The baseline server: one INSERT … ON CONFLICT DO NOTHING per request, nothing else. */
+async function serveBare(databaseUrl: string) {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+  await pool.query('create table if not exists bare_claims (hash bigint primary key, phone text not null)');
+  const app = Fastify({ logger: false });
+  let n = 0;
+  app.post<{ Body: { code: string; phone: string } }>('/bare', async (request) => {
+    const { rowCount } = await pool.query(
+      'insert into bare_claims (hash, phone) values ($1, $2) on conflict do nothing',
+      [++n, request.body.phone],
+    );
+    return { accepted: rowCount === 1 };
+  });
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  process.send?.({ address });
+}
+
+function bareServer(url: string): Promise<{ proc: ChildProcess; address: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [new URL(import.meta.url).pathname, '--role', 'bare', '--url', url], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    proc.once('message', (m: { address: string }) => resolve({ proc, address: m.address }));
+    proc.once('exit', (code) => reject(new Error(`bare server exited with ${code}`)));
+  });
+}
+
+/** Raw binary COPY of `rows` rows (bigint, uuid, uuid) into a plain table: the ceiling for loading codes. */
+async function copyBaseline(url: string, rows: number) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query('create table copy_baseline (hash bigint, workspace_id uuid, batch_id uuid)');
+  const row = 2 + 12 + 20 + 20;
+  const per = 1 << 20;
+  const ws = Buffer.from(crypto.randomUUID().replaceAll('-', ''), 'hex');
+  const batch = Buffer.from(crypto.randomUUID().replaceAll('-', ''), 'hex');
+  const t0 = performance.now();
+  for (let done = 0; done < rows; done += per) {
+    const n = Math.min(per, rows - done);
+    const random = randomBytes(8 * n);
+    const buf = Buffer.allocUnsafe(n * row);
+    for (let i = 0; i < n; i++) {
+      const o = i * row;
+      buf.writeInt16BE(3, o);
+      buf.writeInt32BE(8, o + 2);
+      buf.set(random.subarray(i * 8, i * 8 + 8), o + 6);
+      buf.writeInt32BE(16, o + 14);
+      ws.copy(buf, o + 18);
+      buf.writeInt32BE(16, o + 34);
+      batch.copy(buf, o + 38);
+    }
+    const stream = client.query(copyFrom('copy copy_baseline from stdin with (format binary)'));
+    stream.write(Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]));
+    stream.write(buf);
+    stream.end(Buffer.from([0xff, 0xff]));
+    await new Promise((resolve, reject) => stream.on('finish', resolve).on('error', reject));
+  }
+  const rate = rows / ((performance.now() - t0) / 1000);
+  await client.query('drop table copy_baseline');
+  await client.end();
+  return rate;
+}
+
+async function main() {
+  const database = await benchDatabase();
+  const dir = mkdtempSync(join(tmpdir(), 'rapport-bench-codes-'));
+  const writeKey = `wk_${randomToken(32)}`;
+  const env = {
+    DATABASE_URL: database.url,
+    RAPPORT_WRITE_KEY: writeKey,
+    RAPPORT_ADMIN_PASSWORD: 'bench password 1',
+    RAPPORT_TIME_ZONE: 'Europe/Moscow',
+  };
+  try {
+    // ---- 1. generation
+    const copyRate = await copyBaseline(database.url, CODES);
+    const app = await createApp(loadConfig({ ...process.env, ...env }, { logLevel: 'warn' }), {
+      api: false,
+      worker: false,
+    });
+    const workspace = await app.org.findWorkspace();
+    if (!workspace) throw new Error('no workspace');
+    const promotion = await app.codes.admin.createPromotion(workspace.id, {
+      key: 'bench',
+      name: 'Bench',
+      startsAt: localNow(-1),
+      endsAt: localNow(89),
+      reward: { kind: 'points', points: 10 },
+      perPersonPerDay: 5,
+      guessesPerMinute: 300,
+    });
+    const big = await app.codes.admin.createBatch(workspace.id, promotion.id, { count: CODES }, 'bench');
+    const bigFile = join(dir, 'big.csv');
+    let last = 0;
+    const t0 = performance.now();
+    await app.codes.admin.generateBatch(workspace.id, big.id, createWriteStream(bigFile), 'csv', (done, total) => {
+      if (Date.now() - last > 10_000) {
+        last = Date.now();
+        process.stderr.write(`  … ${done} of ${total} codes\n`);
+      }
+    });
+    const genRate = CODES / ((performance.now() - t0) / 1000);
+    const bigSize = statSync(bigFile).size;
+    rmSync(bigFile);
+
+    // The batch people register from.
+    const smallFile = join(dir, 'small.csv');
+    const small = await app.codes.admin.createBatch(workspace.id, promotion.id, { count: BATCH }, 'bench');
+    const out = createWriteStream(smallFile);
+    await app.codes.admin.generateBatch(workspace.id, small.id, out, 'txt');
+    await new Promise((resolve) => out.end(resolve));
+    await app.close();
+    const codes: string[] = [];
+    for await (const line of createInterface({ input: createReadStream(smallFile) })) if (line) codes.push(line);
+
+    // ---- 2. registration
+    const bare = await bareServer(database.url);
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const server = spawn(process.execPath, [BIN, 'serve', ...(values['no-worker'] ? ['--no-worker'] : [])], {
+      env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    for (let i = 0; i < 200; i++) {
+      if (
+        await fetch(`${url}/health`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        break;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    let next = 0;
+    const body = () => {
+      const i = next++;
+      return JSON.stringify({ code: codes[i % codes.length], phone: `+7916${String(1_000_000 + i).padStart(7, '0')}` });
+    };
+    const run = (target: string, path: string, seconds: number, auth?: string) =>
+      autocannon({
+        url: target,
+        duration: seconds,
+        connections: CONNECTIONS,
+        pipelining: 1,
+        requests: [
+          {
+            method: 'POST',
+            path,
+            headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+            setupRequest: (request) => ({ ...request, body: body() }),
+          },
+        ],
+      });
+    const auth = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
+    await run(bare.address, '/bare', 3);
+    const baseline = await run(bare.address, '/bare', SECONDS);
+    bare.proc.kill('SIGTERM');
+    next = 0;
+    await run(url, '/v1/codes/register', 3, auth); // warm-up: these codes are used now, like the rest
+    const rapport = await run(url, '/v1/codes/register', SECONDS, auth);
+    server.kill('SIGTERM');
+    await new Promise((resolve) => server.once('exit', resolve));
+
+    const regRate = rapport.requests.total / SECONDS;
+    console.log(
+      `bench/codes (PostgreSQL; ${CODES.toLocaleString('en')}-code generation; registrations against ${BATCH.toLocaleString('en')} codes)`,
+    );
+    console.log(
+      `  baseline  raw binary COPY of ${CODES.toLocaleString('en')} rows (bigint, uuid, uuid) into a plain table: ${copyRate.toFixed(0)} rows/s`,
+    );
+    console.log(
+      `  rapport   generate ${CODES.toLocaleString('en')} codes of ${big.length} characters (CSPRNG, check character, HMAC, sorted COPY into the unique index, ${(bigSize / 1e6).toFixed(0)} MB clear list written): ${genRate.toFixed(0)} codes/s`,
+    );
+    console.log(
+      `  ratio ${(genRate / copyRate).toFixed(2)} (goal ≥ 0.40): ${genRate / copyRate >= 0.4 ? 'MET' : 'NOT MET'}`,
+    );
+    console.log(
+      `  baseline  bare Fastify POST, one INSERT … ON CONFLICT DO NOTHING through pg, ${CONNECTIONS} connections: ${(baseline.requests.total / SECONDS).toFixed(0)} req/s, p99 ${baseline.latency.p99} ms`,
+    );
+    console.log(
+      `  rapport   POST /v1/codes/register, ${CONNECTIONS} connections, distinct phones, ${values['no-worker'] ? 'serve --no-worker' : 'serve (API + worker writing the timeline events)'}: ${regRate.toFixed(0)} registrations/s, p50 ${rapport.latency.p50} ms, p99 ${rapport.latency.p99} ms, non-2xx ${rapport.non2xx} of ${rapport.requests.total}`,
+    );
+    console.log(
+      `  goal ≥ 3,000/s and p99 < 50 ms: ${regRate >= 3000 && rapport.latency.p99 < 50 && rapport.non2xx === 0 ? 'MET' : 'NOT MET'}`,
+    );
+  } catch (error) {
+    console.error(error);
+    process.exitCode = 1;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await database.dispose();
+  }
+}
