@@ -9,22 +9,27 @@ import type { NormalizedEvent } from './events.normalize.ts';
  * order, so that of two rows with one message id the first is kept, as ingestion keeps the first it sees.
  */
 
-/**
- * For the rest of a bulk transaction: probe rows by index rather than scan tables. What it touches (the chunk's
- * profiles and identifiers) was just read or written, so it is in memory; at the default random_page_cost of 4,
- * meant for disks, the planner scans a workspace's whole profiles table to update two thousand of them.
- */
-export async function preferIndexProbes(trx: Db) {
-  await sql`set local random_page_cost = 1.1`.execute(trx);
-}
-
 /** Columns in the order of `eventLineTail` below: the profile first, so that a line is the profile id and a tail. */
 const COLUMNS = `(profile_id, id, workspace_id, message_id, type, name, channel, occurred_at, received_at, user_id,
   anonymous_id, properties, traits, context)`;
 
-/** An event as one COPY line without its leading profile id (known only once people are resolved). */
-export function eventLineTail(workspaceId: string, id: string, e: NormalizedEvent): string {
-  return `\t${id}\t${workspaceId}\t${copyField(e.messageId)}\t${e.type}\t${copyField(e.name)}\t${copyField(e.channel)}\t${e.occurredAt.toISOString()}\t${e.receivedAt.toISOString()}\t${copyField(e.userId)}\t${copyField(e.anonymousId)}\t${copyField(JSON.stringify(e.properties))}\t${copyField(JSON.stringify(e.traits))}\t${copyField(JSON.stringify(e.context))}\n`;
+/**
+ * An event as one COPY line without its leading profile id (known only once people are resolved). `fixed` is the
+ * part every event of a batch shares: `batchFields(workspaceId, receivedAt)`.
+ */
+export function eventLineTail(fixed: BatchFields, id: string, e: NormalizedEvent): string {
+  return `\t${id}\t${fixed.workspaceId}\t${copyField(e.messageId)}\t${e.type}\t${copyField(e.name)}\t${copyField(e.channel)}\t${e.occurredAt.toISOString()}\t${fixed.receivedAt}\t${copyField(e.userId)}\t${copyField(e.anonymousId)}\t${json(e.properties)}\t${json(e.traits)}\t${json(e.context)}\n`;
+}
+
+export interface BatchFields {
+  workspaceId: string;
+  /** ISO text. */
+  receivedAt: string;
+}
+
+function json(value: Record<string, unknown>): string {
+  for (const _ in value) return copyField(JSON.stringify(value));
+  return '{}';
 }
 
 /**
@@ -43,7 +48,7 @@ export async function appendEvents(
     await sql`savepoint rapport_bulk_events`.execute(trx);
     try {
       await copyIn(`events ${COLUMNS}`, lines);
-      await sql`release savepoint rapport_bulk_events`.execute(trx);
+      // (Not released: the commit does that, one round trip later.)
       return returning ? new Set(messageIds) : null;
     } catch (error) {
       if ((error as { code?: string }).code !== '23505') throw error;

@@ -2,12 +2,12 @@ import type { Database } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
 import {
   BULK_LOCK_BUDGET,
+  type BulkChunk,
   BulkMemory,
-  type BulkObservation,
   CONCURRENT_MERGE,
   type ProfilesModule,
 } from '../profiles/index.ts';
-import { appendEvents, eventLineTail, preferIndexProbes } from './events.bulk.repo.ts';
+import { appendEvents, eventLineTail } from './events.bulk.repo.ts';
 import { isRejection, type NormalizedEvent, normalizeMessage } from './events.normalize.ts';
 import type { IngestResult } from './events.schemas.ts';
 import type { StoredEvent, StoredEventListener } from './events.service.ts';
@@ -25,7 +25,8 @@ import type { StoredEvent, StoredEventListener } from './events.service.ts';
  * ids stored for the first time, the first row of each.
  *
  * Batches are written strictly one after the other, in file order, whatever the caller's pipelining: the next one
- * is prepared (parsed, normalised) while the previous one commits, and is refused if the previous one failed.
+ * is prepared — normalised, cut into transactions, its people grouped, its COPY lines made — while the previous
+ * one commits, and is refused if the previous one failed.
  */
 export interface BulkImportDeps {
   copyTransaction: Database['copyTransaction'];
@@ -55,6 +56,12 @@ interface Candidate {
   tail: string;
 }
 
+/** One transaction's rows, grouped by people ahead of it. */
+interface Slice {
+  rows: Candidate[];
+  chunk: BulkChunk;
+}
+
 /** A writer for importStream that takes the bulk path for one workspace. */
 export function bulkImport(deps: BulkImportDeps, workspaceId: string): (messages: unknown[]) => Promise<IngestResult> {
   let previous: Promise<unknown> = Promise.resolve();
@@ -62,6 +69,7 @@ export function bulkImport(deps: BulkImportDeps, workspaceId: string): (messages
   const memory = new BulkMemory();
   return (messages) => {
     const receivedAt = new Date();
+    const fixed = { workspaceId, receivedAt: receivedAt.toISOString() };
     const rejected: IngestResult['rejected'] = [];
     const candidates: Candidate[] = [];
     messages.forEach((message, index) => {
@@ -69,11 +77,24 @@ export function bulkImport(deps: BulkImportDeps, workspaceId: string): (messages
       if (isRejection(result)) rejected.push({ index, ...result });
       else {
         const id = newId();
-        candidates.push({ index, event: result, id, tail: eventLineTail(workspaceId, id, result) });
+        candidates.push({ index, event: result, id, tail: eventLineTail(fixed, id, result) });
       }
     });
+    const prepared = [...slices(candidates)].map((rows) => ({
+      rows,
+      chunk: deps.profiles.groupBulk(
+        rows.map(({ event }) => ({
+          ids: event.ids,
+          traits: event.profileTraits,
+          at: event.occurredAt,
+          channel: event.channel,
+          alone: deps.handledByIngest(event),
+          routeKey: event.messageId,
+        })),
+      ),
+    }));
     const written = previous.then(() =>
-      writeBatch(deps, workspaceId, messages, candidates, receivedAt, rejected, memory),
+      writeBatch(deps, workspaceId, messages, prepared, receivedAt, rejected, memory),
     );
     previous = written;
     return written;
@@ -84,16 +105,16 @@ async function writeBatch(
   deps: BulkImportDeps,
   workspaceId: string,
   messages: unknown[],
-  candidates: Candidate[],
+  prepared: Slice[],
   receivedAt: Date,
   rejected: IngestResult['rejected'],
   memory: BulkMemory,
 ): Promise<IngestResult> {
   let accepted = 0;
-  for (const slice of slices(candidates)) {
+  for (const slice of prepared) {
     const profileIds = await resolveAndAppend(deps, workspaceId, slice, memory);
     accepted += profileIds.filter((p) => p !== null).length;
-    const deferred = slice.filter((_, i) => profileIds[i] === null);
+    const deferred = slice.rows.filter((_, i) => profileIds[i] === null);
     if (deferred.length === 0) continue;
     const result = await deps.ingest(
       workspaceId,
@@ -112,15 +133,15 @@ function* slices(candidates: Candidate[]): Generator<Candidate[]> {
   let slice: Candidate[] = [];
   let seen = new Set<string>();
   for (const c of candidates) {
-    const keys = c.event.ids.map((id) => `${id.kind}\u0001${id.value}`);
-    const fresh = keys.filter((k) => !seen.has(k)).length;
+    let fresh = 0;
+    for (const id of c.event.ids) if (!seen.has(`${id.kind}\u0001${id.value}`)) fresh++;
     if (slice.length > 0 && seen.size + fresh > BULK_LOCK_BUDGET) {
       yield slice;
       slice = [];
       seen = new Set();
     }
     slice.push(c);
-    for (const k of keys) seen.add(k);
+    for (const id of c.event.ids) seen.add(`${id.kind}\u0001${id.value}`);
   }
   if (slice.length > 0) yield slice;
 }
@@ -129,28 +150,19 @@ function* slices(candidates: Candidate[]): Generator<Candidate[]> {
 async function resolveAndAppend(
   deps: BulkImportDeps,
   workspaceId: string,
-  slice: Candidate[],
+  slice: Slice,
   memory: BulkMemory,
 ): Promise<(string | null)[]> {
-  const observations: BulkObservation[] = slice.map(({ event }) => ({
-    ids: event.ids,
-    traits: event.profileTraits,
-    at: event.occurredAt,
-    channel: event.channel,
-    alone: deps.handledByIngest(event),
-    routeKey: event.messageId,
-  }));
   for (let attempt = 1; ; attempt++) {
     try {
       const profileIds = await deps.copyTransaction(async (trx, copyIn) => {
-        await preferIndexProbes(trx);
-        const resolution = await deps.profiles.resolveBulk(trx, copyIn, workspaceId, observations, memory);
+        const resolution = await deps.profiles.resolveBulk(trx, copyIn, workspaceId, slice.chunk, memory);
         let lines = '';
         const stored: Candidate[] = [];
         const profileOf: string[] = [];
         for (const [i, profileId] of resolution.profileIds.entries()) {
           if (profileId === null) continue;
-          const c = slice[i] as Candidate;
+          const c = slice.rows[i] as Candidate;
           lines += profileId + c.tail;
           stored.push(c);
           profileOf.push(profileId);
@@ -165,7 +177,7 @@ async function resolveAndAppend(
         );
         if (fresh) await tellListeners(deps.listeners, trx, workspaceId, stored, profileOf, fresh);
         // Last, so that row locks on the profiles are held only until the commit right after.
-        await deps.profiles.applyProjection(trx, workspaceId, resolution.projection);
+        await deps.profiles.applyBulkProjection(trx, workspaceId, resolution.projection);
         return resolution.profileIds;
       });
       memory.committed();

@@ -1,7 +1,7 @@
 import type { Clock } from '../../platform/clock.ts';
 import type { CopyIn, Db } from '../../platform/db.ts';
 import type { PersonalDataRegistry } from '../../platform/personal-data.ts';
-import { type BulkMemory, type BulkObservation, resolveBulk } from './profiles.bulk.ts';
+import { applyBulkProjection, type BulkChunk, type BulkMemory, groupBulk, resolveBulk } from './profiles.bulk.ts';
 import type { Identifier } from './profiles.identifiers.ts';
 import type { ProjectionDelta } from './profiles.repo.ts';
 import * as repo from './profiles.repo.ts';
@@ -23,7 +23,7 @@ import {
   type SubjectKeyOf,
 } from './profiles.subject.ts';
 
-export type { BulkObservation, BulkResolution } from './profiles.bulk.ts';
+export type { BulkChunk, BulkObservation, BulkResolution } from './profiles.bulk.ts';
 export { BULK_LOCK_BUDGET, BulkMemory } from './profiles.bulk.ts';
 export type { Identifier, IdentifierKind } from './profiles.identifiers.ts';
 export { isPersonLevel, normalizeIdentifier, PERSON_KINDS } from './profiles.identifiers.ts';
@@ -78,17 +78,18 @@ export function createProfilesModule(input: {
     resolveObservations: (trx: Db, workspaceId: string, observations: Observation[]) =>
       resolveObservations(deps, trx, workspaceId, observations),
     /**
-     * Resolves a chunk of an import set-wise inside the caller's copyTransaction (profiles.bulk.ts): a profile per
-     * observation, or null for those to send through resolveObservations (ingestion) after this commits. Chunks of
-     * one import may share a `new BulkMemory()`: known customers are then not looked up again.
+     * Resolves a chunk of an import (grouped by groupBulk) set-wise inside the caller's copyTransaction
+     * (profiles.bulk.ts): a profile per observation, or null for those to send through resolveObservations
+     * (ingestion) after this commits. Chunks of one import may share a `new BulkMemory()`: known customers are then
+     * not looked up again.
      */
-    resolveBulk: (
-      trx: Db,
-      copyIn: CopyIn,
-      workspaceId: string,
-      observations: readonly BulkObservation[],
-      memory?: BulkMemory,
-    ) => resolveBulk(input.subjectKey, trx, copyIn, workspaceId, observations, memory),
+    resolveBulk: (trx: Db, copyIn: CopyIn, workspaceId: string, chunk: BulkChunk, memory?: BulkMemory) =>
+      resolveBulk(input.subjectKey, trx, copyIn, workspaceId, chunk, memory),
+    /** A chunk of observations grouped for resolveBulk; no database, so it can be done ahead of the transaction. */
+    groupBulk,
+    /** Applies what resolveBulk returned as `projection`: the bulk transaction's last statement. */
+    applyBulkProjection: (trx: Db, workspaceId: string, projection: ProjectionDelta[]) =>
+      applyBulkProjection(trx, workspaceId, projection),
     /** Applies what resolveObservations returned as `projection`: the transaction's last write. */
     applyProjection: (trx: Db, workspaceId: string, projection: ProjectionDelta[]) =>
       applyProjection(trx, workspaceId, projection),

@@ -15,7 +15,7 @@ export async function stageIdentifiers(
   ids: readonly { n: number; kind: string; value: string }[],
 ) {
   await sql`create temp table if not exists rapport_bulk_identifiers (
-      n int not null, kind text not null, value text not null
+      n int primary key, kind text not null, value text not null
     ) on commit delete rows`.execute(trx);
   let rows = '';
   for (const id of ids) rows += `${id.n}\t${copyField(id.kind)}\t${copyField(id.value)}\n`;
@@ -87,4 +87,10 @@ export async function attachStaged(
     join rapport_bulk_identifiers s on s.n = v.n
     on conflict (workspace_id, kind, value) do nothing`.execute(trx);
   return Number(result.numAffectedRows ?? 0);
+}
+
+/** For the rest of the transaction, plans that drive index probes from their input: no scans, no hash or merge. */
+export async function probeByKeyFromNowOn(trx: Db) {
+  await sql`select set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
+      set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`.execute(trx);
 }

@@ -55,35 +55,78 @@ export interface BulkResolution {
 }
 
 /**
- * Owners of identifiers (kind \u0001 value → profile id) as the committed chunks of one import left them. What a
- * chunk learns is pending until its caller says the transaction committed (`committed`); a failed one forgets all.
+ * What the committed chunks of one import left behind: owners of identifiers (kind \u0001 value → profile id), and
+ * for profiles, a span they are known to cover — first seen no later, last seen no earlier, at least these
+ * channels. Those three only ever widen (least, greatest, union, whoever writes), so a delta without traits inside
+ * the span would change nothing and is not sent. What a chunk learns is pending until its caller says the
+ * transaction committed (`committed`); a failed one forgets everything.
  */
 export class BulkMemory {
   readonly owners = new Map<string, string>();
+  readonly spans = new Map<string, Span>();
   readonly limit: number;
-  #pending: [string, string | null][] = [];
+  #owners: [string, string | null][] = [];
+  #spans: repo.ProjectionDelta[] = [];
   constructor(limit = 200_000) {
     this.limit = limit;
   }
   remember(key: string, profileId: string | null) {
-    this.#pending.push([key, profileId]);
+    this.#owners.push([key, profileId]);
+  }
+  /** Whether applying the delta could change the profile, as far as committed chunks tell. */
+  changes(d: repo.ProjectionDelta): boolean {
+    const span = this.spans.get(d.id);
+    if (!span) return true;
+    for (const _ in d.traits) return true;
+    return (
+      d.firstSeenAt.getTime() < span.first ||
+      d.lastSeenAt.getTime() > span.last + 60_000 ||
+      d.channels.some((c) => !span.channels.includes(c))
+    );
+  }
+  /** The delta is written (or would change nothing) in this chunk. */
+  covered(d: repo.ProjectionDelta) {
+    this.#spans.push(d);
   }
   /** The chunk's transaction committed: what it learnt holds. */
   committed() {
-    for (const [key, profileId] of this.#pending) {
+    for (const [key, profileId] of this.#owners) {
       this.owners.delete(key);
-      if (profileId === null) continue;
-      this.owners.set(key, profileId);
-      // Oldest first out: a file of millions of people keeps a bounded memory.
-      if (this.owners.size > this.limit) this.owners.delete(this.owners.keys().next().value as string);
+      if (profileId !== null) bounded(this.owners, key, profileId, this.limit);
     }
-    this.#pending = [];
+    for (const d of this.#spans) {
+      const span = this.spans.get(d.id);
+      if (!span) {
+        const first = d.firstSeenAt.getTime();
+        bounded(this.spans, d.id, { first, last: d.lastSeenAt.getTime(), channels: [...d.channels] }, this.limit);
+        continue;
+      }
+      span.first = Math.min(span.first, d.firstSeenAt.getTime());
+      span.last = Math.max(span.last, d.lastSeenAt.getTime());
+      for (const c of d.channels) if (!span.channels.includes(c)) span.channels.push(c);
+    }
+    this.#owners = [];
+    this.#spans = [];
   }
   /** The chunk's transaction failed: nothing remembered can be trusted. */
   forget() {
     this.owners.clear();
-    this.#pending = [];
+    this.spans.clear();
+    this.#owners = [];
+    this.#spans = [];
   }
+}
+
+interface Span {
+  first: number;
+  last: number;
+  channels: string[];
+}
+
+/** Oldest first out: a file of millions of people keeps a bounded memory. */
+function bounded<V>(map: Map<string, V>, key: string, value: V, limit: number) {
+  map.set(key, value);
+  if (map.size > limit) map.delete(map.keys().next().value as string);
 }
 
 /**
@@ -95,8 +138,30 @@ export const BULK_LOCK_BUDGET = 4_000;
 interface Group {
   ids: number[];
   rows: number[];
+  /** Two values of a person-level kind among the group's own identifiers. */
+  conflict: boolean;
+  /** An observation of the group must be resolved one by one. */
+  alone: boolean;
+  /** The group's observations as one projection delta (its id set when the profile is known). */
+  delta: repo.ProjectionDelta;
+  /** Other groups with an observation of the same route key: they take the path this one takes. */
+  linked: Group[] | undefined;
+  // Set by resolveBulk, afresh on every attempt.
   deferred: boolean;
   owner: string | undefined;
+}
+
+/**
+ * A chunk grouped for resolveBulk: its distinct identifiers, and its observations grouped by shared identifiers,
+ * each group with its projection. Made without the database (groupBulk), so a chunk can be grouped while the one
+ * before it commits.
+ */
+export interface BulkChunk {
+  observations: readonly BulkObservation[];
+  ids: Identifier[];
+  keys: string[];
+  groups: Group[];
+  groupOfRow: (Group | undefined)[];
 }
 
 function find(parent: number[], x: number): number {
@@ -116,18 +181,22 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V) {
   else map.set(key, [value]);
 }
 
-/** Resolves a chunk inside the caller's copyTransaction; see the module comment above. */
-export async function resolveBulk(
-  subjectKey: SubjectKeyOf,
-  trx: Db,
-  copyIn: CopyIn,
-  workspaceId: string,
-  observations: readonly BulkObservation[],
-  memory?: BulkMemory,
-): Promise<BulkResolution> {
-  // Distinct identifiers, and groups by union-find over them.
+/**
+ * The bulk transaction's last statement: the projection, each delta finding its profile by primary key. A workspace
+ * filled by an import grows faster than its statistics: planned from them, the update scanned every profile of the
+ * workspace for each chunk. Planner options hold until the transaction ends, hence last.
+ */
+export async function applyBulkProjection(trx: Db, workspaceId: string, deltas: repo.ProjectionDelta[]) {
+  if (deltas.length === 0) return;
+  await bulkRepo.probeByKeyFromNowOn(trx);
+  await repo.applyDeltas(trx, workspaceId, deltas);
+}
+
+/** Groups a chunk's observations by shared identifiers (union-find), for resolveBulk. */
+export function groupBulk(observations: readonly BulkObservation[]): BulkChunk {
   const index = new Map<string, number>();
   const ids: Identifier[] = [];
+  const keys: string[] = [];
   const parent: number[] = [];
   const rowIds: number[][] = [];
   for (const o of observations) {
@@ -139,6 +208,7 @@ export async function resolveBulk(
         n = ids.length;
         index.set(key, n);
         ids.push(id);
+        keys.push(key);
         parent.push(n);
       }
       if (mine.includes(n)) continue;
@@ -155,7 +225,16 @@ export async function resolveBulk(
     const root = find(parent, n);
     let group = groupOfRoot.get(root);
     if (!group) {
-      group = { ids: [], rows: [], deferred: false, owner: undefined };
+      group = {
+        ids: [],
+        rows: [],
+        conflict: false,
+        alone: false,
+        delta: undefined as unknown as repo.ProjectionDelta,
+        linked: undefined,
+        deferred: false,
+        owner: undefined,
+      };
       groupOfRoot.set(root, group);
     }
     group.ids.push(n);
@@ -164,14 +243,56 @@ export async function resolveBulk(
   const groupOfRow: (Group | undefined)[] = rowIds.map((mine) =>
     mine.length ? groupOfId[mine[0] as number] : undefined,
   );
-  for (const [i, group] of groupOfRow.entries()) group?.rows.push(i);
+  const byRoute = new Map<string, Group>();
+  for (const [i, group] of groupOfRow.entries()) {
+    if (!group) continue;
+    const o = observations[i] as BulkObservation;
+    group.rows.push(i);
+    if (o.routeKey !== undefined) {
+      const other = byRoute.get(o.routeKey);
+      if (other === undefined) byRoute.set(o.routeKey, group);
+      else if (other !== group) {
+        other.linked = [...(other.linked ?? []), group];
+        group.linked = [...(group.linked ?? []), other];
+      }
+    }
+    if (o.alone) group.alone = true;
+    group.delta ??= { id: '', traits: {}, traitTimes: {}, channels: [], firstSeenAt: o.at, lastSeenAt: o.at };
+    addObservation(group.delta, o);
+  }
   const groups = [...groupOfRoot.values()];
+  for (const group of groups) {
+    const kinds = new Map<string, string>();
+    for (const n of group.ids) {
+      const id = ids[n] as Identifier;
+      if (!isPersonLevel(id.kind)) continue;
+      const held = kinds.get(id.kind);
+      if (held !== undefined && held !== id.value) group.conflict = true;
+      kinds.set(id.kind, id.value);
+    }
+  }
+  return { observations, ids, keys, groups, groupOfRow };
+}
 
+/** Resolves a grouped chunk inside the caller's copyTransaction; see the module comment above. */
+export async function resolveBulk(
+  subjectKey: SubjectKeyOf,
+  trx: Db,
+  copyIn: CopyIn,
+  workspaceId: string,
+  chunk: BulkChunk,
+  memory?: BulkMemory,
+): Promise<BulkResolution> {
+  const { observations, ids, keys, groups, groupOfRow } = chunk;
+  for (const group of groups) {
+    group.deferred = false;
+    group.owner = undefined;
+  }
   // Owners, remembered or read without locks: they say what to lock. Staged are the identifiers looked up.
   const ownerOf: (string | undefined)[] = new Array(ids.length);
   const staged: number[] = [];
-  for (const [n, id] of ids.entries()) {
-    const remembered = memory?.owners.get(identifierKey(id));
+  for (let n = 0; n < ids.length; n++) {
+    const remembered = memory?.owners.get(keys[n] as string);
     if (remembered) ownerOf[n] = remembered;
     else staged.push(n);
   }
@@ -185,30 +306,28 @@ export async function resolveBulk(
   }
 
   const byOwner = new Map<string, Group[]>();
-  const byRoute = new Map<string, Group[]>();
   const intrinsic: Group[] = [];
   for (const group of groups) {
-    const owners = new Set<string>();
-    const kinds = new Map<string, string>();
-    let conflict = false;
+    let owner: string | undefined;
+    let owners = 0;
     for (const n of group.ids) {
-      const owner = ownerOf[n];
-      if (owner) owners.add(owner);
-      const id = ids[n] as Identifier;
-      if (!isPersonLevel(id.kind)) continue;
-      const held = kinds.get(id.kind);
-      if (held !== undefined && held !== id.value) conflict = true;
-      kinds.set(id.kind, id.value);
+      const o = ownerOf[n];
+      if (o === undefined || o === owner) continue;
+      if (owner !== undefined && owners === 1) {
+        // A second owner: every owner of the group is collected below, once.
+        owners = 2;
+        break;
+      }
+      owner = o;
+      owners = 1;
     }
-    for (const owner of owners) push(byOwner, owner, group);
-    if (owners.size === 1) group.owner = [...owners][0];
-    let alone = false;
-    for (const i of group.rows) {
-      const o = observations[i] as BulkObservation;
-      if (o.alone) alone = true;
-      if (o.routeKey !== undefined) push(byRoute, o.routeKey, group);
+    if (owners > 1) {
+      for (const o of new Set(group.ids.map((n) => ownerOf[n]))) if (o) push(byOwner, o, group);
+    } else if (owner) {
+      push(byOwner, owner, group);
+      group.owner = owner;
     }
-    if (conflict || owners.size > 1 || alone) intrinsic.push(group);
+    if (group.conflict || owners > 1 || group.alone) intrinsic.push(group);
   }
   // Deferring a group defers every group that leads to one of its profiles or shares a route key with it.
   const defer = (start: Group) => {
@@ -220,10 +339,7 @@ export async function resolveBulk(
       const owners = new Set<string>();
       for (const n of group.ids) if (ownerOf[n]) owners.add(ownerOf[n] as string);
       for (const owner of owners) stack.push(...(byOwner.get(owner) ?? []));
-      for (const i of group.rows) {
-        const key = (observations[i] as BulkObservation).routeKey;
-        if (key !== undefined) stack.push(...(byRoute.get(key) ?? []));
-      }
+      if (group.linked) stack.push(...group.linked);
     }
   };
   for (const group of intrinsic) defer(group);
@@ -250,7 +366,7 @@ export async function resolveBulk(
   await repo.lockKeys(
     trx,
     workspaceId,
-    newIds.map((n) => identifierKey(ids[n] as Identifier)),
+    newIds.map((n) => keys[n] as string),
   );
   await repo.lockKeys(
     trx,
@@ -308,12 +424,20 @@ export async function resolveBulk(
     if (!group.owner) created.add(profileId);
     profileOfGroup.set(group, profileId);
   }
+  // One delta per profile: the group's own, or — for a profile several groups lead to — one rebuilt from their
+  // observations in order, so that a tie between two of them goes to the later one, as one by one.
   const deltas = new Map<string, repo.ProjectionDelta>();
+  const shared = new Set<string>();
+  for (const [group, profileId] of profileOfGroup) {
+    if (deltas.has(profileId)) shared.add(profileId);
+    else deltas.set(profileId, { ...group.delta, id: profileId });
+  }
+  for (const profileId of shared) deltas.delete(profileId);
   const profileIds = observations.map((o, i) => {
     const group = groupOfRow[i];
     const profileId = group && profileOfGroup.get(group);
     if (!profileId) return null;
-    addObservation(deltaFor(deltas, profileId, o.at), o);
+    if (shared.has(profileId)) addObservation(deltaFor(deltas, profileId, o.at), o);
     return profileId;
   });
   const all = [...deltas.values()];
@@ -322,6 +446,8 @@ export async function resolveBulk(
     workspaceId,
     all.filter((d) => created.has(d.id)),
   );
+  const projection = all.filter((d) => !created.has(d.id) && (memory?.changes(d) ?? true));
+  if (memory) for (const d of all) memory.covered(d);
   const attach: { n: number; profileId: string }[] = [];
   for (const [group, profileId] of profileOfGroup) {
     for (const n of group.ids) if (!ownerOf[n]) attach.push({ n, profileId });
@@ -333,15 +459,17 @@ export async function resolveBulk(
   if (memory) {
     // Only what this chunk settled: deferred groups are resolved one by one next, and may move.
     for (const [group, profileId] of profileOfGroup) {
-      for (const n of group.ids) memory.remember(identifierKey(ids[n] as Identifier), profileId);
+      for (const n of group.ids) {
+        if (memory.owners.get(keys[n] as string) !== profileId) memory.remember(keys[n] as string, profileId);
+      }
     }
     for (const group of groups) {
-      if (group.deferred) for (const n of group.ids) memory.remember(identifierKey(ids[n] as Identifier), null);
+      if (group.deferred) for (const n of group.ids) memory.remember(keys[n] as string, null);
     }
   }
   return {
     profileIds,
-    projection: all.filter((d) => !created.has(d.id)),
+    projection,
     createdProfiles: created.size,
     deferred: profileIds.filter((p) => p === null).length,
   };
