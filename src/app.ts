@@ -6,7 +6,7 @@ import { type ConsentModule, createConsentModule } from './modules/consent/index
 import { createEventsModule, type EventsModule } from './modules/events/index.ts';
 import { createLoyaltyModule, type LoyaltyModule } from './modules/loyalty/index.ts';
 import { type BootstrapOutcome, CSRF_HEADER, createOrgModule, type OrgModule } from './modules/org/index.ts';
-import { createProfilesModule } from './modules/profiles/index.ts';
+import { createProfilesModule, type ProfilesModule } from './modules/profiles/index.ts';
 import { type Clock, systemClock } from './platform/clock.ts';
 import type { Config } from './platform/config.ts';
 import { type Database, openDatabase } from './platform/db.ts';
@@ -36,6 +36,7 @@ export interface App {
   database: Database;
   queue: Queue;
   org: OrgModule;
+  profiles: ProfilesModule;
   events: EventsModule;
   consent: ConsentModule;
   loyalty: LoyaltyModule;
@@ -71,7 +72,15 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
       personalData,
       subjectKey: org.subjectKey,
     });
-    const events = createEventsModule({ db: database.db, profiles, org, clock, logger, personalData });
+    const events = createEventsModule({
+      db: database.db,
+      profiles,
+      org,
+      clock,
+      logger,
+      personalData,
+      copyTransaction: database.copyTransaction,
+    });
     const consent = createConsentModule({
       db: database.db,
       clock,
@@ -169,6 +178,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
       database,
       queue,
       org,
+      profiles,
       events,
       consent,
       loyalty,
