@@ -96,11 +96,11 @@ export function formatCode(code: string): string {
 }
 
 /**
- * Writes the code whose body comes from `bytes` (CSPRNG output, consumed from `offset`) into `out` as ASCII,
+ * Writes the code whose body comes from `bytes` (CSPRNG output, consumed from `offset`) into `out` (from `at`) as ASCII,
  * body then check character. Bytes ≥ 248 are skipped so that every character is equally likely (248 = 8 × 31).
  * Returns the offset after the bytes used, or −1 when `bytes` ran out.
  */
-export function codeFromBytes(bytes: Uint8Array, offset: number, length: number, out: Uint8Array): number {
+export function codeFromBytes(bytes: Uint8Array, offset: number, length: number, out: Uint8Array, at = 0): number {
   let o = offset;
   let sum = 0;
   for (let i = 0; i < length - 1; ) {
@@ -108,14 +108,15 @@ export function codeFromBytes(bytes: Uint8Array, offset: number, length: number,
     const b = bytes[o++] as number;
     if (b >= 248) continue;
     const v = b % RADIX;
-    out[i] = ALPHABET.charCodeAt(v);
+    out[at + i] = ASCII[v] as number;
     sum += (i + 1) * v;
     i++;
   }
   const c = (((RADIX - (sum % RADIX)) % RADIX) * (INVERSE[length] as number)) % RADIX;
-  out[length - 1] = ALPHABET.charCodeAt(c);
+  out[at + length - 1] = ASCII[c] as number;
   return o;
 }
+const ASCII = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
 
 /** Minutes a promotion runs, at least one day (a batch for a promotion that is about to end still gets real length). */
 export function promotionMinutes(startsAt: Date, endsAt: Date): number {

@@ -85,8 +85,8 @@ export class CodeStream {
     this.#length = length;
   }
 
-  /** Writes the code at `this.position` into `out` and moves on. */
-  next(out: Uint8Array) {
+  /** Writes the code at `this.position` into `out` (from `at`) and moves on. */
+  next(out: Uint8Array, at = 0) {
     const stream = Math.floor(this.position / STREAM_CODES);
     if (stream !== this.#stream) {
       const iv = Buffer.alloc(16);
@@ -97,7 +97,7 @@ export class CodeStream {
       this.#offset = 0;
     }
     for (;;) {
-      const next = codeFromBytes(this.#bytes, this.#offset, this.#length, out);
+      const next = codeFromBytes(this.#bytes, this.#offset, this.#length, out, at);
       if (next >= 0) {
         this.#offset = next;
         break;
@@ -138,15 +138,19 @@ interface Chunk {
   dropped: Set<number>;
 }
 
-function generateChunk(stream: CodeStream, hasher: CodeHasher, length: number, count: number): Chunk {
+/**
+ * Generates a chunk in slices, yielding to the event loop between them: the previous chunk's COPY is being
+ * written to the socket meanwhile, and a thread busy for a second would starve PostgreSQL of it.
+ */
+async function generateChunk(stream: CodeStream, hasher: CodeHasher, length: number, count: number): Promise<Chunk> {
   const firstPosition = stream.position;
   const text = new Uint8Array(count * length);
   const hashes = new BigInt64Array(count);
   const words = new Int32Array(hashes.buffer);
   for (let i = 0; i < count; i++) {
-    const code = text.subarray(i * length, (i + 1) * length);
-    stream.next(code);
-    const d = hasher.hashBytes(code, length);
+    if ((i & 0x3fff) === 0x3fff) await new Promise((resolve) => setImmediate(resolve));
+    stream.next(text, i * length);
+    const d = hasher.hashBytes(text, length, i * length);
     // Little-endian words of a BigInt64Array element: low first. No BigInt is created per code.
     words[2 * i] = d[1] as number;
     words[2 * i + 1] = d[0] as number;
@@ -154,11 +158,17 @@ function generateChunk(stream: CodeStream, hasher: CodeHasher, length: number, c
   return { firstPosition, count, length, text, hashes, dropped: new Set() };
 }
 
+/** Whether sorted element i equals element i − 1, compared as 32-bit words (no BigInt per element). */
+function sameAsPrevious(words: Int32Array, i: number) {
+  return words[2 * i] === words[2 * i - 2] && words[2 * i + 1] === words[2 * i - 1];
+}
+
 /** Marks every repeated hash of the chunk after its first occurrence. */
 function dropRepeats(chunk: Chunk) {
   const sorted = chunk.hashes.slice().sort();
+  const words = new Int32Array(sorted.buffer, sorted.byteOffset, sorted.length * 2);
   const repeated = new Set<bigint>();
-  for (let i = 1; i < sorted.length; i++) if (sorted[i] === sorted[i - 1]) repeated.add(sorted[i] as bigint);
+  for (let i = 1; i < sorted.length; i++) if (sameAsPrevious(words, i)) repeated.add(sorted[i] as bigint);
   if (repeated.size === 0) return sorted;
   const seen = new Set<bigint>();
   chunk.hashes.forEach((h, i) => {
@@ -175,7 +185,7 @@ function copyRows(sorted: BigInt64Array, exclude: Set<bigint>, workspace: Buffer
   const out = Buffer.allocUnsafe(sorted.length * ROW_BYTES);
   let o = 0;
   for (let i = 0; i < sorted.length; i++) {
-    if (i > 0 && sorted[i] === sorted[i - 1]) continue;
+    if (i > 0 && sameAsPrevious(words, i)) continue;
     if (exclude.size > 0 && exclude.has(sorted[i] as bigint)) continue;
     out.writeInt16BE(3, o);
     out.writeInt32BE(8, o + 2);
@@ -307,7 +317,7 @@ export async function generateCodes(
       continue;
     }
     // Generated while the previous chunk is being copied.
-    const chunk = generateChunk(stream, input.hasher, input.length, Math.min(chunkCodes, need));
+    const chunk = await generateChunk(stream, input.hasher, input.length, Math.min(chunkCodes, need));
     const sorted = dropRepeats(chunk);
     if (inFlight) await inFlight.done; // one COPY at a time
     const done = (async () => {

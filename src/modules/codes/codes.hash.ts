@@ -99,12 +99,13 @@ export class CodeHasher {
     }
   }
 
-  /** HMAC-SHA-256 of the first `length` bytes of `bytes` (ASCII code), into `this.digest`. */
-  hashBytes(bytes: Uint8Array, length: number): Int32Array {
+  /** HMAC-SHA-256 of `length` bytes of `bytes` (an ASCII code) from `at`, into `this.digest`. */
+  hashBytes(bytes: Uint8Array, length: number, at = 0): Int32Array {
     if (length > MAX_HASHED_LENGTH) throw new Error('code too long to hash');
     const m = this.#m;
     m.fill(0);
-    for (let i = 0; i < length; i++) m[i >> 2] = (m[i >> 2] as number) | ((bytes[i] as number) << (24 - 8 * (i & 3)));
+    for (let i = 0; i < length; i++)
+      m[i >> 2] = (m[i >> 2] as number) | ((bytes[at + i] as number) << (24 - 8 * (i & 3)));
     m[length >> 2] = (m[length >> 2] as number) | (0x80 << (24 - 8 * (length & 3)));
     m[15] = (64 + length) * 8;
     compress(this.#inner, m, this.#t, this.#w);
