@@ -260,29 +260,21 @@ export function consumerRoutes(deps: ConsumerDeps): FastifyPluginAsync {
           } catch (error) {
             if (error instanceof DomainError && error.kind === 'invalid')
               return reply
-                .code(400)
                 .type(html)
                 .send(form(lang, found, values, { ok: false, text: text(lang).invalidPhone, field: 'phone' }));
             throw error;
           }
           const ok = outcome.status === 'accepted';
-          const status = ok
-            ? 200
-            : outcome.status === 'limited'
-              ? 429
-              : outcome.status === 'typo' || outcome.status === 'refused'
-                ? 422
-                : 409;
-          return reply
-            .code(status)
-            .type(html)
-            .send(
-              form(lang, found, ok ? {} : values, {
-                ok,
-                text: messageOf(lang, outcome),
-                field: outcome.status === 'typo' || outcome.status === 'refused' ? 'code' : undefined,
-              }),
-            );
+          // The page itself is fine whatever the answer about the code: 200, the answer is in the page (browsers
+          // and proxies treat 4xx documents as failures).
+          return reply.type(html).send(
+            // Accepted: the code field is emptied for the next code, the phone kept.
+            form(lang, found, ok ? { phone: values.phone, consent: values.consent } : values, {
+              ok,
+              text: messageOf(lang, outcome),
+              field: outcome.status === 'typo' || outcome.status === 'refused' ? 'code' : undefined,
+            }),
+          );
         },
       );
     });

@@ -15,12 +15,12 @@ const TEXT = {
   en: {
     intro: 'Enter the code from your pack to take part.',
     code: 'Code',
-    codeHint: 'Letters and digits, as printed, e.g. 7KQ4-M2XD-9RPT',
+    codeHint: 'Letters and digits, as printed, e.g. 7KQ4\u2011M2XD\u20119RPT',
     phone: 'Mobile phone',
-    phoneHint: 'In international format, e.g. +7 916 123-45-67',
+    phoneHint: 'In international format, e.g. +7\u00a0916\u00a0123\u201145\u201167',
     consent: 'Send me news and offers by SMS',
     submit: 'Register the code',
-    runs: (from: string, to: string) => `Runs from ${from} to ${to}.`,
+    runs: (from: string, to: string) => `Runs from ${from} to ${to}.`.replace('..', '.'),
     notFound: 'There is no such promotion.',
     accepted: 'Your code is accepted. Thank you!',
     typo: 'The code seems to have a typo. Check each character and try again.',
@@ -44,12 +44,12 @@ const TEXT = {
   ru: {
     intro: 'Введите код с упаковки, чтобы участвовать.',
     code: 'Код',
-    codeHint: 'Буквы и цифры, как напечатано, например 7KQ4-M2XD-9RPT',
+    codeHint: 'Буквы и цифры, как напечатано, например 7KQ4\u2011M2XD\u20119RPT',
     phone: 'Мобильный телефон',
-    phoneHint: 'В международном формате, например +7 916 123-45-67',
+    phoneHint: 'В международном формате, например +7\u00a0916\u00a0123\u201145\u201167',
     consent: 'Присылать мне новости и предложения по SMS',
     submit: 'Зарегистрировать код',
-    runs: (from: string, to: string) => `Акция проходит с ${from} по ${to}.`,
+    runs: (from: string, to: string) => `Акция проходит с ${from} по ${to}.`.replace('..', '.'),
     notFound: 'Такой акции нет.',
     accepted: 'Код принят. Спасибо!',
     typo: 'Похоже, в коде опечатка. Проверьте каждый символ и попробуйте ещё раз.',
@@ -129,6 +129,6 @@ a{color:#1864ab}`;
 export function page(lang: Lang, title: string, body: string): string {
   return `<!doctype html>
 <html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title><style>${STYLE}</style></head>
+<title>${escapeHtml(title)}</title><link rel="icon" href="data:,"><style>${STYLE}</style></head>
 <body><main>${body}</main></body></html>`;
 }
