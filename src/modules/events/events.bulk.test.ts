@@ -386,6 +386,36 @@ describe('bulk imports', () => {
     assert.deepEqual(await snapshot(bulkWs.workspaceId), expected);
   });
 
+  it('keeps the identity rules while ingestion writes the same people meanwhile', async () => {
+    const [busy, quiet] = [await newWorkspace(app), await newWorkspace(app)];
+    const file = join(dir, 'concurrent.ndjson');
+    writeFileSync(file, `${generateLines(41, 2_500, 150).join('\n')}\n`);
+    // Tracking traffic over the same people: other devices, e-mails, user ids, merges and conflicts among them.
+    const traffic = generateLines(43, 1_500, 150)
+      .filter((line) => line.startsWith('{"'))
+      .map((line, i) => ({ messageId: `tracked-${i}`, ...(JSON.parse(line) as Record<string, unknown>) }));
+    const batches = Array.from({ length: Math.ceil(traffic.length / 50) }, (_, i) => traffic.slice(i * 50, i * 50 + 50));
+    const importing = app.events.importFile(busy.workspaceId, { kind: 'events', file, batchSize: 250, resume: false });
+    const tracking = (async () => {
+      for (const batch of batches) await app.events.ingest(busy.workspaceId, batch);
+    })();
+    const [imported] = await Promise.all([importing, tracking]);
+    const alone = await app.events.importFile(quiet.workspaceId, { kind: 'events', file, batchSize: 250, resume: false });
+    for (const batch of batches) await app.events.ingest(quiet.workspaceId, batch);
+
+    assert.deepEqual(
+      { accepted: imported.accepted, rejected: imported.rejected },
+      { accepted: alone.accepted, rejected: alone.rejected },
+    );
+    const [during, after] = [await snapshot(busy.workspaceId), await snapshot(quiet.workspaceId)];
+    assertOneValuePerKind(during);
+    assert.deepEqual(
+      during.events.map((e) => e.message_id),
+      after.events.map((e) => e.message_id),
+      'the same messages are stored, whatever the interleaving',
+    );
+  });
+
   it('reads CSV as ingestion does, rejects by line included', async () => {
     const [bulkWs, plainWs] = [await newWorkspace(app), await newWorkspace(app)];
     const rows = ['userId,anonymousId,email,event,timestamp,total,traits.name'];

@@ -274,37 +274,19 @@ export function groupBulk(observations: readonly BulkObservation[]): BulkChunk {
   return { observations, ids, keys, groups, groupOfRow };
 }
 
-/** Resolves a grouped chunk inside the caller's copyTransaction; see the module comment above. */
-export async function resolveBulk(
-  subjectKey: SubjectKeyOf,
-  trx: Db,
-  copyIn: CopyIn,
-  workspaceId: string,
-  chunk: BulkChunk,
-  memory?: BulkMemory,
-): Promise<BulkResolution> {
-  const { observations, ids, keys, groups, groupOfRow } = chunk;
+/** Readings of owners that may go round before a chunk gives up (CONCURRENT_MERGE: the caller runs it again). */
+const MAX_ROUNDS = 4;
+
+/**
+ * Which groups need judgement (deferred), given the owners of the chunk's identifiers; and what the others need
+ * locked: profiles they only add events to, new identifiers, profiles gaining a person-level identifier.
+ */
+function classify(chunk: BulkChunk, ownerOf: readonly (string | undefined)[]) {
+  const { ids, groups } = chunk;
   for (const group of groups) {
     group.deferred = false;
     group.owner = undefined;
   }
-  // Owners, remembered or read without locks: they say what to lock. Staged are the identifiers looked up.
-  const ownerOf: (string | undefined)[] = new Array(ids.length);
-  const staged: number[] = [];
-  for (let n = 0; n < ids.length; n++) {
-    const remembered = memory?.owners.get(keys[n] as string);
-    if (remembered) ownerOf[n] = remembered;
-    else staged.push(n);
-  }
-  if (staged.length > 0) {
-    await bulkRepo.stageIdentifiers(
-      trx,
-      copyIn,
-      staged.map((n) => ({ n, ...(ids[n] as Identifier) })),
-    );
-    for (const r of await bulkRepo.stagedOwners(trx, workspaceId)) ownerOf[r.n] = r.profile_id;
-  }
-
   const byOwner = new Map<string, Group[]>();
   const intrinsic: Group[] = [];
   for (const group of groups) {
@@ -343,13 +325,11 @@ export async function resolveBulk(
     }
   };
   for (const group of intrinsic) defer(group);
-
-  // Locks, in resolveObservations' order: shared profiles, new identifiers, profiles gaining a person-level kind.
-  const candidates = () => groups.filter((g) => !g.deferred);
   const newIds: number[] = [];
   const gaining = new Set<string>();
   const receiving = new Set<string>();
-  for (const group of candidates()) {
+  for (const group of groups) {
+    if (group.deferred) continue;
     for (const n of group.ids) {
       if (ownerOf[n]) continue;
       newIds.push(n);
@@ -358,29 +338,89 @@ export async function resolveBulk(
     if (group.owner) receiving.add(group.owner);
   }
   for (const owner of gaining) receiving.delete(owner);
-  await repo.lockKeysShared(
-    trx,
-    workspaceId,
-    [...receiving].map((id) => `profile:${id}`),
-  );
-  await repo.lockKeys(
-    trx,
-    workspaceId,
-    newIds.map((n) => keys[n] as string),
-  );
-  await repo.lockKeys(
-    trx,
-    workspaceId,
-    [...gaining].map((id) => `profile:${id}`),
-  );
-  const changed = await bulkRepo.changedSince(trx, workspaceId, newIds, [...receiving, ...gaining]);
-  if (changed.owned > 0 || changed.gone > 0) {
-    memory?.forget();
-    throw new DomainError('conflict', CONCURRENT_MERGE, 'People of this chunk changed meanwhile; run it again.');
+  return { byOwner, defer, newIds, gaining, receiving, erased: false };
+}
+
+/** Resolves a grouped chunk inside the caller's copyTransaction; see the module comment above. */
+export async function resolveBulk(
+  subjectKey: SubjectKeyOf,
+  trx: Db,
+  copyIn: CopyIn,
+  workspaceId: string,
+  chunk: BulkChunk,
+  memory?: BulkMemory,
+): Promise<BulkResolution> {
+  const { observations, ids, keys, groups, groupOfRow } = chunk;
+  // Owners, remembered or read without locks: they say what to lock. Staged are the identifiers looked up.
+  let ownerOf: (string | undefined)[] = new Array(ids.length);
+  const staged = new Set<number>();
+  const lookUp = async (ns: number[]) => {
+    const fresh = ns.filter((n) => !staged.has(n));
+    for (const n of fresh) staged.add(n);
+    if (fresh.length > 0) {
+      await bulkRepo.stageIdentifiers(
+        trx,
+        copyIn,
+        fresh.map((n) => ({ n, ...(ids[n] as Identifier) })),
+      );
+    }
+    for (const r of await bulkRepo.stagedOwners(trx, workspaceId)) ownerOf[r.n] = r.profile_id;
+  };
+  const unknown: number[] = [];
+  for (let n = 0; n < ids.length; n++) {
+    const remembered = memory?.owners.get(keys[n] as string);
+    if (remembered) ownerOf[n] = remembered;
+    else unknown.push(n);
   }
+  if (unknown.length > 0) await lookUp(unknown);
+
+  // Locks, in resolveObservations' order: shared profiles, new identifiers, profiles gaining a person-level kind.
+  // Then what was read without them is checked; if something moved meanwhile (a concurrent merge, an identifier
+  // attached), everything is read again under the locks held, and what the new reading leads to is locked too.
+  const lockedShared = new Set<string>();
+  const lockedIds = new Set<number>();
+  const lockedExclusive = new Set<string>();
+  let plan = classify(chunk, ownerOf);
+  for (let round = 1; ; round++) {
+    const shared = [...plan.receiving].filter((id) => !lockedShared.has(id) && !lockedExclusive.has(id));
+    const newIds = plan.newIds.filter((n) => !lockedIds.has(n));
+    const exclusive = [...plan.gaining].filter((id) => !lockedExclusive.has(id));
+    await repo.lockKeysShared(
+      trx,
+      workspaceId,
+      shared.map((id) => `profile:${id}`),
+    );
+    await repo.lockKeys(
+      trx,
+      workspaceId,
+      newIds.map((n) => keys[n] as string),
+    );
+    await repo.lockKeys(
+      trx,
+      workspaceId,
+      exclusive.map((id) => `profile:${id}`),
+    );
+    for (const id of shared) lockedShared.add(id);
+    for (const n of newIds) lockedIds.add(n);
+    for (const id of exclusive) lockedExclusive.add(id);
+    const changed = await bulkRepo.changedSince(trx, workspaceId, plan.newIds, [...plan.receiving, ...plan.gaining]);
+    if (changed.owned === 0 && changed.gone === 0) {
+      plan.erased = changed.erased;
+      break;
+    }
+    memory?.forget();
+    if (round === MAX_ROUNDS) {
+      throw new DomainError('conflict', CONCURRENT_MERGE, 'People of this chunk kept changing; run it again.');
+    }
+    ownerOf = new Array(ids.length);
+    await lookUp(ids.map((_, n) => n));
+    plan = classify(chunk, ownerOf);
+  }
+  const { byOwner, defer, gaining } = plan;
+  const candidates = () => groups.filter((g) => !g.deferred);
 
   // Under the locks: an erased person is refused by the one-by-one path, which names the reason.
-  if (changed.erased) {
+  if (plan.erased) {
     const open = candidates();
     const matched = await erasedIdentifiers(
       subjectKey,
