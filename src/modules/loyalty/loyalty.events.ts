@@ -90,27 +90,20 @@ async function earnOnEvents(deps: LoyaltyDeps, trx: Db, workspaceId: string, eve
         now,
         wallets: [...state.wallets.keys()],
       });
-      let member = await ledgerRepo.lockMember(
-        trx,
-        workspaceId,
-        p.id,
-        { memberId: m.id },
-        {
-          periods: currentPeriods(state.rules, e.occurredAt, state.row.time_zone),
-        },
-      );
+      const periods = () => currentPeriods(state.rules, e.occurredAt, state.row.time_zone);
+      let member = await ledgerRepo.readMember(trx, workspaceId, p.id, { memberId: m.id }, { periods: periods() });
       if (!member) continue;
-      if (member.version !== state.row.version) {
+      if (member.programmeVersion !== state.row.version) {
         state = await deps.programmes.load(trx, workspaceId, p.key);
-        member = (await ledgerRepo.lockMember(
+        member = (await ledgerRepo.readMember(
           trx,
           workspaceId,
           p.id,
           { memberId: m.id },
           {
-            periods: currentPeriods(state.rules, e.occurredAt, state.row.time_zone),
+            periods: periods(),
           },
-        )) as ledgerRepo.LockedMember;
+        )) as ledgerRepo.MemberState;
       }
       const record = eventRecord(e, member.tier, state.row.time_zone);
       const usage = new Map(member.usage.map((u) => [usageKey(u.ruleId, u.period), u]));
@@ -162,7 +155,15 @@ async function earnOnEvents(deps: LoyaltyDeps, trx: Db, workspaceId: string, eve
         localHour: local.hour,
         earned: total,
       });
-      await ledgerRepo.writeChanges(trx, workspaceId, changes);
+      // A concurrent change of the member raises 40001 here: the events module runs the whole batch again.
+      await ledgerRepo.applyChanges(trx, workspaceId, {
+        memberId: member.memberId,
+        version: member.version,
+        request: null,
+        verification: null,
+        changes,
+        existingWallets: new Set([...member.wallets.keys()].map((w) => `${member.memberId}\u0001${w}`)),
+      });
     }
   }
 }

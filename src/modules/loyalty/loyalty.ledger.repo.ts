@@ -18,96 +18,80 @@ export interface OpenLot {
   expiresAt: Date | null;
 }
 
-export interface LockedMember {
+export interface MemberState {
   memberId: string;
   profileId: string;
-  programmeId: string;
   tier: string | null;
   cardId: string | null;
   cardStatus: string | null;
   /** The card's number when it is the profile's card identifier (it leads timeline events to the profile). */
   cardIdentifier: string | null;
+  /** Moves with every change of the member: a change applies only on the version it was planned on. */
   version: number;
-  /** Whether this call claimed its idempotency key (null: no key given). */
-  claimed: boolean | null;
+  programmeVersion: number;
   wallets: Map<string, number>;
   lots: OpenLot[];
   usage: { ruleId: string; period: string; points: number; times: number }[];
+  /** The stored answer of the idempotency key asked about, when it was used before. */
+  request: { hash: string; status: number; response: unknown } | null;
 }
 
 export type MemberKey = { card: string } | { qrHash: string } | { memberId: string };
 
-interface LockedRow {
-  member_id: string;
-  profile_id: string;
-  programme_id: string;
+interface StateDocument {
+  memberId: string;
+  profileId: string;
   tier: string | null;
-  card_id: string | null;
-  card_status: string | null;
-  card_identifier: string | null;
   version: number;
-  claimed: number | null;
+  programmeVersion: number;
+  cardId: string | null;
+  cardStatus: string | null;
+  cardIdentifier: string | null;
   wallets: [string, number][];
   lots: [string, string, number, number, string, string, string | null][];
   usage: [string, string, number, number][];
+  request: { hash: string; status: number; response: unknown } | null;
 }
 
 /**
- * Locks a member (the row every change of its wallets locks first) and reads what a change needs in the same
- * statement: wallets, open lots, the cap counters of the given periods, the programme's version — and, when an
- * idempotency key is given, claims it (a concurrent holder of the same key makes this wait for its commit).
+ * What a change of a member's wallets needs, in one statement and without a lock: wallets, open lots, the cap
+ * counters of the given periods, the member's and the programme's versions, and the stored answer of an
+ * idempotency key. `loyalty_apply` later writes the change only if the member's version is still this one.
  */
-export async function lockMember(
-  trx: Db,
+export async function readMember(
+  db: Db,
   workspaceId: string,
   programmeId: string,
   key: MemberKey,
-  options: { periods: string[]; claim?: { key: string; hash: string; now: Date } },
-): Promise<LockedMember | undefined> {
-  const claim = options.claim;
-  const claimCte = claim
-    ? sql`with req as (insert into loyalty_requests (workspace_id, key, hash, status, response, created_at)
-        values (${workspaceId}, ${claim.key}, ${claim.hash}, 0, 'null'::jsonb, ${claim.now.toISOString()})
-        on conflict do nothing returning 1) `
-    : sql``;
-  const claimed = claim ? sql`(select count(*) from req)::int` : sql`null::int`;
-  const from: RawBuilder<unknown> =
-    'card' in key
-      ? sql`from loyalty_cards c join loyalty_members m on m.id = c.member_id
-          where c.workspace_id = ${workspaceId} and c.programme_id = ${programmeId} and c.number = ${key.card}`
-      : 'qrHash' in key
-        ? sql`from loyalty_cards c join loyalty_members m on m.id = c.member_id
-          where c.workspace_id = ${workspaceId} and c.programme_id = ${programmeId} and c.qr_hash = ${key.qrHash}`
-        : sql`from loyalty_members m left join loyalty_cards c on false
-          where m.workspace_id = ${workspaceId} and m.programme_id = ${programmeId} and m.id = ${key.memberId}
-            and m.status = 'active'`;
-  const r = await sql<LockedRow>`${claimCte}select m.id as member_id, m.profile_id, m.programme_id, m.tier,
-      c.id as card_id, c.status as card_status, case when c.is_identifier then c.number end as card_identifier,
-      (select version from loyalty_programmes p where p.id = m.programme_id) as version,
-      ${claimed} as claimed,
-      (select coalesce(jsonb_agg(jsonb_build_array(w.wallet, w.balance)), '[]'::jsonb)
-         from loyalty_wallets w where w.member_id = m.id) as wallets,
-      (select coalesce(jsonb_agg(jsonb_build_array(l.id, l.wallet, l.amount, l.remaining, l.earned_at, l.available_at,
-           l.expires_at) order by l.earned_at, l.id), '[]'::jsonb)
-         from loyalty_lots l where l.member_id = m.id and l.remaining > 0) as lots,
-      (select coalesce(jsonb_agg(jsonb_build_array(u.rule_id, u.period, u.points, u.times)), '[]'::jsonb)
-         from loyalty_rule_usage u where u.member_id = m.id and u.period = any(${options.periods}::text[])) as usage
-    ${from}
-    for update of m`.execute(trx);
-  const row = r.rows[0];
-  if (!row) return undefined;
+  options: { periods: string[]; idempotencyKey?: string },
+): Promise<MemberState | undefined> {
+  const card = 'card' in key ? key.card : null;
+  const qr = 'qrHash' in key ? key.qrHash : null;
+  const member = 'memberId' in key ? key.memberId : null;
+  const r = await db.executeQuery<{ state: StateDocument | null }>(
+    CompiledQuery.raw(STATE_SQL, [
+      workspaceId,
+      programmeId,
+      card,
+      qr,
+      member,
+      options.periods,
+      options.idempotencyKey ?? null,
+    ]),
+  );
+  const d = r.rows[0]?.state;
+  if (!d) return undefined;
   return {
-    memberId: row.member_id,
-    profileId: row.profile_id,
-    programmeId: row.programme_id,
-    tier: row.tier,
-    cardId: row.card_id,
-    cardStatus: row.card_status,
-    cardIdentifier: row.card_identifier,
-    version: Number(row.version),
-    claimed: row.claimed === null ? null : row.claimed > 0,
-    wallets: new Map(row.wallets.map(([w, b]) => [w, Number(b)])),
-    lots: row.lots.map(([id, wallet, amount, remaining, earnedAt, availableAt, expiresAt]) => ({
+    memberId: d.memberId,
+    profileId: d.profileId,
+    tier: d.tier,
+    cardId: d.cardId,
+    cardStatus: d.cardStatus,
+    cardIdentifier: d.cardIdentifier,
+    version: Number(d.version),
+    programmeVersion: Number(d.programmeVersion),
+    wallets: new Map(d.wallets.map(([w, b]) => [w, Number(b)])),
+    lots: d.lots.map(([id, wallet, amount, remaining, earnedAt, availableAt, expiresAt]) => ({
       id,
       wallet,
       amount: Number(amount),
@@ -116,14 +100,18 @@ export async function lockMember(
       availableAt: new Date(availableAt),
       expiresAt: expiresAt ? new Date(expiresAt) : null,
     })),
-    usage: row.usage.map(([ruleId, period, points, times]) => ({
+    usage: d.usage.map(([ruleId, period, points, times]) => ({
       ruleId,
       period,
       points: Number(points),
       times: Number(times),
     })),
+    request: d.request,
   };
 }
+
+const STATE_SQL =
+  'select loyalty_member_state($1::uuid, $2::uuid, $3::text, $4::text, $5::uuid, $6::text[], $7::text) as state';
 
 /** The stored answer of an idempotency key (read after a claim failed: the other holder has committed). */
 export async function storedRequest(trx: Db, workspaceId: string, key: string) {
@@ -218,7 +206,6 @@ export interface Changes {
     occurredAt: Date;
     card: string | null;
   }[];
-  response: { key: string; status: number; body: unknown } | null;
 }
 
 export function emptyChanges(): Changes {
@@ -231,123 +218,57 @@ export function emptyChanges(): Changes {
     walletDeltas: new Map(),
     usage: [],
     timeline: [],
-    response: null,
   };
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
+const APPLY_SQL = 'select loyalty_apply($1::uuid, $2::uuid, $3::bigint, $4::jsonb, $5::jsonb)';
+
 /**
- * Writes a change in one statement (data-modifying CTEs): all or nothing, one round trip. Wallet balances are
- * upserted with relative deltas under the member lock; the CHECK (balance >= 0) is the last line of defence.
+ * Writes a change in one statement (loyalty_apply): the idempotency key with its answer, the member's version
+ * check, the verification used, transactions, entries, lots, wallets, cap counters, the timeline outbox — all or
+ * nothing. Raises 40001 when the member changed since `version` was read (plan again), 23505 when the idempotency
+ * key was taken meanwhile, LY001 when the verification was used meanwhile.
  */
-export async function writeChanges(trx: Db, workspaceId: string, ch: Changes): Promise<void> {
-  const parts: RawBuilder<unknown>[] = [];
-  const ws = workspaceId;
-  if (ch.transactions.length > 0) {
-    const t = ch.transactions;
-    const col = <T>(f: (x: TransactionInsert) => T) => t.map(f);
-    parts.push(sql`insert into loyalty_transactions (id, workspace_id, programme_id, member_id, kind, original_id,
-        external_id, occurred_at, recorded_at, channel, branch, branch_id, cashier, recorded_by, currency, amount,
-        points_spent, lines, event_name, properties, tier, local_weekday, local_hour, earned)
-      select id, ${ws}, programme_id, member_id, kind, original_id, external_id, occurred_at, recorded_at, channel, branch,
-        branch_id, cashier, recorded_by, currency, amount, points_spent, lines, event_name, properties, tier,
-        local_weekday, local_hour, earned
-      from unnest(${col((x) => x.id)}::uuid[], ${col((x) => x.programmeId)}::uuid[], ${col((x) => x.memberId)}::uuid[],
-        ${col((x) => x.kind)}::text[], ${col((x) => x.originalId)}::uuid[], ${col((x) => x.externalId)}::text[],
-        ${col((x) => iso(x.occurredAt))}::timestamptz[], ${col((x) => iso(x.recordedAt))}::timestamptz[],
-        ${col((x) => x.channel)}::text[], ${col((x) => x.branch)}::text[], ${col((x) => x.branchId)}::uuid[],
-        ${col((x) => x.cashier)}::text[], ${col((x) => x.recordedBy)}::text[], ${col((x) => x.currency)}::text[],
-        ${col((x) => x.amount)}::bigint[], ${col((x) => x.pointsSpent)}::bigint[],
-        ${col((x) => (x.lines ? JSON.stringify(x.lines) : null))}::jsonb[], ${col((x) => x.eventName)}::text[],
-        ${col((x) => (x.properties ? JSON.stringify(x.properties) : null))}::jsonb[], ${col((x) => x.tier)}::text[],
-        ${col((x) => x.localWeekday)}::text[], ${col((x) => x.localHour)}::int[], ${col((x) => x.earned)}::bigint[])
-        as v(id, programme_id, member_id, kind, original_id, external_id, occurred_at, recorded_at, channel, branch,
-          branch_id, cashier, recorded_by, currency, amount, points_spent, lines, event_name, properties, tier,
-          local_weekday, local_hour, earned)`);
-  }
-  if (ch.transactionUpdates.length > 0) {
-    const u = ch.transactionUpdates;
-    parts.push(sql`update loyalty_transactions t set returned_amount = t.returned_amount + v.returned,
-        reversed_at = coalesce(v.reversed_at, t.reversed_at)
-      from unnest(${u.map((x) => x.id)}::uuid[], ${u.map((x) => x.returned)}::bigint[],
-        ${u.map((x) => iso(x.reversedAt))}::timestamptz[]) as v(id, returned, reversed_at)
-      where t.workspace_id = ${ws} and t.id = v.id`);
-  }
-  if (ch.entries.length > 0) {
-    const e = ch.entries;
-    const col = <T>(f: (x: EntryInsert) => T) => e.map(f);
-    parts.push(sql`insert into loyalty_ledger (id, workspace_id, member_id, wallet, kind, amount, transaction_id, rule_id,
-        reverses, lots, reason, occurred_at, recorded_by)
-      select id, ${ws}, member_id, wallet, kind, amount, transaction_id, rule_id, reverses, lots, reason, occurred_at,
-        recorded_by
-      from unnest(${col((x) => x.id)}::uuid[], ${col((x) => x.memberId)}::uuid[], ${col((x) => x.wallet)}::text[],
-        ${col((x) => x.kind)}::text[], ${col((x) => x.amount)}::bigint[], ${col((x) => x.transactionId)}::uuid[],
-        ${col((x) => x.ruleId)}::uuid[], ${col((x) => x.reverses)}::uuid[],
-        ${col((x) => (x.lots ? JSON.stringify(x.lots) : null))}::jsonb[], ${col((x) => x.reason)}::text[],
-        ${col((x) => iso(x.occurredAt))}::timestamptz[], ${col((x) => x.recordedBy)}::text[])
-        as v(id, member_id, wallet, kind, amount, transaction_id, rule_id, reverses, lots, reason, occurred_at, recorded_by)`);
-  }
-  if (ch.lots.length > 0) {
-    const l = ch.lots;
-    const col = <T>(f: (x: LotInsert) => T) => l.map(f);
-    parts.push(sql`insert into loyalty_lots (id, workspace_id, member_id, wallet, amount, remaining, earned_at,
-        available_at, expires_at)
-      select id, ${ws}, member_id, wallet, amount, amount, earned_at, available_at, expires_at
-      from unnest(${col((x) => x.id)}::uuid[], ${col((x) => x.memberId)}::uuid[], ${col((x) => x.wallet)}::text[],
-        ${col((x) => x.amount)}::bigint[], ${col((x) => iso(x.earnedAt))}::timestamptz[],
-        ${col((x) => iso(x.availableAt))}::timestamptz[], ${col((x) => iso(x.expiresAt))}::timestamptz[])
-        as v(id, member_id, wallet, amount, earned_at, available_at, expires_at)`);
-  }
+export async function applyChanges(
+  db: Db,
+  workspaceId: string,
+  apply: {
+    memberId: string;
+    version: number;
+    request: { key: string; hash: string; status: number; response: unknown; at: Date } | null;
+    verification: { id: string; at: Date } | null;
+    changes: Changes;
+    /** `${memberId}\u0001${wallet}` of the wallets that exist (read with the state). */
+    existingWallets: ReadonlySet<string>;
+  },
+): Promise<void> {
+  const ch = apply.changes;
+  const doc: Record<string, unknown> = {};
+  if (ch.transactions.length > 0) doc.transactions = ch.transactions;
+  if (ch.transactionUpdates.length > 0) doc.transactionUpdates = ch.transactionUpdates;
+  if (ch.entries.length > 0) doc.entries = ch.entries;
+  if (ch.lots.length > 0) doc.lots = ch.lots;
   const lotDeltas = [...ch.lotDeltas].filter(([, d]) => d !== 0);
-  if (lotDeltas.length > 0) {
-    parts.push(sql`update loyalty_lots l set remaining = l.remaining + v.delta
-      from unnest(${lotDeltas.map(([id]) => id)}::uuid[], ${lotDeltas.map(([, d]) => d)}::bigint[]) as v(id, delta)
-      where l.workspace_id = ${ws} and l.id = v.id`);
-  }
-  const wallets = [...ch.walletDeltas].filter(([, d]) => d !== 0);
-  if (wallets.length > 0) {
-    const members = wallets.map(([k]) => k.split('\u0001')[0]);
-    const names = wallets.map(([k]) => k.split('\u0001')[1]);
-    const deltas = wallets.map(([, d]) => d);
-    // An update for wallets that exist, an insert for a wallet added to the programme since the member joined
-    // (credits only: nothing can be spent from a wallet that does not exist). Not one upsert: its insert row would
-    // meet CHECK (balance >= 0) with a negative delta before the conflict is seen.
-    parts.push(sql`update loyalty_wallets w set balance = w.balance + v.delta
-      from unnest(${members}::uuid[], ${names}::text[], ${deltas}::bigint[]) as v(member_id, wallet, delta)
-      where w.member_id = v.member_id and w.wallet = v.wallet`);
-    parts.push(sql`insert into loyalty_wallets (member_id, wallet, workspace_id, balance)
-      select v.member_id, v.wallet, ${ws}, v.delta
-      from unnest(${members}::uuid[], ${names}::text[], ${deltas}::bigint[]) as v(member_id, wallet, delta)
-      where v.delta > 0 and not exists (select 1 from loyalty_wallets w where w.member_id = v.member_id and w.wallet = v.wallet)`);
-  }
-  if (ch.usage.length > 0) {
-    const u = ch.usage;
-    parts.push(sql`insert into loyalty_rule_usage (member_id, rule_id, period, workspace_id, points, times)
-      select member_id, rule_id, period, ${ws}, points, times
-      from unnest(${u.map((x) => x.memberId)}::uuid[], ${u.map((x) => x.ruleId)}::uuid[], ${u.map((x) => x.period)}::text[],
-        ${u.map((x) => x.points)}::bigint[], ${u.map((x) => x.times)}::int[]) as v(member_id, rule_id, period, points, times)
-      on conflict (member_id, rule_id, period) do update set points = loyalty_rule_usage.points + excluded.points,
-        times = loyalty_rule_usage.times + excluded.times`);
-  }
-  if (ch.timeline.length > 0) {
-    const t = ch.timeline;
-    parts.push(sql`insert into loyalty_timeline_outbox (id, workspace_id, profile_id, name, properties, channel, occurred_at,
-        identifier_kind, identifier_value)
-      select id, ${ws}, profile_id, name, properties, channel, occurred_at, case when card is not null then 'card' end, card
-      from unnest(${t.map((x) => x.id)}::uuid[], ${t.map((x) => x.profileId)}::uuid[], ${t.map((x) => x.name)}::text[],
-        ${t.map((x) => JSON.stringify(x.properties))}::jsonb[], ${t.map((x) => x.channel)}::text[],
-        ${t.map((x) => iso(x.occurredAt))}::timestamptz[], ${t.map((x) => x.card)}::text[])
-        as v(id, profile_id, name, properties, channel, occurred_at, card)`);
-  }
-  if (ch.response) {
-    parts.push(sql`update loyalty_requests set status = ${ch.response.status},
-        response = ${JSON.stringify(ch.response.body)}::jsonb
-      where workspace_id = ${ws} and key = ${ch.response.key}`);
-  }
-  if (parts.length === 0) return;
-  const ctes = parts.map((p, i) => sql`${sql.raw(`w${i}`)} as (${p})`);
-  await sql`with ${sql.join(ctes, sql`, `)} select 1`.execute(trx);
+  if (lotDeltas.length > 0) doc.lotDeltas = lotDeltas;
+  const wallets = [...ch.walletDeltas].filter(([, d]) => d !== 0).map(([k, d]) => [...k.split('\u0001'), d]);
+  if (wallets.length > 0) doc.walletDeltas = wallets;
+  // Wallets the member did not have yet (added to the programme since it joined) are created first.
+  const missing = wallets.filter(([member, wallet]) => !apply.existingWallets.has(`${member}\u0001${wallet}`));
+  if (missing.length > 0) doc.newWallets = missing;
+  if (ch.usage.length > 0) doc.usage = ch.usage;
+  if (ch.timeline.length > 0) doc.timeline = ch.timeline;
+  if (apply.verification) doc.verification = apply.verification;
+  await db.executeQuery(
+    CompiledQuery.raw(APPLY_SQL, [
+      workspaceId,
+      apply.memberId,
+      apply.version,
+      apply.request ? JSON.stringify(apply.request) : null,
+      JSON.stringify(doc),
+    ]),
+  );
 }
 
 // ---- reads
@@ -511,6 +432,33 @@ export async function lotsByIds(db: Db, workspaceId: string, ids: string[]) {
   return r.rows;
 }
 
+const CARD_BALANCE_SQL = 'select loyalty_card_balance($1::uuid, $2::text, $3::timestamptz) as b';
+
+/** The till's balance read by card number: one call of a plan-cached function (card, member, wallets, open lots). */
+export async function balancesByCard(db: Db, workspaceId: string, number: string, now: Date) {
+  const r = await db.executeQuery<{
+    b: {
+      status: string;
+      memberId: string;
+      profileId: string;
+      programme: string;
+      wallets: [string, number, number, number][];
+    } | null;
+  }>(CompiledQuery.raw(CARD_BALANCE_SQL, [workspaceId, number, now.toISOString()]));
+  const b = r.rows[0]?.b;
+  if (!b) return undefined;
+  return {
+    status: b.status,
+    memberId: b.memberId,
+    profileId: b.profileId,
+    programme: b.programme,
+    balances: b.wallets.map(([wallet, total, pending, expired]) => {
+      const [t, p, e] = [Number(total), Number(pending), Number(expired)];
+      return { wallet, total: t, available: t - p - e, pending: p, expired: e };
+    }),
+  };
+}
+
 export async function openLotsOf(db: Db, workspaceId: string, memberId: string) {
   const r = await sql<{
     id: string;
@@ -554,8 +502,9 @@ export async function foldMember(db: Db, workspaceId: string, survivorId: string
     t as (update loyalty_transactions set member_id = ${survivorId} where workspace_id = ${workspaceId} and member_id = ${absorbedId}),
     c as (update loyalty_cards set member_id = ${survivorId} where workspace_id = ${workspaceId} and member_id = ${absorbedId}),
     v as (delete from loyalty_verifications where workspace_id = ${workspaceId} and member_id = ${absorbedId}),
-    m as (update loyalty_members set status = 'merged', merged_into = ${survivorId}
-      where workspace_id = ${workspaceId} and id = ${absorbedId})
+    m as (update loyalty_members set status = 'merged', merged_into = ${survivorId}, version = version + 1
+      where workspace_id = ${workspaceId} and id = ${absorbedId}),
+    s as (update loyalty_members set version = version + 1 where workspace_id = ${workspaceId} and id = ${survivorId})
     select 1`.execute(db);
   // Balances and cap counters add up; the absorbed rows go (a projection, rebuilt from the re-pointed ledger).
   await sql`with gone as (delete from loyalty_wallets where workspace_id = ${workspaceId} and member_id = ${absorbedId}

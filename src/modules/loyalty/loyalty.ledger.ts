@@ -1,6 +1,6 @@
 import { DomainError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
-import type { Changes, EntryInsert, EntryRow, LockedMember, OpenLot } from './loyalty.ledger.repo.ts';
+import type { Changes, EntryInsert, EntryRow, MemberState, OpenLot } from './loyalty.ledger.repo.ts';
 import type { Balance, LedgerKind, WalletSettings } from './loyalty.schemas.ts';
 
 /**
@@ -16,7 +16,7 @@ import type { Balance, LedgerKind, WalletSettings } from './loyalty.schemas.ts';
  *   that have expired meanwhile.
  */
 export class LedgerDraft {
-  readonly member: LockedMember;
+  readonly member: MemberState;
   readonly changes: Changes;
   readonly now: Date;
   readonly recordedBy: string | null;
@@ -24,7 +24,7 @@ export class LedgerDraft {
   private readonly lots = new Map<string, OpenLot>();
   private readonly balances: Map<string, number>;
 
-  constructor(member: LockedMember, changes: Changes, now: Date, recordedBy: string | null) {
+  constructor(member: MemberState, changes: Changes, now: Date, recordedBy: string | null) {
     this.member = member;
     this.changes = changes;
     this.now = now;

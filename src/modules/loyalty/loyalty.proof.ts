@@ -16,11 +16,12 @@ import type { LoyaltyDeps, ProgrammeState } from './loyalty.service.ts';
  * spending needs a proof that only the customer holds.
  */
 
-/** What checking a proof needs of the change in progress. */
+/** What checking a proof needs of the change in progress; a one-time code is recorded to be used up by the apply. */
 export interface ProofContext {
-  trx: Db;
+  db: Db;
   member: { memberId: string };
   now: Date;
+  verification: { id: string; at: Date } | null;
 }
 
 export const FAILED_PROOFS = { limit: 5, windowSeconds: 900 };
@@ -54,17 +55,17 @@ export async function checkProof(
       'Spending points needs the customer: their card’s QR code or a one-time code sent to their phone.',
     );
   const memberId = ctx.member.memberId;
-  const limit = await peekRateLimit(ctx.trx, { now: () => ctx.now }, `loyalty-proof:${memberId}`, FAILED_PROOFS);
+  const limit = await peekRateLimit(ctx.db, { now: () => ctx.now }, `loyalty-proof:${memberId}`, FAILED_PROOFS);
   if (!limit.allowed)
     throw new DomainError('rate_limited', 'RATE_LIMITED', 'Too many wrong codes; try again later.', {
       retryAfterSeconds: limit.retryAfterSeconds,
     });
   if ('qr' in proof) {
-    const card = await repo.cardByQr(ctx.trx, workspaceId, sha256Hex(proof.qr));
+    const card = await repo.cardByQr(ctx.db, workspaceId, sha256Hex(proof.qr));
     if (!card || card.member_id !== memberId || card.status !== 'active') throw new WrongCode(memberId, null);
     return;
   }
-  const v = await repo.verificationById(ctx.trx, workspaceId, proof.id);
+  const v = await repo.verificationById(ctx.db, workspaceId, proof.id);
   if (!v || v.member_id !== memberId) throw new WrongCode(memberId, null);
   if (v.used_at) throw new DomainError('conflict', 'VERIFICATION_USED', 'This code has been used; ask for a new one.');
   if (v.expires_at <= ctx.now)
@@ -72,8 +73,7 @@ export async function checkProof(
   if (v.attempts >= 5)
     throw new DomainError('conflict', 'VERIFICATION_LOCKED', 'Too many wrong tries; ask for a new code.');
   if (!safeEqual(codeHash(workspaceId, v.id, proof.code), v.code_hash)) throw new WrongCode(memberId, v.id);
-  if (!(await repo.consumeVerification(ctx.trx, workspaceId, v.id, memberId, ctx.now)))
-    throw new DomainError('conflict', 'VERIFICATION_USED', 'This code has been used; ask for a new one.');
+  ctx.verification = { id: v.id, at: ctx.now };
 }
 
 const codeHash = (workspaceId: string, id: string, code: string) => sha256Hex(`${workspaceId}:${id}:${code}`);

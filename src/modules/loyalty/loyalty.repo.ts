@@ -266,9 +266,8 @@ export async function lockMembersOfProfiles(db: Db, workspaceId: string, profile
 }
 
 export async function repointMemberProfile(db: Db, workspaceId: string, memberId: string, profileId: string) {
-  await sql`update loyalty_members set profile_id = ${profileId} where workspace_id = ${workspaceId} and id = ${memberId}`.execute(
-    db,
-  );
+  await sql`update loyalty_members set profile_id = ${profileId}, version = version + 1
+    where workspace_id = ${workspaceId} and id = ${memberId}`.execute(db);
 }
 
 // ---- cards
@@ -339,10 +338,12 @@ export async function setCardStatus(
   id: string,
   change: { status: 'blocked' | 'replaced' | 'active'; reason: string | null; replacedBy?: string; now: Date },
 ) {
-  await sql`update loyalty_cards set status = ${change.status}, status_reason = ${change.reason},
-      replaced_by = coalesce(${change.replacedBy ?? null}::uuid, replaced_by), status_at = ${change.now.toISOString()},
-      qr_hash = case when ${change.status} = 'active' then qr_hash else null end
-    where workspace_id = ${workspaceId} and id = ${id}`.execute(db);
+  // The member's version moves too: a till transaction planned on the card's old status does not apply.
+  await sql`with c as (update loyalty_cards set status = ${change.status}, status_reason = ${change.reason},
+        replaced_by = coalesce(${change.replacedBy ?? null}::uuid, replaced_by), status_at = ${change.now.toISOString()},
+        qr_hash = case when ${change.status} = 'active' then qr_hash else null end
+      where workspace_id = ${workspaceId} and id = ${id} returning member_id)
+    update loyalty_members set version = version + 1 where id in (select member_id from c)`.execute(db);
 }
 
 export async function setCardQr(db: Db, workspaceId: string, id: string, qrHash: string) {

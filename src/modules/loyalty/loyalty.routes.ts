@@ -10,6 +10,7 @@ import { balancesNow, idempotencyKey } from './loyalty.proof.ts';
 import * as repo from './loyalty.repo.ts';
 import { EARN_FIELDS, Rule, RuleInput } from './loyalty.rules.ts';
 import {
+  Balance,
   Card,
   CardIssue,
   CardNumber,
@@ -327,6 +328,34 @@ export function loyaltyRoutes(deps: LoyaltyRouteDeps): FastifyPluginAsyncZod {
         const card = await service.findCard(deps, workspaceId, request.params.number);
         const member = (await repo.memberById(deps.db, workspaceId, card.member_id)) as repo.MemberRow;
         return { card: service.cardOut(card), member: await memberView(deps, workspaceId, card.programme_key, member) };
+      },
+    );
+
+    app.get(
+      '/loyalty/cards/:number/balance',
+      {
+        config: { auth: 'loyalty:read' },
+        schema: {
+          tags: ['loyalty'],
+          summary: 'The till’s balance read: a card’s status and its member’s balances by wallet (one statement)',
+          params: cardParams,
+          response: {
+            200: z.object({
+              status: z.string(),
+              programme: z.string(),
+              memberId: z.uuid(),
+              profileId: z.uuid(),
+              balances: z.array(Balance),
+            }),
+            ...errors,
+          },
+        },
+      },
+      async (request) => {
+        const { workspaceId } = principalOf(request).scope;
+        const found = await ledgerRepo.balancesByCard(deps.db, workspaceId, request.params.number, deps.clock.now());
+        if (!found) throw notFound('Card', 'CARD_NOT_FOUND');
+        return found;
       },
     );
 

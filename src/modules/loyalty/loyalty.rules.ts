@@ -219,7 +219,7 @@ export interface EarnRule {
 
 // ---- local time
 
-const WEEKDAYS: Record<string, string> = {
+const WEEKDAY_OF_INTL: Record<string, string> = {
   Mon: 'mon',
   Tue: 'tue',
   Wed: 'wed',
@@ -238,8 +238,36 @@ export interface LocalTime {
   hour: number;
 }
 
-/** The wall-clock parts of an instant in a time zone. */
+const WEEKDAY_OF_UTC_DAY = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+/** Per time zone, the UTC offset of the last quarter of an hour asked about (zones change offset only at those). */
+const offsets = new Map<string, { quarter: number; offsetMs: number }>();
+const QUARTER = 900_000;
+
+/**
+ * The wall-clock parts of an instant in a time zone. Intl is asked once per zone and quarter of an hour (it is
+ * the slow part of a till transaction otherwise); the parts come from the instant shifted by that offset.
+ */
 export function localTime(at: Date, timeZone: string): LocalTime {
+  const quarter = Math.floor(at.getTime() / QUARTER);
+  let cached = offsets.get(timeZone);
+  if (!cached || cached.quarter !== quarter) {
+    const start = quarter * QUARTER;
+    const p = intlParts(new Date(start), timeZone);
+    const wall = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute);
+    cached = { quarter, offsetMs: wall - start };
+    offsets.set(timeZone, cached);
+  }
+  const local = new Date(at.getTime() + cached.offsetMs);
+  return {
+    year: local.getUTCFullYear(),
+    month: local.getUTCMonth() + 1,
+    day: local.getUTCDate(),
+    weekday: WEEKDAY_OF_UTC_DAY[local.getUTCDay()] as string,
+    hour: local.getUTCHours(),
+  };
+}
+
+function intlParts(at: Date, timeZone: string): LocalTime & { minute: number } {
   let f = formatters.get(timeZone);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {
@@ -249,6 +277,7 @@ export function localTime(at: Date, timeZone: string): LocalTime {
       day: 'numeric',
       weekday: 'short',
       hour: 'numeric',
+      minute: 'numeric',
       hourCycle: 'h23',
     });
     formatters.set(timeZone, f);
@@ -259,8 +288,9 @@ export function localTime(at: Date, timeZone: string): LocalTime {
     year: Number(parts.year),
     month: Number(parts.month),
     day: Number(parts.day),
-    weekday: WEEKDAYS[parts.weekday as string] ?? 'mon',
+    weekday: WEEKDAY_OF_INTL[parts.weekday as string] ?? 'mon',
     hour: Number(parts.hour) % 24,
+    minute: Number(parts.minute),
   };
 }
 

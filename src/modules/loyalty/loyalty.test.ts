@@ -28,6 +28,15 @@ describe('loyalty: cards', () => {
     assert.deepEqual(looked.body.member.balances, [
       { wallet: 'points', total: 0, available: 0, pending: 0, expired: 0 },
     ]);
+    const quick = await call('GET', `/api/v1/loyalty/cards/${card}/balance`);
+    assert.deepEqual(quick.body, {
+      status: 'active',
+      programme: 'main',
+      memberId: looked.body.member.id,
+      profileId,
+      balances: [{ wallet: 'points', total: 0, available: 0, pending: 0, expired: 0 }],
+    });
+    assert.equal((await call('GET', '/api/v1/loyalty/cards/7001999999999999/balance')).body.code, 'CARD_NOT_FOUND');
   });
 
   it('activates pre-printed physical cards only with a valid number of a range; a card alone makes a profile', async () => {

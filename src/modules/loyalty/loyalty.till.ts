@@ -31,27 +31,38 @@ export interface Answer<T> {
   replayed: boolean;
 }
 
-interface ChangeContext {
-  trx: Db;
+export interface ChangeContext {
+  /** Reads while planning (no transaction: the version check at apply time makes them consistent or retried). */
+  db: Db;
   state: ProgrammeState;
-  member: ledgerRepo.LockedMember;
+  member: ledgerRepo.MemberState;
   draft: LedgerDraft;
   changes: ledgerRepo.Changes;
   now: Date;
+  /** A one-time code the change uses up (checked while planning, consumed by the apply). */
+  verification: { id: string; at: Date } | null;
+  /** Written in the apply's transaction (the audit entry of a staff change). */
+  alongside?: (trx: Db) => Promise<void>;
 }
 
 type Who = ledgerRepo.MemberKey | { profileId: string };
 
 const RETRYABLE = new Set(['40001', '40P01']);
+const ATTEMPTS = 12;
+
 export function memberKeyOf(ref: CustomerRef): Who {
   if ('card' in ref) return { card: ref.card };
   if ('qr' in ref) return { qrHash: sha256Hex(ref.qr) };
   return { profileId: ref.profileId };
 }
 
+const pause = (attempt: number) => new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
+
 /**
- * Runs one change of a member's wallets: lock (and claim the key), answer a replay, refuse blocked cards, let
- * `plan` draft the change, write it with the answer, commit. Retries deadlocks and serialisation failures.
+ * Runs one change of a member's wallets in two statements: read the member's state (and the stored answer of the
+ * idempotency key), let `plan` draft the change in memory, apply it with the answer — only on the version read;
+ * a concurrent change of the same member makes the apply raise 40001 and the change is planned again on fresh
+ * state. A replay answers the stored result; the same key with another request is 409.
  */
 async function change<T>(
   deps: LoyaltyDeps,
@@ -63,71 +74,86 @@ async function change<T>(
   plan: (ctx: ChangeContext) => Promise<{ status: number; body: T }>,
 ): Promise<Answer<T>> {
   let state = await deps.programmes.get(deps.db, workspaceId, programmeKey);
+  let key: ledgerRepo.MemberKey | undefined = 'profileId' in who ? undefined : who;
   for (let attempt = 1; ; attempt++) {
     const now = deps.clock.now();
     try {
-      const answer = await deps.db.transaction().execute(async (trx): Promise<Answer<T>> => {
-        let key: ledgerRepo.MemberKey;
-        if ('profileId' in who) {
-          const profileId = await deps.profiles.directory.liveProfileId(trx, workspaceId, who.profileId);
-          if (!profileId) throw notFound('Profile', 'PROFILE_NOT_FOUND');
-          const m = await repo.ensureMember(trx, workspaceId, state.row.id, profileId, {
-            id: newId(),
-            now,
-            wallets: [...state.wallets.keys()],
-          });
-          key = { memberId: m.id };
-        } else key = who;
-        const claim = idempotency ? { ...idempotency, now } : undefined;
-        let member = await ledgerRepo.lockMember(trx, workspaceId, state.row.id, key, {
-          periods: currentPeriods(state.rules, now, state.row.time_zone),
-          claim,
+      if (!key) {
+        const profileId = await deps.profiles.directory.liveProfileId(
+          deps.db,
+          workspaceId,
+          (who as { profileId: string }).profileId,
+        );
+        if (!profileId) throw notFound('Profile', 'PROFILE_NOT_FOUND');
+        const m = await repo.ensureMember(deps.db, workspaceId, state.row.id, profileId, {
+          id: newId(),
+          now,
+          wallets: [...state.wallets.keys()],
         });
-        if (!member) {
-          if ('memberId' in key) throw notFound('Member', 'MEMBER_NOT_FOUND');
-          throw notFound('Card', 'CARD_NOT_FOUND');
-        }
-        if (member.claimed === false && idempotency) {
-          const stored = await ledgerRepo.storedRequest(trx, workspaceId, idempotency.key);
-          if (!stored || stored.hash !== idempotency.hash) throw keyReused();
-          return { status: stored.status, body: stored.response as T, replayed: true };
-        }
-        if (member.version !== state.row.version) {
-          // Rules or settings changed since this process cached them: reload, and read the counters of the new caps.
-          state = await deps.programmes.load(trx, workspaceId, programmeKey);
-          member = (await ledgerRepo.lockMember(
-            trx,
-            workspaceId,
-            state.row.id,
-            { memberId: member.memberId },
-            {
-              periods: currentPeriods(state.rules, now, state.row.time_zone),
-            },
-          )) as ledgerRepo.LockedMember;
-        }
-        if (member.cardStatus === 'blocked') throw new DomainError('conflict', 'CARD_BLOCKED', 'This card is blocked.');
-        if (member.cardStatus === 'replaced')
-          throw new DomainError('conflict', 'CARD_REPLACED', 'This card was replaced; use the new card.');
-        const changes = ledgerRepo.emptyChanges();
-        const draft = new LedgerDraft(member, changes, now, recordedBy);
-        const result = await plan({ trx, state, member, draft, changes, now });
-        if (idempotency) changes.response = { key: idempotency.key, status: result.status, body: result.body };
-        await ledgerRepo.writeChanges(trx, workspaceId, changes);
-        return { ...result, replayed: false };
+        key = { memberId: m.id };
+      }
+      const member = await ledgerRepo.readMember(deps.db, workspaceId, state.row.id, key, {
+        periods: currentPeriods(state.rules, now, state.row.time_zone),
+        idempotencyKey: idempotency?.key,
       });
-      if (!answer.replayed) deps.timelineWritten();
-      return answer;
+      if (!member) {
+        if ('memberId' in key) throw notFound('Member', 'MEMBER_NOT_FOUND');
+        throw notFound('Card', 'CARD_NOT_FOUND');
+      }
+      if (member.request && idempotency) {
+        if (member.request.hash !== idempotency.hash) throw keyReused();
+        return { status: member.request.status, body: member.request.response as T, replayed: true };
+      }
+      if (member.programmeVersion !== state.row.version) {
+        // Rules or settings changed since this process cached them: reload, and read again with the new caps.
+        state = await deps.programmes.load(deps.db, workspaceId, programmeKey);
+        continue;
+      }
+      if (member.cardStatus === 'blocked') throw new DomainError('conflict', 'CARD_BLOCKED', 'This card is blocked.');
+      if (member.cardStatus === 'replaced')
+        throw new DomainError('conflict', 'CARD_REPLACED', 'This card was replaced; use the new card.');
+      const changes = ledgerRepo.emptyChanges();
+      const draft = new LedgerDraft(member, changes, now, recordedBy);
+      const ctx: ChangeContext = { db: deps.db, state, member, draft, changes, now, verification: null };
+      const result = await plan(ctx);
+      const apply = (db: Db) =>
+        ledgerRepo.applyChanges(db, workspaceId, {
+          memberId: member.memberId,
+          version: member.version,
+          request: idempotency ? { ...idempotency, status: result.status, response: result.body, at: now } : null,
+          verification: ctx.verification,
+          changes,
+          existingWallets: new Set([...member.wallets.keys()].map((w) => `${member.memberId}\u0001${w}`)),
+        });
+      const alongside = ctx.alongside;
+      if (alongside)
+        await deps.db.transaction().execute(async (trx) => {
+          await apply(trx);
+          await alongside(trx);
+        });
+      else await apply(deps.db);
+      deps.timelineWritten();
+      return { ...result, replayed: false };
     } catch (error) {
       if (error instanceof WrongCode) {
         if (error.verificationId) await repo.countFailedAttempt(deps.db, workspaceId, error.verificationId);
         await hitRateLimit(deps.db, deps.clock, `loyalty-proof:${error.memberId}`, FAILED_PROOFS);
         throw error;
       }
-      const code = (error as { code?: string }).code;
-      if (attempt < 5 && code && RETRYABLE.has(code)) continue;
-      if (code === '23514')
+      const e = error as { code?: string; constraint?: string };
+      if (e.code === '23505' && e.constraint === 'loyalty_requests_pkey') continue; // the key's holder committed: replay
+      if (e.code === 'LY001')
+        throw new DomainError('conflict', 'VERIFICATION_USED', 'This code has been used; ask for a new one.');
+      if (e.code === '23514')
         // A CHECK (balance or lot never negative) refused the write: the planning guards make this unreachable.
         throw new DomainError('conflict', 'INSUFFICIENT_POINTS', 'Not enough points for this change.');
+      if (e.code && RETRYABLE.has(e.code)) {
+        if (attempt < ATTEMPTS) {
+          await pause(attempt);
+          continue;
+        }
+        throw new DomainError('conflict', 'CONCURRENT_CHANGE', 'The customer’s points kept changing; try again.');
+      }
       throw error;
     }
   }
@@ -302,7 +328,7 @@ async function unwind(
   txId: string,
   reason: string | null,
 ) {
-  const { trx, draft, member } = ctx;
+  const { db: trx, draft, member } = ctx;
   const entries = await ledgerRepo.entriesOfTransaction(trx, workspaceId, member.memberId, purchase.id);
   const own = entries.filter((e) => e.transaction_id === purchase.id && e.reverses === null);
   let clawedBack = 0;
@@ -339,7 +365,7 @@ async function unwind(
 }
 
 async function originalOf(ctx: ChangeContext, workspaceId: string, id: string) {
-  const tx = await ledgerRepo.transactionById(ctx.trx, workspaceId, id);
+  const tx = await ledgerRepo.transactionById(ctx.db, workspaceId, id);
   if (!tx || tx.member_id !== ctx.member.memberId || tx.programme_id !== ctx.state.row.id)
     throw notFound('Transaction', 'TRANSACTION_NOT_FOUND');
   return tx;
@@ -385,7 +411,7 @@ export async function registerReturn(
       let lines: { sku: string; quantity: number; amount: number }[] | null = null;
       if (input.lines) {
         const returned = new Map<string, number>();
-        for (const r of await ledgerRepo.returnsOf(ctx.trx, workspaceId, ctx.member.memberId, purchase.id))
+        for (const r of await ledgerRepo.returnsOf(ctx.db, workspaceId, ctx.member.memberId, purchase.id))
           for (const l of r.lines ?? []) returned.set(l.sku, (returned.get(l.sku) ?? 0) + l.quantity);
         lines = [];
         for (const want of input.lines) {
@@ -622,17 +648,18 @@ export async function adjust(
         localHour: null,
         earned: Math.max(0, input.points),
       });
-      await deps.audit(
-        ctx.trx,
-        actor,
-        'loyalty.adjusted',
-        { kind: 'profile', id: ctx.member.profileId },
-        {
-          transactionId: txId,
-          wallet: wallet.key,
-          points: input.points,
-        },
-      );
+      ctx.alongside = (trx) =>
+        deps.audit(
+          trx,
+          actor,
+          'loyalty.adjusted',
+          { kind: 'profile', id: ctx.member.profileId },
+          {
+            transactionId: txId,
+            wallet: wallet.key,
+            points: input.points,
+          },
+        );
       const earned = input.points > 0 ? [{ wallet: wallet.key, points: input.points, ruleId: null }] : [];
       return {
         status: 201,
