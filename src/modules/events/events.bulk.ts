@@ -69,18 +69,43 @@ export function bulkImport(deps: BulkImportDeps, workspaceId: string): (messages
   const memory = new BulkMemory();
   return (messages) => {
     const receivedAt = new Date();
-    const fixed = { workspaceId, receivedAt: receivedAt.toISOString() };
     const rejected: IngestResult['rejected'] = [];
-    const candidates: Candidate[] = [];
-    messages.forEach((message, index) => {
-      const result = normalizeMessage(message, receivedAt);
-      if (isRejection(result)) rejected.push({ index, ...result });
-      else {
-        const id = newId();
-        candidates.push({ index, event: result, id, tail: eventLineTail(fixed, id, result) });
-      }
-    });
-    const prepared = [...slices(candidates)].map((rows) => ({
+    const prepared = prepare(deps, workspaceId, messages, receivedAt, rejected);
+    prepared.catch(() => {}); // awaited below; this only keeps it from counting as unhandled if an earlier batch fails
+    const written = previous.then(async () =>
+      writeBatch(deps, workspaceId, messages, await prepared, receivedAt, rejected, memory),
+    );
+    previous = written;
+    return written;
+  };
+}
+
+/** Rows prepared between two turns of the event loop, so that the batch being written is never kept waiting long. */
+const PREPARE_EVERY = 128;
+
+/** Normalises a batch, makes its COPY lines, cuts it into transactions and groups their people. */
+async function prepare(
+  deps: BulkImportDeps,
+  workspaceId: string,
+  messages: unknown[],
+  receivedAt: Date,
+  rejected: IngestResult['rejected'],
+): Promise<Slice[]> {
+  const fixed = { workspaceId, receivedAt: receivedAt.toISOString() };
+  const candidates: Candidate[] = [];
+  for (const [index, message] of messages.entries()) {
+    if (index > 0 && index % PREPARE_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
+    const result = normalizeMessage(message, receivedAt);
+    if (isRejection(result)) rejected.push({ index, ...result });
+    else {
+      const id = newId();
+      candidates.push({ index, event: result, id, tail: eventLineTail(fixed, id, result) });
+    }
+  }
+  const prepared: Slice[] = [];
+  for (const rows of slices(candidates)) {
+    await new Promise((resolve) => setImmediate(resolve));
+    prepared.push({
       rows,
       chunk: deps.profiles.groupBulk(
         rows.map(({ event }) => ({
@@ -92,13 +117,9 @@ export function bulkImport(deps: BulkImportDeps, workspaceId: string): (messages
           routeKey: event.messageId,
         })),
       ),
-    }));
-    const written = previous.then(() =>
-      writeBatch(deps, workspaceId, messages, prepared, receivedAt, rejected, memory),
-    );
-    previous = written;
-    return written;
-  };
+    });
+  }
+  return prepared;
 }
 
 async function writeBatch(
