@@ -1,9 +1,11 @@
 // bench/import: `rapport import events` of a CSV file against a raw COPY of the same file into a plain table, in
-// one run, on PostgreSQL. Goal: the import at no less than 25% of the COPY rate.
+// one run, on PostgreSQL. Goal: the import at no less than 25% of the COPY rate. The import takes the bulk path
+// (events.bulk.ts); the CPU it used per row and the machine's load are printed too, since on a shared machine they
+// say how much of the time was the import's own.
 //
 //   node bench/import.ts [--rows 1000000] [--people 50000] [--batch 1000]
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
@@ -94,6 +96,8 @@ async function main() {
   const workspace = await app.org.findWorkspace();
   if (!workspace) throw new Error('no workspace');
   let lastReport = 0;
+  const loadBefore = loadavg()[0] as number;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const summary = await app.events.importFile(workspace.id, {
     kind: 'events',
@@ -108,6 +112,8 @@ async function main() {
     },
   });
   const importRate = summary.accepted / ((performance.now() - t0) / 1000);
+  const cpu = process.cpuUsage(cpu0);
+  const loadAfter = loadavg()[0] as number;
   await app.close();
   await database.dispose();
   const size = statSync(file).size;
@@ -120,6 +126,9 @@ async function main() {
   );
   console.log(
     `  rapport   rapport import events (identity resolution, dedup, batches of ${values.batch}): ${importRate.toFixed(0)} rows/s, ${summary.rejected} rejected`,
+  );
+  console.log(
+    `            this process's CPU ${((cpu.user + cpu.system) / ROWS).toFixed(1)} µs a row; load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after (${availableParallelism()} cores: above that, others competed)`,
   );
   console.log(`  ratio to the file's COPY ${(importRate / fileCopyRate).toFixed(2)}`);
   console.log(
