@@ -16,8 +16,9 @@ import type { StoredEvent, StoredEventListener } from './events.service.ts';
  * The bulk path of imports. Each batch of rows an import hands over is normalised as ingestion does it, then
  * written in transactions of a few thousand rows, each a fixed number of set-wise statements: the people are
  * resolved by `profiles.resolveBulk` (staged identifiers, owners by a join, new profiles and identifiers inserted
- * together, the projection once per profile), the events are COPYed into a staging table and appended with one
- * INSERT … SELECT … ON CONFLICT DO NOTHING. Rows whose people need judgement (a merge, two values of a kind, an
+ * together, the projection once per profile), the events are COPYed straight into `events` (through a staging
+ * table and one INSERT … SELECT … ON CONFLICT DO NOTHING when one of their message ids is already stored or repeats
+ * among them: events.bulk.repo.ts). Rows whose people need judgement (a merge, two values of a kind, an
  * erased person) and rows carrying something another module acts on (`context.consent`) are deferred by the
  * resolution and go through `ingest`, like any tracking batch, right after the transaction — so every identity
  * rule keeps a single implementation, and the outcome is the one ingestion gives for the same file. Listeners of

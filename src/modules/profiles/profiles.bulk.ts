@@ -25,15 +25,16 @@ import { erasedIdentifiers, type SubjectKeyOf } from './profiles.subject.ts';
  * longer matters, and the final partition of identifiers is the one the one-by-one path gives for the same chunk.
  *
  * Locks follow resolveObservations: shared on the profiles that only receive events, exclusive on new identifiers
- * and on the profiles that gain a person-level identifier; then what was read without locks is checked again. A
- * concurrent change (a merge, an erasure, an identifier attached meanwhile) throws CONCURRENT_MERGE: run the
+ * and on the profiles that gain a person-level identifier; then what was read without locks is checked again. After
+ * a concurrent change (a merge, an erasure, an identifier attached meanwhile) every owner is read again under the
+ * locks held and what the new reading leads to is locked too, up to MAX_ROUNDS; then CONCURRENT_MERGE: run the
  * transaction again. Every observation's identifiers count towards the locks: keep chunks within a few thousand
  * distinct identifiers (see BULK_LOCK_BUDGET).
  *
  * An import's chunks may share a BulkMemory: the owners found or attached by earlier, committed chunks, so that
  * known customers are not looked up again. A remembered owner is only a guess, like one read without locks: the
  * check under the locks finds it merged, erased or missing if it moved (identifiers change profile by nothing
- * else), and the memory is then forgotten and the chunk run again.
+ * else), and the memory is then forgotten and everything read again.
  */
 export interface BulkObservation extends Observation {
   /** Resolve this one one by one (it carries something only that path handles). */
