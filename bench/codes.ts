@@ -172,7 +172,15 @@ async function main() {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const server = spawn(process.execPath, [BIN, 'serve', ...(values['no-worker'] ? ['--no-worker'] : [])], {
-      env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        ...env,
+        PORT: String(port),
+        LOG_LEVEL: 'warn',
+        ...(process.env.BENCH_PROFILE_DIR
+          ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}` }
+          : {}),
+      },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     for (let i = 0; i < 200; i++) {

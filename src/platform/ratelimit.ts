@@ -131,7 +131,7 @@ export async function countRateLimits(
     from unnest(${reads.map((r) => r.bucket)}::text[], ${reads.map((r) => r.start.toISOString())}::timestamptz[])
       as p(bucket, window_start)
     cross join lateral (select bucket, window_start, hits from rate_limit_counters c
-      where c.bucket = p.bucket and c.window_start = p.window_start) c`.execute(db);
+      where c.bucket = p.bucket and c.window_start = p.window_start limit 1) c`.execute(db);
   const out = new Map<string, CounterReading>();
   for (const r of [...reads, ...writes]) {
     out.set(r.bucket, {

@@ -123,3 +123,24 @@ describe('keyed hash', () => {
     );
   });
 });
+
+describe('identifier hash', () => {
+  it('is the first 128 bits of HMAC-SHA-256 as hex, short or long, any script', async () => {
+    const { createHmac } = await import('node:crypto');
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.string({ unit: 'grapheme', maxLength: 60 }),
+        (key, value) => {
+          const expected = createHmac('sha256', key).update(value, 'utf8').digest('hex').slice(0, 32);
+          return new CodeHasher(key).hex128(value) === expected;
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+    assert.equal(
+      new CodeHasher(Buffer.alloc(32, 1)).hex128('phone:+79161234567'),
+      createHmac('sha256', Buffer.alloc(32, 1)).update('phone:+79161234567').digest('hex').slice(0, 32),
+    );
+  });
+});

@@ -80,8 +80,11 @@ export class CodeHasher {
   /** The last digest: its words 0 and 1 are the stored 64 bits. */
   readonly digest = new Int32Array(8);
 
+  readonly #key: Uint8Array | undefined;
+
   constructor(key: Uint8Array) {
     if (key.length > 64) throw new Error('HMAC keys longer than a block are not used here');
+    this.#key = key;
     for (const [pad, state] of [
       [0x36, this.#inner],
       [0x5c, this.#outer],
@@ -115,6 +118,22 @@ export class CodeHasher {
     m[15] = (64 + 32) * 8;
     compress(this.#outer, m, this.digest, this.#w);
     return this.digest;
+  }
+
+  /**
+   * The first 128 bits of HMAC-SHA-256 of a string (UTF-8) as hex: for identifiers, devices and addresses in counter
+   * names and attempt rows. Long values take node:crypto's path; the result is the same.
+   */
+  hex128(value: string): string {
+    const bytes = Buffer.from(value, 'utf8');
+    if (bytes.length > MAX_HASHED_LENGTH) {
+      if (!this.#key) throw new Error('no key for long values');
+      return createHmac('sha256', this.#key).update(bytes).digest('hex').slice(0, 32);
+    }
+    const d = this.hashBytes(bytes, bytes.length);
+    let out = '';
+    for (let i = 0; i < 4; i++) out += ((d[i] as number) >>> 0).toString(16).padStart(8, '0');
+    return out;
   }
 
   /** The stored form of an ASCII code: the first 64 bits of its HMAC as a signed bigint (decimal string). */

@@ -128,13 +128,6 @@ export async function listPromotions(db: Db, workspaceId: string) {
   return rows.rows;
 }
 
-/** Active promotions whose window is open now, for the pre-checks of a registration that names none. */
-export async function openPromotions(db: Db, workspaceId: string, now: Date) {
-  const rows = await sql<PromotionRow>`select ${PROMOTION_COLUMNS} from code_promotions
-    where workspace_id = ${workspaceId} and status = 'active' and starts_at <= ${now} and ends_at > ${now}`.execute(db);
-  return rows.rows;
-}
-
 /** Budgets as they stand (the cached promotion rows are seconds old; a pre-check wants the current count). */
 export async function budgetsUsed(db: Db, workspaceId: string, ids: string[]) {
   if (ids.length === 0) return new Map<string, number>();
@@ -273,7 +266,9 @@ export interface Candidate {
 
 /**
  * The codes of a group that exist in the workspace, with what stands in their way. Unknown codes (including every
- * other workspace's) are simply absent. `promotionIds[i]` limits attempt i to one promotion when not null.
+ * other workspace's) are simply absent. `promotionIds[i]` limits attempt i to one promotion when not null. Each
+ * code is a primary-key probe (lateral, limit 1): statistics lagging behind a freshly loaded batch cannot turn it
+ * into a scan of millions of codes.
  */
 export async function lookUpCodes(
   db: Db,
@@ -290,7 +285,8 @@ export async function lookUpCodes(
            when exists (select 1 from code_redemptions r where r.code_hash = c.hash) then 'used'
       end as refusal
     from unnest(${hashes}::int8[], ${promotionIds}::uuid[]) with ordinality as i(hash, promotion_id, ord)
-    join codes c on c.hash = i.hash and c.workspace_id = ${workspaceId}
+    cross join lateral (select c.hash, c.batch_id from codes c
+      where c.hash = i.hash and c.workspace_id = ${workspaceId} limit 1) c
     join code_batches b on b.id = c.batch_id and b.workspace_id = ${workspaceId}
     join code_promotions p on p.id = b.promotion_id and p.workspace_id = ${workspaceId}`.execute(db);
   return rows.rows.map((r) => ({ ...r, ord: Number(r.ord) - 1 }));
@@ -304,31 +300,6 @@ export interface RedemptionWrite {
   profileId: string;
   channel: string;
   reward: Reward;
-}
-
-/**
- * Claims codes: the unique code_hash is the arbiter, so that of any number of concurrent claims of one code exactly
- * one row is written. Rows go in hash order, so two groups claiming overlapping codes wait in the same order and
- * cannot deadlock. Returns the ids written.
- */
-export async function insertRedemptions(db: Db, workspaceId: string, now: Date, rows: RedemptionWrite[]) {
-  if (rows.length === 0) return new Set<string>();
-  const col = <T>(f: (r: RedemptionWrite) => T) => rows.map(f);
-  const result = await sql<{ id: string }>`insert into code_redemptions (id, workspace_id, code_hash, promotion_id,
-      batch_id, profile_id, channel, reward, registered_at)
-    select id, ${workspaceId}, code_hash, promotion_id, batch_id, profile_id, channel, reward, ${now}
-    from unnest(${col((r) => r.id)}::uuid[], ${col((r) => r.codeHash)}::int8[], ${col((r) => r.promotionId)}::uuid[],
-      ${col((r) => r.batchId)}::uuid[], ${col((r) => r.profileId)}::uuid[], ${col((r) => r.channel)}::text[],
-      ${col((r) => JSON.stringify(r.reward))}::jsonb[]) as v(id, code_hash, promotion_id, batch_id, profile_id, channel, reward)
-    order by code_hash
-    on conflict (code_hash) do nothing
-    returning id`.execute(db);
-  return new Set(result.rows.map((r) => r.id));
-}
-
-export async function deleteRedemptions(db: Db, workspaceId: string, ids: string[]) {
-  if (ids.length === 0) return;
-  await sql`delete from code_redemptions where workspace_id = ${workspaceId} and id = any(${ids}::uuid[])`.execute(db);
 }
 
 export interface CountKey {
@@ -345,7 +316,7 @@ export async function personCounts(db: Db, workspaceId: string, keys: CountKey[]
     from unnest(${keys.map((k) => k.promotionId)}::uuid[], ${keys.map((k) => k.subject)}::text[],
       ${keys.map((k) => k.period)}::text[]) as k(promotion_id, subject, period)
     cross join lateral (select n from code_person_counts c where c.workspace_id = ${workspaceId}
-      and c.promotion_id = k.promotion_id and c.subject = k.subject and c.period = k.period) c`.execute(db);
+      and c.promotion_id = k.promotion_id and c.subject = k.subject and c.period = k.period limit 1) c`.execute(db);
   return new Map(rows.rows.map((r) => [countKey(r.promotion_id, r.subject, r.period), r.n]));
 }
 
@@ -521,4 +492,92 @@ export async function countBatchCodes(db: Db, workspaceId: string, batchId: stri
     db,
   );
   return { codes: Number(rows.rows[0]?.n ?? 0), distinct: Number(rows.rows[0]?.distinct ?? 0) };
+}
+
+export interface ClaimedAttempt extends AttemptWrite {
+  /** The redemption this attempt claims, when it claims one: its outcome follows whether the claim won. */
+  claimId: string | null;
+}
+
+/**
+ * The registration transaction's writes in one statement: the claims (the unique code_hash decides which win),
+ * the allowance counts of the winners raised (rows locked until the commit; read back), and every attempt of the
+ * group recorded — an attempt that claimed a code is `accepted` if its claim won, else `refused`/`used`. Claims go
+ * in hash order and counts in key order, so that concurrent groups cannot deadlock.
+ */
+export async function claimAndRecord(
+  db: Db,
+  workspaceId: string,
+  now: Date,
+  claims: RedemptionWrite[],
+  counts: { claimId: string; key: CountKey }[],
+  attempts: ClaimedAttempt[],
+) {
+  const c = <T>(f: (r: RedemptionWrite) => T) => claims.map(f);
+  const a = <T>(f: (r: ClaimedAttempt) => T) => attempts.map(f);
+  const rows = await sql<{ kind: 'won' | 'count'; id: string | null; key: string | null; n: number | null }>`
+    with r as (
+      insert into code_redemptions (id, workspace_id, code_hash, promotion_id, batch_id, profile_id, channel, reward,
+        registered_at)
+      select id, ${workspaceId}, code_hash, promotion_id, batch_id, profile_id, channel, reward, ${now}
+      from unnest(${c((r) => r.id)}::uuid[], ${c((r) => r.codeHash)}::int8[], ${c((r) => r.promotionId)}::uuid[],
+        ${c((r) => r.batchId)}::uuid[], ${c((r) => r.profileId)}::uuid[], ${c((r) => r.channel)}::text[],
+        ${c((r) => JSON.stringify(r.reward))}::jsonb[])
+        as v(id, code_hash, promotion_id, batch_id, profile_id, channel, reward)
+      order by code_hash
+      on conflict (code_hash) do nothing
+      returning id
+    ), k as (
+      select k.promotion_id, k.subject, k.period, count(*)::int as n
+      from unnest(${counts.map((x) => x.key.promotionId)}::uuid[], ${counts.map((x) => x.key.subject)}::text[],
+        ${counts.map((x) => x.key.period)}::text[], ${counts.map((x) => x.claimId)}::uuid[])
+        as k(promotion_id, subject, period, claim_id)
+      join r on r.id = k.claim_id
+      group by 1, 2, 3
+    ), raised as (
+      insert into code_person_counts (workspace_id, promotion_id, subject, period, n)
+      select ${workspaceId}, promotion_id, subject, period, n from k order by promotion_id, subject, period
+      on conflict (workspace_id, promotion_id, subject, period) do update set n = code_person_counts.n + excluded.n
+      returning promotion_id, subject, period, n
+    ), recorded as (
+      insert into code_attempts (id, workspace_id, at, outcome, reason, channel, promotion_id, batch_id, code_hash, ip,
+        net, device_hash, identifier_kind, identifier_hash, profile_id)
+      select v.id, ${workspaceId}, v.at,
+        case when v.claim_id is null then v.outcome when r.id is not null then 'accepted' else 'refused' end,
+        case when v.claim_id is null then v.reason when r.id is not null then null else 'used' end,
+        v.channel, v.promotion_id, v.batch_id, v.code_hash, v.ip, v.net, v.device_hash, v.identifier_kind,
+        v.identifier_hash, case when v.claim_id is null or r.id is not null then v.profile_id end
+      from unnest(${a((r) => r.id)}::uuid[], ${a((r) => r.at.toISOString())}::timestamptz[], ${a((r) => r.outcome)}::text[],
+        ${a((r) => r.reason)}::text[], ${a((r) => r.channel)}::text[], ${a((r) => r.promotionId)}::uuid[],
+        ${a((r) => r.batchId)}::uuid[], ${a((r) => r.codeHash)}::int8[], ${a((r) => r.ip)}::text[], ${a((r) => r.net)}::text[],
+        ${a((r) => r.deviceHash)}::text[], ${a((r) => r.identifierKind)}::text[], ${a((r) => r.identifierHash)}::text[],
+        ${a((r) => r.profileId)}::uuid[], ${a((r) => r.claimId)}::uuid[])
+        as v(id, at, outcome, reason, channel, promotion_id, batch_id, code_hash, ip, net, device_hash, identifier_kind,
+             identifier_hash, profile_id, claim_id)
+      left join r on r.id = v.claim_id
+    )
+    select 'won' as kind, id::text as id, null as key, null::int as n from r
+    union all
+    select 'count', null, promotion_id::text || chr(1) || subject || chr(1) || period, n from raised`.execute(db);
+  const won = new Set<string>();
+  const raised = new Map<string, number>();
+  for (const row of rows.rows) {
+    if (row.kind === 'won') won.add(row.id as string);
+    else raised.set(row.key as string, row.n as number);
+  }
+  return { won, raised };
+}
+
+/** A claim undone before the commit (allowance or budget): its redemption goes, its attempt says why. */
+export async function undoClaims(
+  db: Db,
+  workspaceId: string,
+  undone: { redemptionId: string; attemptId: string; reason: string }[],
+) {
+  if (undone.length === 0) return;
+  await sql`delete from code_redemptions where workspace_id = ${workspaceId}
+    and id = any(${undone.map((u) => u.redemptionId)}::uuid[])`.execute(db);
+  await sql`update code_attempts a set outcome = 'refused', reason = v.reason, profile_id = null
+    from unnest(${undone.map((u) => u.attemptId)}::uuid[], ${undone.map((u) => u.reason)}::text[]) as v(id, reason)
+    where a.workspace_id = ${workspaceId} and a.id = v.id`.execute(db);
 }

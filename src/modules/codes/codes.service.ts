@@ -74,11 +74,22 @@ export function createKeyRing(): KeyRing {
       const settings = await repo.ensureSettings(db, workspaceId, randomBytes(32).toString('base64url'));
       const secret = Buffer.from(settings.secret, 'base64url');
       const derive = (purpose: string) => createHmac('sha256', secret).update(purpose).digest();
-      const identifierKey = derive('rapport/codes/identifier');
+      const identifiers = new CodeHasher(derive('rapport/codes/identifier'));
       const sealKey = derive('rapport/codes/seal');
+      // Addresses and networks repeat (a crowd behind one carrier): their hashes are kept for a while.
+      const seen = new Map<string, string>();
       const keys: WorkspaceKeys = {
         hasher: new CodeHasher(derive('rapport/codes/hash')),
-        identify: (value) => createHmac('sha256', identifierKey).update(value).digest('hex').slice(0, 32),
+        identify: (value) => {
+          if (!value.startsWith('ip:') && !value.startsWith('net:')) return identifiers.hex128(value);
+          let hit = seen.get(value);
+          if (!hit) {
+            if (seen.size > 50_000) seen.clear();
+            hit = identifiers.hex128(value);
+            seen.set(value, hit);
+          }
+          return hit;
+        },
         seal(seed) {
           const iv = randomBytes(12);
           const cipher = createCipheriv('aes-256-gcm', sealKey, iv);
