@@ -56,7 +56,7 @@ export async function changedSince(
           ))`;
   const result = await sql<{ owned: number; live: number; erased: boolean }>`select
     ${owned} as owned,
-    (select count(*) from unnest(${owners}::uuid[]) as u(id)
+    (select count(*) from unnest(string_to_array(${owners.join(',')}, ',')::uuid[]) as u(id)
       cross join lateral (
         select 1 from profiles p
         where p.id = u.id and p.workspace_id = ${workspaceId} and p.merged_into is null and p.erased_at is null
@@ -93,4 +93,16 @@ export async function attachStaged(
 export async function probeByKeyFromNowOn(trx: Db) {
   await sql`select set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
       set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`.execute(trx);
+}
+
+/**
+ * Shared advisory locks on profiles: the keys and order of profiles.repo's lockKeysShared (`profile:<id>`), with the
+ * ids sent as one text — an array of thousands of ids costs more to encode than the locks cost to take.
+ */
+export async function lockProfilesShared(trx: Db, workspaceId: string, profileIds: string[]) {
+  if (profileIds.length === 0) return;
+  await sql`select pg_advisory_xact_lock_shared(h) from (
+      select distinct hashtextextended(${workspaceId} || chr(2) || 'profile:' || id, 0) as h
+      from unnest(string_to_array(${profileIds.join(',')}, ',')) as id order by h
+    ) as ordered`.execute(trx);
 }

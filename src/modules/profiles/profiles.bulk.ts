@@ -386,11 +386,7 @@ export async function resolveBulk(
     const shared = [...plan.receiving].filter((id) => !lockedShared.has(id) && !lockedExclusive.has(id));
     const newIds = plan.newIds.filter((n) => !lockedIds.has(n));
     const exclusive = [...plan.gaining].filter((id) => !lockedExclusive.has(id));
-    await repo.lockKeysShared(
-      trx,
-      workspaceId,
-      shared.map((id) => `profile:${id}`),
-    );
+    await bulkRepo.lockProfilesShared(trx, workspaceId, shared);
     await repo.lockKeys(
       trx,
       workspaceId,
