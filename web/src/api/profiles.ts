@@ -55,11 +55,12 @@ export function useProfiles(search: ProfileSearch) {
   return useCursorPages<ProfileSummary>(profileKeys.list(workspaceId, search), '/api/v1/profiles', query, true);
 }
 
-export function useProfile(id: string) {
+export function useProfile(id: string, enabled = true) {
   const workspaceId = useCurrentWorkspaceId();
   return useQuery<Profile, ApiError>({
     queryKey: profileKeys.one(workspaceId, id),
     queryFn: () => api<Profile>(`/api/v1/profiles/${encodeURIComponent(id)}`),
+    enabled: enabled && id !== '',
   });
 }
 

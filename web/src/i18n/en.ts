@@ -1,5 +1,7 @@
 import { enAudit } from './en.audit.ts';
+import { enCodes, enCodesProblems } from './en.codes.ts';
 import { enConsent } from './en.consent.ts';
+import { enLoyalty, enLoyaltyProblems } from './en.loyalty.ts';
 
 /** English strings of the console. ru.ts must have the same keys: its type is derived from this object. */
 export const en = {
@@ -72,6 +74,8 @@ export const en = {
     PROFILE_ALREADY_ERASED: 'This person has already been erased.',
     PROFILE_ALREADY_MERGED: 'This record was merged into another one meanwhile. Reload the page and try again.',
     PROFILE_ERASED: 'This person was erased: their record can no longer be changed.',
+    ...enCodesProblems,
+    ...enLoyaltyProblems,
   },
   signIn: {
     subtitle: 'Sign in to your brand’s customer workspace',
@@ -354,6 +358,7 @@ export const en = {
       call_center: 'Call centre',
       import: 'Import',
       messenger: 'Messenger',
+      code_entry: 'Code entry',
     },
     eventTypes: {
       identify: 'Profile update',
@@ -447,6 +452,8 @@ export const en = {
   },
   ...enConsent,
   ...enAudit,
+  ...enCodes,
+  ...enLoyalty,
 };
 
 /** Same shape as `en`, with any text: what every other language must provide. */

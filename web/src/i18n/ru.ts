@@ -1,6 +1,8 @@
 import type { Dictionary } from './en.ts';
 import { ruAudit } from './ru.audit.ts';
+import { ruCodes, ruCodesProblems } from './ru.codes.ts';
 import { ruConsent } from './ru.consent.ts';
+import { ruLoyalty, ruLoyaltyProblems } from './ru.loyalty.ts';
 
 /** Русские строки консоли. Тип Dictionary не даст пропустить ни одного ключа из en.ts. */
 export const ru: Dictionary = {
@@ -75,6 +77,8 @@ export const ru: Dictionary = {
     PROFILE_ALREADY_MERGED: 'Тем временем эта запись была объединена с другой. Обновите страницу и попробуйте снова.',
     PROFILE_ERASED: 'Персональные данные этого человека удалены: запись больше нельзя менять.',
     UPLOAD_INTERRUPTED: 'Загрузка прервалась, файл дошёл не целиком. Попробуйте ещё раз.',
+    ...ruCodesProblems,
+    ...ruLoyaltyProblems,
   },
   signIn: {
     subtitle: 'Войдите в клиентское пространство вашего бренда',
@@ -365,6 +369,7 @@ export const ru: Dictionary = {
       call_center: 'Колл-центр',
       import: 'Импорт',
       messenger: 'Мессенджер',
+      code_entry: 'Ввод кода',
     },
     eventTypes: {
       identify: 'Обновление профиля',
@@ -458,4 +463,6 @@ export const ru: Dictionary = {
   },
   ...ruConsent,
   ...ruAudit,
+  ...ruCodes,
+  ...ruLoyalty,
 };

@@ -153,3 +153,26 @@ export function importCounts(item: { rows: number; accepted: number; rejected: n
     rejected: number.format(item.rejected),
   };
 }
+
+/**
+ * The instant at which the wall clock in `timeZone` reads `local` (YYYY-MM-DDTHH:mm), as an ISO timestamp: earn
+ * rules' dates are typed in the programme's zone and sent as instants.
+ */
+export function instantOfZonedLocal(local: string, timeZone: string): string | undefined {
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(local);
+  if (!match) return undefined;
+  const [, y, mo, d, h, mi] = match.map(Number) as number[];
+  const asUtc = Date.UTC(y as number, (mo as number) - 1, d, h, mi);
+  const zone = isValidTimeZone(timeZone) ? timeZone : 'UTC';
+  let instant = asUtc - zoneOffset(asUtc, zone);
+  instant = asUtc - zoneOffset(instant, zone);
+  return new Date(instant).toISOString();
+}
+
+/** The wall-clock reading (YYYY-MM-DDTHH:mm) of an instant in `timeZone`, for a datetime-local input. */
+export function zonedLocalOfInstant(iso: string, timeZone: string): string {
+  const instant = Date.parse(iso);
+  if (Number.isNaN(instant)) return '';
+  const zone = isValidTimeZone(timeZone) ? timeZone : 'UTC';
+  return new Date(instant + zoneOffset(instant, zone)).toISOString().slice(0, 16);
+}

@@ -35,6 +35,7 @@ import {
   profileTitle,
 } from '../../lib/customers.tsx';
 import { useWorkspaceClock } from '../../lib/useWorkspaceClock.ts';
+import { ProfileLoyalty } from '../loyalty/ProfileLoyalty.tsx';
 import { BareChannelIcon, ChannelIcon } from './ChannelIcons.tsx';
 import { ConsentPanel } from './ConsentPanel.tsx';
 import { ErasedNotice, ProfileActions } from './SubjectRights.tsx';
@@ -78,6 +79,7 @@ function ProfileView({ id }: { id: string }) {
         <Identities profile={profile.data} />
         <Traits traits={profile.data.traits} />
       </SimpleGrid>
+      <ProfileLoyalty profileId={profile.data.id} erased={profile.data.erasedAt !== null} />
       <ConsentPanel profileId={profile.data.id} erased={profile.data.erasedAt !== null} />
       {profile.data.mergedFrom.length > 0 && <MergeHistory profile={profile.data} />}
       <EventTimeline profileId={profile.data.id} channels={profile.data.channels} />
