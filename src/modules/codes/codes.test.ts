@@ -219,7 +219,7 @@ describe('codes: registration', () => {
     for (const reason of ['unknown', 'used', 'expired', 'check_character']) assert.ok(reasons.has(reason), reason);
   });
 
-  it('200 concurrent registrations of one code: exactly one success, 50 rounds', async () => {
+  it('200 concurrent registrations of one code: exactly one success, 50 rounds', { timeout: 900_000 }, async () => {
     const { promotion, batch, register, relaxLimits } = await setup();
     await relaxLimits();
     const p = await promotion({ guessesPerMinute: 100_000 });
