@@ -109,3 +109,55 @@ export function assertNoTrouble(problems: string[]) {
 export async function shoot(page: Page, name: string, fullPage = false) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage });
 }
+
+/** Signs in through the form and waits for the console's navigation. */
+export async function signIn(page: Page, url: string, email: string, password: string) {
+  await page.goto(url);
+  await page.getByTestId('sign-in-email').fill(email);
+  await page.getByTestId('sign-in-password').fill(password);
+  await page.getByTestId('sign-in-submit').click();
+  await page.getByTestId('nav-overview').waitFor();
+}
+
+export interface ConsoleApi {
+  get<T>(path: string): Promise<T>;
+  post<T>(path: string, body: unknown): Promise<T>;
+  /** The raw answer, for calls that are expected to fail. */
+  raw(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: string }>;
+}
+
+/** The management API as the page's signed-in user (session cookie, CSRF token and the first workspace). */
+export async function consoleApi(page: Page, baseUrl: string): Promise<ConsoleApi> {
+  const session = await (await page.request.get(`${baseUrl}/api/v1/session`)).json();
+  const headers = { 'x-csrf-token': session.csrfToken, 'rapport-workspace': session.memberships[0].workspace.id };
+  const check = async <T>(response: Awaited<ReturnType<Page['request']['get']>>, what: string): Promise<T> => {
+    assert.ok(response.ok(), `${what}: ${response.status()} ${await response.text()}`);
+    return (await response.json()) as T;
+  };
+  return {
+    get: async <T>(path: string) => check<T>(await page.request.get(`${baseUrl}${path}`, { headers }), `GET ${path}`),
+    post: async <T>(path: string, body: unknown) =>
+      check<T>(await page.request.post(`${baseUrl}${path}`, { headers, data: body }), `POST ${path}`),
+    raw: async (method, path, body) => {
+      const response = await page.request.fetch(`${baseUrl}${path}`, { method, headers, data: body });
+      return { status: response.status(), body: await response.text() };
+    },
+  };
+}
+
+/** Menus and modals fade in: a screenshot taken at once catches them half-transparent. */
+export async function settled(page: Page) {
+  await page.waitForTimeout(400);
+}
+
+/** Toasts of earlier steps would cover what the next screenshot is about. */
+export async function dismissNotifications(page: Page) {
+  for (const close of await page.locator('.mantine-Notification-root button').all()) await close.click();
+  await waitUntil(async () => (await page.locator('.mantine-Notification-root').count()) === 0, 'the toasts close');
+}
+
+/** Picks an option of a Mantine Select (or MultiSelect) by its visible label. */
+export async function choose(page: Page, select: Locator, option: string) {
+  await select.click();
+  await page.getByRole('option', { name: option, exact: true }).click();
+}

@@ -11,6 +11,11 @@ export const enLoyalty = {
       rules: 'Earn rules',
       settings: 'Programme',
     },
+    tabsShort: {
+      till: 'Lookup',
+      rules: 'Rules',
+      settings: 'Programme',
+    },
     emptyTitle: 'No loyalty programme yet',
     emptyText:
       'A programme holds the cards, the points ledger and the rules that turn purchases and registered codes into points.',
@@ -62,8 +67,8 @@ export const enLoyalty = {
       submit: 'Register purchase',
       registered: 'Purchase registered',
       earned: '{{n}} {{wallet}}',
-      pendingUntil: 'pending: spendable from {{date}}, after the return window.',
-      spendableNow: 'spendable now.',
+      pendingUntil: '— pending, spendable from {{date}} (after the return window).',
+      spendableNow: '— spendable now.',
       nothingEarned: 'No rule gave points for this purchase.',
     },
     member: {
@@ -332,6 +337,7 @@ export const enLoyalty = {
       period: 'From {{from}} to {{to}}',
       truncated: 'More transactions qualified than were looked at: the figures cover the oldest ones of the period.',
       sample: 'Examples',
+      nothingToTry: 'There were no transactions of this kind in the period to try the rule on.',
       beforeSaving: 'Before saving',
       beforeSavingText: 'This is what “{{name}}” would have given over the last 30 days:',
       goesLive: 'As an active rule it applies to purchases from the moment it is saved.',

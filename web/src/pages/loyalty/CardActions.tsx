@@ -43,7 +43,7 @@ export function CardsTable({ cards }: { cards: Card[] }) {
           <Table.Tr>
             <Table.Th>{t('loyalty.cards.number')}</Table.Th>
             {!phone && <Table.Th>{t('loyalty.cards.issued')}</Table.Th>}
-            <Table.Th>{t('loyalty.cards.status')}</Table.Th>
+            {!phone && <Table.Th>{t('loyalty.cards.status')}</Table.Th>}
             {canOperate && <Table.Th w={44} />}
           </Table.Tr>
         </Table.Thead>
@@ -65,6 +65,7 @@ export function CardsTable({ cards }: { cards: Card[] }) {
                   {t(`loyalty.cards.kinds.${card.kind}`)}
                   {phone ? ` · ${format(card.issuedAt)}` : ''}
                 </Text>
+                {phone && <CardStatus card={card} />}
               </Table.Td>
               {!phone && (
                 <Table.Td>
@@ -73,21 +74,11 @@ export function CardsTable({ cards }: { cards: Card[] }) {
                   </Text>
                 </Table.Td>
               )}
-              <Table.Td>
-                <Badge variant="light" color={CARD_STATUS_COLOR[card.status]}>
-                  {t(`loyalty.cards.statuses.${card.status}`)}
-                </Badge>
-                {card.statusReason && (
-                  <Text size="xs" c="dimmed" style={{ wordBreak: 'break-word' }}>
-                    {card.statusReason}
-                  </Text>
-                )}
-                {card.replacedBy && (
-                  <Text size="xs" c="dimmed">
-                    {t('loyalty.cards.replacedBy', { number: formatCardNumber(card.replacedBy) })}
-                  </Text>
-                )}
-              </Table.Td>
+              {!phone && (
+                <Table.Td>
+                  <CardStatus card={card} />
+                </Table.Td>
+              )}
               {canOperate && (
                 <Table.Td>
                   {card.status !== 'replaced' && (
@@ -465,5 +456,26 @@ function AdjustModal({
         </Stack>
       </form>
     </Modal>
+  );
+}
+
+function CardStatus({ card }: { card: Card }) {
+  const { t } = useTranslation();
+  return (
+    <>
+      <Badge variant="light" color={CARD_STATUS_COLOR[card.status]}>
+        {t(`loyalty.cards.statuses.${card.status}`)}
+      </Badge>
+      {card.statusReason && (
+        <Text size="xs" c="dimmed" style={{ wordBreak: 'break-word' }}>
+          {card.statusReason}
+        </Text>
+      )}
+      {card.replacedBy && (
+        <Text size="xs" c="dimmed">
+          {t('loyalty.cards.replacedBy', { number: formatCardNumber(card.replacedBy) })}
+        </Text>
+      )}
+    </>
   );
 }

@@ -26,6 +26,7 @@ import { fieldErrorsOf, notifySuccess, ProblemAlert } from '../../components/Pro
 import { RequirePermission, useCan } from '../../components/RequirePermission.tsx';
 import { suggestKey } from '../../lib/codes.ts';
 import { isValidTimeZone } from '../../lib/format.ts';
+import { useIsPhone } from '../../lib/useIsPhone.ts';
 import { useCurrentWorkspaceId } from '../../session/SessionContext.tsx';
 
 export interface LoyaltyContext {
@@ -48,9 +49,9 @@ function rememberedProgramme(workspaceId: string): string | null {
 }
 
 const TABS = [
-  { value: 'till', path: '/loyalty', icon: IconCreditCard, label: 'loyalty.tabs.till' },
-  { value: 'rules', path: '/loyalty/rules', icon: IconListDetails, label: 'loyalty.tabs.rules' },
-  { value: 'settings', path: '/loyalty/settings', icon: IconSettings, label: 'loyalty.tabs.settings' },
+  { value: 'till', path: '/loyalty', icon: IconCreditCard },
+  { value: 'rules', path: '/loyalty/rules', icon: IconListDetails },
+  { value: 'settings', path: '/loyalty/settings', icon: IconSettings },
 ] as const;
 
 /** /loyalty/*: picks the programme (most workspaces have one), shows the module's tabs and the screen below them. */
@@ -97,6 +98,7 @@ function LoyaltyTabs() {
   const { pathname } = useLocation();
   const navigate = useNavigate();
   const canRead = useCan('loyalty:read');
+  const phone = useIsPhone();
   const section = pathname.split('/')[2] || 'till';
   const active = TABS.some((tab) => tab.value === section) ? section : null;
   if (!canRead) return null;
@@ -119,7 +121,7 @@ function LoyaltyTabs() {
               leftSection={<tab.icon size={16} />}
               data-testid={`loyalty-tab-${tab.value}`}
             >
-              {t(tab.label)}
+              {phone ? t(`loyalty.tabsShort.${tab.value}`) : t(`loyalty.tabs.${tab.value}`)}
             </Tabs.Tab>
           ))}
         </Tabs.List>

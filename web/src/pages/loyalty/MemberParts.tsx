@@ -216,7 +216,7 @@ export function LedgerTable({ programme, profileId }: { programme: Programme; pr
           <Table.Thead>
             <Table.Tr>
               <Table.Th>{t('loyalty.ledger.when')}</Table.Th>
-              <Table.Th>{t('loyalty.ledger.kind')}</Table.Th>
+              {!phone && <Table.Th>{t('loyalty.ledger.kind')}</Table.Th>}
               <Table.Th ta="right">{t('loyalty.ledger.points')}</Table.Th>
               {!phone && <Table.Th>{t('loyalty.ledger.reason')}</Table.Th>}
               {!phone && <Table.Th>{t('loyalty.ledger.by')}</Table.Th>}
@@ -236,20 +236,27 @@ export function LedgerTable({ programme, profileId }: { programme: Programme; pr
                     </Text>
                   )}
                 </Table.Td>
-                <Table.Td>
-                  <Badge variant="light" color={KIND_COLOR[entry.kind]}>
-                    {t(`loyalty.ledger.kinds.${entry.kind}`)}
-                  </Badge>
-                  {programme.settings.wallets.length > 1 && (
-                    <Text size="xs" c="dimmed">
-                      {walletName(programme, entry.wallet)}
-                    </Text>
-                  )}
-                </Table.Td>
+                {!phone && (
+                  <Table.Td>
+                    <Badge variant="light" color={KIND_COLOR[entry.kind]}>
+                      {t(`loyalty.ledger.kinds.${entry.kind}`)}
+                    </Badge>
+                    {programme.settings.wallets.length > 1 && (
+                      <Text size="xs" c="dimmed">
+                        {walletName(programme, entry.wallet)}
+                      </Text>
+                    )}
+                  </Table.Td>
+                )}
                 <Table.Td ta="right">
                   <Text size="sm" fw={600} c={entry.amount < 0 ? 'red' : 'teal'} style={{ whiteSpace: 'nowrap' }}>
                     {formatPoints(entry.amount, language, true)}
                   </Text>
+                  {phone && (
+                    <Text size="xs" c={KIND_COLOR[entry.kind]} style={{ whiteSpace: 'nowrap' }}>
+                      {t(`loyalty.ledger.kinds.${entry.kind}`)}
+                    </Text>
+                  )}
                 </Table.Td>
                 {!phone && (
                   <Table.Td>

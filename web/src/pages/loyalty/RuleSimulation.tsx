@@ -48,6 +48,11 @@ export function SimulationFigures({ result }: { result: SimulationResult }) {
       <Text size="xs" c="dimmed">
         {t('loyalty.simulation.period', { from: format(result.from), to: format(result.to) })}
       </Text>
+      {result.scanned === 0 && (
+        <Text size="sm" c="dimmed" data-testid="simulation-nothing">
+          {t('loyalty.simulation.nothingToTry')}
+        </Text>
+      )}
       {result.truncated && (
         <Alert color="yellow" variant="light" icon={<IconAlertTriangle size={16} />}>
           {t('loyalty.simulation.truncated')}
