@@ -222,6 +222,7 @@ describe('data-subject export', () => {
       'consents',
       'events',
       'identities',
+      'loyalty',
       'merges',
       'profile',
     ]);
@@ -305,7 +306,15 @@ describe('data-subject erasure', () => {
     assert.equal(erased.status, 200, JSON.stringify(erased.body));
     assert.equal(erased.body.profileId, person);
     assert.equal(erased.body.absorbedProfiles, 1);
-    assert.deepEqual(erased.body.sections, ['audit', 'profile', 'identities', 'merges', 'events', 'consents']);
+    assert.deepEqual(erased.body.sections, [
+      'audit',
+      'profile',
+      'identities',
+      'merges',
+      'events',
+      'consents',
+      'loyalty',
+    ]);
 
     assert.deepEqual(await findAnywhere(NEEDLES), []);
     assert.deepEqual(await aggregates(ws.workspaceId), before, 'event counts and amounts by type and name');
