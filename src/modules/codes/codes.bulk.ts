@@ -29,6 +29,7 @@ const COPY_HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), 
 const COPY_TRAILER = Buffer.from([0xff, 0xff]);
 const ROW_BYTES = 2 + (4 + 8) + (4 + 16) + (4 + 16);
 const UNIQUE_VIOLATION = '23505';
+const DEADLOCK = '40P01';
 
 /** Where chunks of hashed codes are copied to: a connection of its own on PostgreSQL, the one session on PGlite. */
 export interface BulkTarget {
@@ -37,6 +38,19 @@ export interface BulkTarget {
 }
 
 const COPY_SQL = 'copy codes (hash, workspace_id, batch_id) from stdin with (format binary)';
+
+/** Connections for bulk loads: `count` of them on PostgreSQL, the one session on PGlite. */
+export async function openBulkTargets(database: Database, count: number): Promise<BulkTarget[]> {
+  if (database.kind === 'pglite') return [await openBulkTarget(database)];
+  const targets: BulkTarget[] = [];
+  try {
+    for (let i = 0; i < count; i++) targets.push(await openBulkTarget(database));
+  } catch (error) {
+    await Promise.all(targets.map((t) => t.close()));
+    throw error;
+  }
+  return targets;
+}
 
 export async function openBulkTarget(database: Database): Promise<BulkTarget> {
   if (database.kind === 'pglite' && database.pglite) {
@@ -201,7 +215,8 @@ function copyRows(sorted: BigInt64Array, exclude: Set<bigint>, workspace: Buffer
 }
 
 export interface LoadContext {
-  target: BulkTarget;
+  /** Connections to copy on: two on PostgreSQL, so that index maintenance runs on two cores at once. */
+  targets: BulkTarget[];
   database: Database;
   workspaceId: string;
   batchId: string;
@@ -211,17 +226,20 @@ export interface LoadContext {
  * Copies a chunk's hashes. A hash already in the table (another code, any batch, any workspace) fails the COPY;
  * then the taken ones are found, dropped from the chunk, and the rest copied again.
  */
-async function loadChunk(ctx: LoadContext, chunk: Chunk, sorted: BigInt64Array) {
+async function loadChunk(ctx: LoadContext, target: BulkTarget, chunk: Chunk, sorted: BigInt64Array) {
   const workspace = uuidBytes(ctx.workspaceId);
   const batch = uuidBytes(ctx.batchId);
   // Hashes taken by codes stored earlier (repeats within the chunk are skipped by copyRows, first one kept).
   const exclude = new Set<bigint>();
   for (let attempt = 1; ; attempt++) {
     try {
-      await ctx.target.copy(copyRows(sorted, exclude, workspace, batch));
+      await target.copy(copyRows(sorted, exclude, workspace, batch));
       return;
     } catch (error) {
-      if ((error as { code?: string }).code !== UNIQUE_VIOLATION || attempt > 5) throw error;
+      const code = (error as { code?: string }).code;
+      // Two chunks copied at once that share a hash can deadlock on it (one is aborted): copy again.
+      if (code === DEADLOCK && attempt <= 5) continue;
+      if (code !== UNIQUE_VIOLATION || attempt > 5) throw error;
       const candidates = [...new Set(sorted)].filter((h) => !exclude.has(h)).map(String);
       const taken = await repo.takenHashes(ctx.database.db, candidates);
       chunk.hashes.forEach((h, i) => {
@@ -306,29 +324,50 @@ export async function generateCodes(
   const skipped: number[] = [];
   let kept = 0;
   await write(input.sink.out, headerOf(input.sink.format));
-  let inFlight: { expected: number; done: Promise<void> } | null = null;
-  for (;;) {
-    // What is still missing if the chunk in flight keeps all its codes; repeats and taken hashes are made up later.
-    const need = input.count - kept - (inFlight?.expected ?? 0);
-    if (need <= 0) {
-      if (!inFlight) break;
-      await inFlight.done;
-      inFlight = null;
-      continue;
+  const free = [...ctx.targets];
+  const inFlight = new Set<{ expected: number; done: Promise<void> }>();
+  const settle = () => Promise.race([...inFlight].map((f) => f.done));
+  try {
+    for (;;) {
+      // What is still missing if the chunks in flight keep all their codes; repeats and taken hashes are made up
+      // in a later round.
+      let expected = 0;
+      for (const f of inFlight) expected += f.expected;
+      const need = input.count - kept - expected;
+      if (need <= 0) {
+        if (inFlight.size === 0) break;
+        await settle();
+        continue;
+      }
+      // Generated while earlier chunks are being copied.
+      const chunk = await generateChunk(stream, input.hasher, input.length, Math.min(chunkCodes, need));
+      const sorted = dropRepeats(chunk);
+      while (free.length === 0) await settle();
+      const target = free.pop() as BulkTarget;
+      const flight = {
+        expected: chunk.count - chunk.dropped.size,
+        done: (async () => {
+          try {
+            await loadChunk(ctx, target, chunk, sorted);
+          } finally {
+            free.push(target);
+          }
+          for (const i of chunk.dropped) skipped.push(chunk.firstPosition + i);
+          kept += chunk.count - chunk.dropped.size;
+          await write(input.sink.out, printable(chunk));
+          input.onProgress?.(kept, input.count);
+        })(),
+      };
+      inFlight.add(flight);
+      flight.done.then(
+        () => inFlight.delete(flight),
+        () => {}, // a failure stays in the set and is raised by settle()
+      );
     }
-    // Generated while the previous chunk is being copied.
-    const chunk = await generateChunk(stream, input.hasher, input.length, Math.min(chunkCodes, need));
-    const sorted = dropRepeats(chunk);
-    if (inFlight) await inFlight.done; // one COPY at a time
-    const done = (async () => {
-      await loadChunk(ctx, chunk, sorted);
-      for (const i of chunk.dropped) skipped.push(chunk.firstPosition + i);
-      kept += chunk.count - chunk.dropped.size;
-      await write(input.sink.out, printable(chunk));
-      input.onProgress?.(kept, input.count);
-    })();
-    done.catch(() => {}); // awaited on the next turn; this only keeps an early failure from being "unhandled"
-    inFlight = { expected: chunk.count - chunk.dropped.size, done };
+  } catch (error) {
+    // No COPY may still be running when the caller removes the batch's codes.
+    await Promise.allSettled([...inFlight].map((f) => f.done));
+    throw error;
   }
   return { loaded: kept, skipped: skipped.sort((a, b) => a - b).map(String) };
 }
@@ -417,7 +456,7 @@ export async function importCodes(
       dropped: new Set(),
     };
     const sorted = dropRepeats(chunk);
-    await loadChunk(ctx, chunk, sorted);
+    await loadChunk(ctx, ctx.targets[0] as BulkTarget, chunk, sorted);
     outcome.duplicates += chunk.dropped.size;
     text.forEach((code, i) => {
       if (chunk.dropped.has(i)) return;

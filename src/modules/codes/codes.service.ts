@@ -15,10 +15,11 @@ import {
 } from './codes.alphabet.ts';
 import {
   type BulkTarget,
+  CHUNK_CODES,
   generateCodes,
   type ImportOutcome,
   importCodes,
-  openBulkTarget,
+  openBulkTargets,
   replayCodes,
 } from './codes.bulk.ts';
 import { CodeHasher } from './codes.hash.ts';
@@ -282,12 +283,12 @@ export async function requireBatch(db: Db, workspaceId: string, id: string) {
   return row;
 }
 
-async function withTarget<T>(deps: CodesDeps, work: (target: BulkTarget) => Promise<T>): Promise<T> {
-  const target = await openBulkTarget(deps.database);
+async function withTargets<T>(deps: CodesDeps, count: number, work: (targets: BulkTarget[]) => Promise<T>): Promise<T> {
+  const targets = await openBulkTargets(deps.database, count);
   try {
-    return await work(target);
+    return await work(targets);
   } finally {
-    await target.close();
+    await Promise.all(targets.map((t) => t.close()));
   }
 }
 
@@ -323,9 +324,10 @@ export async function generateClaimed(
   const workspaceId = batch.workspace_id;
   const keys = await deps.keys.of(deps.db, workspaceId);
   try {
-    const result = await withTarget(deps, (target) =>
+    // Two connections for batches of more than one chunk: index maintenance on two cores.
+    const result = await withTargets(deps, batch.size > CHUNK_CODES ? 2 : 1, (targets) =>
       generateCodes(
-        { target, database: deps.database, workspaceId, batchId: batch.id },
+        { targets, database: deps.database, workspaceId, batchId: batch.id },
         {
           seed: keys.unseal(batch.sealed_seed as string),
           length: batch.length as number,
@@ -424,9 +426,9 @@ export async function importBatch(
     createdBy,
   });
   try {
-    const outcome = await withTarget(deps, (target) =>
+    const outcome = await withTargets(deps, 1, (targets) =>
       importCodes(
-        { target, database: deps.database, workspaceId, batchId: id },
+        { targets, database: deps.database, workspaceId, batchId: id },
         { source: source as import('node:stream').Readable, hasher: keys.hasher, onProgress },
       ),
     );

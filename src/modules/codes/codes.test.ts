@@ -4,6 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { createTestApp, newWorkspace, type TestApp } from '../../testing.ts';
 import { checkCharacter, isWellFormed, normalizeCode } from './codes.alphabet.ts';
+import { generateCodes, openBulkTargets, replayCodes } from './codes.bulk.ts';
+import { CodeHasher } from './codes.hash.ts';
 
 let app: TestApp;
 before(async () => {
@@ -367,24 +369,79 @@ describe('codes: registration', () => {
   });
 });
 
+/** Collects what a generation or export writes, as lines. */
+function lines() {
+  const seen: string[] = [];
+  let pending = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      const parts = (pending + chunk.toString('latin1')).split('\n');
+      pending = parts.pop() ?? '';
+      for (const line of parts) if (line && line !== 'code') seen.push(line);
+      done();
+    },
+  });
+  return { sink, seen };
+}
+
+describe('codes: generation under collisions', () => {
+  it('replaces repeats and taken hashes, on two connections at once, and the re-export replays exactly the stored codes', async () => {
+    // Codes of 3 characters: 961 possible, so a batch of 600 in chunks of 100 repeats itself and collides with the
+    // codes already stored by the first batch all the time.
+    const { promotion, ws } = await setup();
+    const p = await promotion();
+    const hasher = new CodeHasher(Buffer.alloc(32, 7));
+    const targets = await openBulkTargets(app.database, 2);
+    try {
+      const stored: string[] = [];
+      for (const [i, count] of [300, 600].entries()) {
+        const batchId = crypto.randomUUID();
+        await sql`insert into code_batches (id, workspace_id, promotion_id, source, size, length, status)
+          values (${batchId}, ${ws.workspaceId}, ${p.id}, 'generated', ${count}, 3, 'generating')`.execute(
+          app.database.db,
+        );
+        const seed = Buffer.alloc(32, i + 1);
+        const out = lines();
+        const result = await generateCodes(
+          { targets, database: app.database, workspaceId: ws.workspaceId, batchId },
+          { seed, length: 3, count, hasher, sink: { out: out.sink, format: 'csv' }, chunkCodes: 100 },
+        );
+        assert.equal(result.loaded, count);
+        assert.equal(out.seen.length, count);
+        assert.equal(new Set(out.seen).size, count, 'no code twice in the list');
+        assert.ok(result.skipped.length > 0, 'repeats were replaced');
+        const again = lines();
+        await replayCodes({
+          seed,
+          length: 3,
+          count,
+          skipped: new Set(result.skipped.map(Number)),
+          sink: { out: again.sink, format: 'txt' },
+        });
+        assert.deepEqual(new Set(again.seen), new Set(out.seen), 'the re-export is the same codes');
+        stored.push(...out.seen);
+      }
+      assert.equal(new Set(stored).size, 900, 'no code of the second batch is one of the first');
+      const n = await sql<{
+        n: number;
+      }>`select count(*)::int as n from codes where workspace_id = ${ws.workspaceId}`.execute(app.database.db);
+      assert.equal(n.rows[0]?.n, 900);
+    } finally {
+      await Promise.all(targets.map((t) => t.close()));
+    }
+  });
+});
+
 describe('codes: a million', () => {
   it('generates 1,000,000 codes without a duplicate', { timeout: 600_000 }, async () => {
     const { promotion, ws } = await setup();
     const p = await promotion();
     const created = await app.codes.admin.createBatch(ws.workspaceId, p.id, { count: 1_000_000 }, null);
-    const seen = new Set<string>();
-    let pending = '';
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        const lines = (pending + chunk.toString('latin1')).split('\n');
-        pending = lines.pop() ?? '';
-        for (const line of lines) if (line && line !== 'code') seen.add(line);
-        done();
-      },
-    });
-    const result = await app.codes.admin.generateBatch(ws.workspaceId, created.id, sink, 'csv');
+    const out = lines();
+    const result = await app.codes.admin.generateBatch(ws.workspaceId, created.id, out.sink, 'csv');
     assert.equal(result.loaded, 1_000_000);
-    assert.equal(seen.size, 1_000_000, 'a million distinct clear codes');
+    assert.equal(out.seen.length, 1_000_000);
+    assert.equal(new Set(out.seen).size, 1_000_000, 'a million distinct clear codes');
     const stored = await app.codes.admin.countCodes(ws.workspaceId, created.id);
     assert.deepEqual(stored, { codes: 1_000_000, distinct: 1_000_000 });
   });
