@@ -250,6 +250,7 @@ describe('data-subject export', () => {
       'consents.csv',
       'events.csv',
       'identities.csv',
+      'loyalty.csv',
       'merges.csv',
       'profile.csv',
     ]);
