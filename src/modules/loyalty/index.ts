@@ -6,6 +6,7 @@ import type { Actor } from '../../platform/principal.ts';
 import type { QueueDefinition } from '../../platform/queue.ts';
 import type { EventsModule } from '../events/index.ts';
 import type { ProfilesModule } from '../profiles/index.ts';
+import { tillBatches } from './loyalty.batch.ts';
 import { eventEarning } from './loyalty.events.ts';
 import * as ledgerRepo from './loyalty.ledger.repo.ts';
 import { onMerge } from './loyalty.merge.ts';
@@ -66,6 +67,7 @@ export function createLoyaltyModule(input: {
     sender: input.sender ?? outboxSender,
     programmes: new ProgrammeCache(),
     timelineWritten: () => timeline.nudge(),
+    batches: tillBatches(input.db),
   };
   const earning = eventEarning(deps);
   deps.rulesChanged = () =>

@@ -79,7 +79,44 @@ export async function readMember(
       options.idempotencyKey ?? null,
     ]),
   );
-  const d = r.rows[0]?.state;
+  return memberState(r.rows[0]?.state);
+}
+
+/** A state read as one item of a group (loyalty_member_states). */
+export interface StateItem {
+  ws: string;
+  programme: string;
+  card?: string;
+  qr?: string;
+  member?: string;
+  periods: string[];
+  key?: string;
+}
+
+export function stateItem(
+  workspaceId: string,
+  programmeId: string,
+  key: MemberKey,
+  options: { periods: string[]; idempotencyKey?: string },
+): StateItem {
+  return {
+    ws: workspaceId,
+    programme: programmeId,
+    ...('card' in key ? { card: key.card } : 'qrHash' in key ? { qr: key.qrHash } : { member: key.memberId }),
+    periods: options.periods,
+    ...(options.idempotencyKey ? { key: options.idempotencyKey } : {}),
+  };
+}
+
+/** Reads a group of states in one call. */
+export async function readStates(db: Db, items: StateItem[]): Promise<(MemberState | undefined)[]> {
+  const r = await db.executeQuery<{ s: (StateDocument | null)[] }>(
+    CompiledQuery.raw('select loyalty_member_states($1::jsonb) as s', [JSON.stringify(items)]),
+  );
+  return (r.rows[0]?.s ?? []).map((d) => memberState(d));
+}
+
+function memberState(d: StateDocument | null | undefined): MemberState | undefined {
   if (!d) return undefined;
   return {
     memberId: d.memberId,
@@ -231,19 +268,18 @@ const APPLY_SQL = 'select loyalty_apply($1::uuid, $2::uuid, $3::bigint, $4::json
  * nothing. Raises 40001 when the member changed since `version` was read (plan again), 23505 when the idempotency
  * key was taken meanwhile, LY001 when the verification was used meanwhile.
  */
-export async function applyChanges(
-  db: Db,
-  workspaceId: string,
-  apply: {
-    memberId: string;
-    version: number;
-    request: { key: string; hash: string; status: number; response: unknown; at: Date } | null;
-    verification: { id: string; at: Date } | null;
-    changes: Changes;
-    /** `${memberId}\u0001${wallet}` of the wallets that exist (read with the state). */
-    existingWallets: ReadonlySet<string>;
-  },
-): Promise<void> {
+export interface Apply {
+  memberId: string;
+  version: number;
+  request: { key: string; hash: string; status: number; response: unknown; at: Date } | null;
+  verification: { id: string; at: Date } | null;
+  changes: Changes;
+  /** `${memberId}\u0001${wallet}` of the wallets that exist (read with the state). */
+  existingWallets: ReadonlySet<string>;
+}
+
+/** The change document loyalty_apply reads: only the parts there are. */
+function changeDocument(apply: Apply): Record<string, unknown> {
   const ch = apply.changes;
   const doc: Record<string, unknown> = {};
   if (ch.transactions.length > 0) doc.transactions = ch.transactions;
@@ -260,15 +296,59 @@ export async function applyChanges(
   if (ch.usage.length > 0) doc.usage = ch.usage;
   if (ch.timeline.length > 0) doc.timeline = ch.timeline;
   if (apply.verification) doc.verification = apply.verification;
+  return doc;
+}
+
+/**
+ * Writes a change in one statement (loyalty_apply): the idempotency key with its answer, the member's version
+ * check, the verification used, transactions, entries, lots, wallets, cap counters, the timeline outbox — all or
+ * nothing. Raises 40001 when the member changed since `version` was read (plan again), 23505 when the idempotency
+ * key was taken meanwhile, LY001 when the verification was used meanwhile.
+ */
+export async function applyChanges(db: Db, workspaceId: string, apply: Apply): Promise<void> {
   await db.executeQuery(
     CompiledQuery.raw(APPLY_SQL, [
       workspaceId,
       apply.memberId,
       apply.version,
       apply.request ? JSON.stringify(apply.request) : null,
-      JSON.stringify(doc),
+      JSON.stringify(changeDocument(apply)),
     ]),
   );
+}
+
+/** One change of a group (loyalty_apply_many). */
+export interface ApplyItem {
+  ws: string;
+  member: string;
+  version: number;
+  request?: Apply['request'];
+  change: Record<string, unknown>;
+}
+
+export function applyItem(workspaceId: string, apply: Apply): ApplyItem {
+  return {
+    ws: workspaceId,
+    member: apply.memberId,
+    version: apply.version,
+    ...(apply.request ? { request: apply.request } : {}),
+    change: changeDocument(apply),
+  };
+}
+
+export interface ApplyOutcome {
+  ok: boolean;
+  code?: string;
+  constraint?: string | null;
+  message?: string;
+}
+
+/** Applies a group of changes in one call, each in its own subtransaction; an outcome per change. */
+export async function applyMany(db: Db, items: ApplyItem[]): Promise<ApplyOutcome[]> {
+  const r = await db.executeQuery<{ r: ApplyOutcome[] }>(
+    CompiledQuery.raw('select loyalty_apply_many($1::jsonb) as r', [JSON.stringify(items)]),
+  );
+  return r.rows[0]?.r ?? [];
 }
 
 // ---- reads

@@ -6,6 +6,7 @@ import { newId, randomToken, sha256Hex } from '../../platform/ids.ts';
 import type { Actor } from '../../platform/principal.ts';
 import type { EventsModule } from '../events/index.ts';
 import type { ProfilesModule } from '../profiles/index.ts';
+import type { TillBatches } from './loyalty.batch.ts';
 import { cardNumber, serialOf } from './loyalty.cardnumbers.ts';
 import * as ledgerRepo from './loyalty.ledger.repo.ts';
 import * as repo from './loyalty.repo.ts';
@@ -52,6 +53,8 @@ export interface LoyaltyDeps {
   programmes: ProgrammeCache;
   /** Nudges the timeline drain after a commit that wrote to the outbox (any process may drain it). */
   timelineWritten: () => void;
+  /** Group commit of till changes (absent: each change in its own two statements). */
+  batches?: TillBatches;
   /** Rules changed in this process: the event listener re-reads the names it hears. */
   rulesChanged?: () => Promise<void>;
 }

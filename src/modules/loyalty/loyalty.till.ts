@@ -92,10 +92,10 @@ async function change<T>(
         });
         key = { memberId: m.id };
       }
-      const member = await ledgerRepo.readMember(deps.db, workspaceId, state.row.id, key, {
-        periods: currentPeriods(state.rules, now, state.row.time_zone),
-        idempotencyKey: idempotency?.key,
-      });
+      const read = { periods: currentPeriods(state.rules, now, state.row.time_zone), idempotencyKey: idempotency?.key };
+      const member = deps.batches
+        ? await deps.batches.read(ledgerRepo.stateItem(workspaceId, state.row.id, key, read))
+        : await ledgerRepo.readMember(deps.db, workspaceId, state.row.id, key, read);
       if (!member) {
         if ('memberId' in key) throw notFound('Member', 'MEMBER_NOT_FOUND');
         throw notFound('Card', 'CARD_NOT_FOUND');
@@ -116,22 +116,22 @@ async function change<T>(
       const draft = new LedgerDraft(member, changes, now, recordedBy);
       const ctx: ChangeContext = { db: deps.db, state, member, draft, changes, now, verification: null };
       const result = await plan(ctx);
-      const apply = (db: Db) =>
-        ledgerRepo.applyChanges(db, workspaceId, {
-          memberId: member.memberId,
-          version: member.version,
-          request: idempotency ? { ...idempotency, status: result.status, response: result.body, at: now } : null,
-          verification: ctx.verification,
-          changes,
-          existingWallets: new Set([...member.wallets.keys()].map((w) => `${member.memberId}\u0001${w}`)),
-        });
+      const apply: ledgerRepo.Apply = {
+        memberId: member.memberId,
+        version: member.version,
+        request: idempotency ? { ...idempotency, status: result.status, response: result.body, at: now } : null,
+        verification: ctx.verification,
+        changes,
+        existingWallets: new Set([...member.wallets.keys()].map((w) => `${member.memberId}\u0001${w}`)),
+      };
       const alongside = ctx.alongside;
       if (alongside)
         await deps.db.transaction().execute(async (trx) => {
-          await apply(trx);
+          await ledgerRepo.applyChanges(trx, workspaceId, apply);
           await alongside(trx);
         });
-      else await apply(deps.db);
+      else if (deps.batches) await deps.batches.apply(ledgerRepo.applyItem(workspaceId, apply));
+      else await ledgerRepo.applyChanges(deps.db, workspaceId, apply);
       deps.timelineWritten();
       return { ...result, replayed: false };
     } catch (error) {
