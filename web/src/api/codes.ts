@@ -45,6 +45,9 @@ const codeKeys = {
     ['ws', workspaceId, 'codes', 'summary', minutes, promotionId ?? null] as const,
 };
 
+/** How often the live dashboard asks for fresh counts. */
+export const LIVE_REFRESH_MS = 5_000;
+
 const promotionPath = (id: string) => `/api/v1/codes/promotions/${encodeURIComponent(id)}`;
 const batchPath = (id: string) => `/api/v1/codes/batches/${encodeURIComponent(id)}`;
 
@@ -58,15 +61,20 @@ export function usePromotions() {
 
 /**
  * One promotion with its batches. While a batch is being generated or imported (its codes still arriving), the
- * promotion is read again every two seconds so the counts move on screen.
+ * promotion is read again every two seconds so the counts move on screen; with `live`, every few seconds.
  */
-export function usePromotion(id: string) {
+export function usePromotion(id: string, options: { live?: boolean } = {}) {
   const workspaceId = useCurrentWorkspaceId();
   return useQuery<PromotionDetail, ApiError>({
     queryKey: codeKeys.promotion(workspaceId, id),
     queryFn: () => api<PromotionDetail>(promotionPath(id)),
+    // Also while the live dashboard is shown, so that the budget used moves with the registrations.
     refetchInterval: (query) =>
-      query.state.data?.batches.some((batch) => batch.status === 'generating') ? 2000 : false,
+      query.state.data?.batches.some((batch) => batch.status === 'generating')
+        ? 2000
+        : options.live
+          ? LIVE_REFRESH_MS
+          : false,
   });
 }
 
@@ -180,9 +188,6 @@ export function useAttempts(filters: AttemptFilters, options: { poll?: boolean }
   const items = result.data?.pages.flatMap((page) => page.items) ?? [];
   return { ...result, items };
 }
-
-/** How often the live dashboard asks for fresh counts. */
-export const LIVE_REFRESH_MS = 5_000;
 
 /** Attempts per minute, by channel and the top failing networks, identifiers and devices, polled while shown. */
 export function useAttemptsSummary(minutes: number, promotionId?: string, live = true) {

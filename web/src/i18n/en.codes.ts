@@ -108,7 +108,7 @@ export const enCodes = {
       untitled: 'Untitled batch',
       loadedOf: '{{loaded}} of {{size}}',
       exampleHint: 'What a code of this batch looks like (not a real code)',
-      exportCount: 'Exported {{n}} times',
+      exportCount: 'Downloaded {{n}} times',
       empty: 'No codes in this promotion yet.',
       emptyManage: 'No codes yet: generate a batch to print, or import codes printed elsewhere.',
       actions: 'Batch actions',

@@ -110,7 +110,7 @@ export const ruCodes: Pick<Dictionary, 'codes'> = {
       untitled: 'Партия без названия',
       loadedOf: '{{loaded}} из {{size}}',
       exampleHint: 'Так выглядит код этой партии (это не настоящий код)',
-      exportCount: 'Выгрузок: {{n}}',
+      exportCount: 'Скачиваний: {{n}}',
       empty: 'В этой акции пока нет кодов.',
       emptyManage: 'Кодов пока нет: сгенерируйте партию для печати или импортируйте коды, напечатанные в другом месте.',
       actions: 'Действия с партией',

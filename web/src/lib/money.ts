@@ -1,3 +1,5 @@
+import { useTranslation } from 'react-i18next';
+
 /** Money is held in integer minor units with a currency (ARCHITECTURE §4); people read and type major units. */
 
 /** Digits after the decimal point of a currency (2 for EUR, 0 for JPY), as Intl knows it. */
@@ -37,4 +39,10 @@ export function minorToMajor(minor: number, currency: string): string {
 /** Points in the console's language: "1,250" / "1 250", with a sign when asked (ledger entries). */
 export function formatPoints(points: number, language: string, signed = false): string {
   return new Intl.NumberFormat(language, signed ? { signDisplay: 'exceptZero' } : {}).format(points);
+}
+
+/** The digit-group separator of the console's language, for number inputs: "1,000" / "1 000". */
+export function useThousandSeparator(): string {
+  const { i18n } = useTranslation();
+  return i18n.resolvedLanguage === 'ru' ? '\u00a0' : ',';
 }

@@ -99,7 +99,7 @@ export function AttemptsView({ promotionId }: { promotionId?: string }) {
   return (
     <Stack gap="md">
       <Paper withBorder radius="md" p="sm" data-testid="attempt-filters">
-        <SimpleGrid cols={{ base: 1, xs: 2, md: promotionId ? 4 : 5 }} spacing="sm">
+        <SimpleGrid cols={{ base: 2, md: promotionId ? 4 : 5 }} spacing="sm">
           {!promotionId && (
             <Select
               label={t('codes.promotion')}
@@ -253,7 +253,7 @@ function FilterLink({ value, title, onClick }: { value: string; title?: string; 
   const { t } = useTranslation();
   return (
     <UnstyledButton onClick={onClick} title={title ?? t('codes.fraud.filterBy')} data-testid="attempt-filter-link">
-      <Text size="xs" ff="monospace" c="indigo" style={{ wordBreak: 'break-all' }}>
+      <Text size="xs" ff="monospace" c="indigo" style={{ whiteSpace: 'nowrap' }}>
         {value}
       </Text>
     </UnstyledButton>
@@ -311,6 +311,9 @@ function AttemptRow({
               · {codeChannelLabel(attempt.channel, t)}
             </Text>
           </Text>
+          {phone && attempt.net && (
+            <FilterLink value={attempt.net} onClick={() => onFilter('net', attempt.net as string)} />
+          )}
         </Stack>
       </Table.Td>
       {promotionName !== null && (
@@ -330,9 +333,6 @@ function AttemptRow({
                 {t('codes.fraud.openCustomer')}
               </Group>
             </Anchor>
-          )}
-          {phone && attempt.net && (
-            <FilterLink value={attempt.net} onClick={() => onFilter('net', attempt.net as string)} />
           )}
         </Stack>
       </Table.Td>

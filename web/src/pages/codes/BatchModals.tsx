@@ -28,6 +28,7 @@ import {
 } from '../../api/codes.ts';
 import { notifySuccess, ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { estimateBatch } from '../../lib/codes.ts';
+import { useThousandSeparator } from '../../lib/money.ts';
 
 /** "1 in 10,311", or "none" when no live code could be guessed. */
 export function OddsText({ oneIn }: { oneIn: number | null }) {
@@ -61,6 +62,7 @@ export function GenerateBatchModal({ detail, onClose }: { detail: PromotionDetai
   const { t } = useTranslation();
   const number = useNumber();
   const create = useCreateBatch(detail.promotion.id);
+  const separator = useThousandSeparator();
   const download = useDownloadBatch();
   const [count, setCount] = useState<number | string>(10_000);
   const [label, setLabel] = useState('');
@@ -120,7 +122,7 @@ export function GenerateBatchModal({ detail, onClose }: { detail: PromotionDetai
                 min={1}
                 max={50_000_000}
                 allowDecimal={false}
-                thousandSeparator=" "
+                thousandSeparator={separator}
                 error={count !== '' && !validCount ? t('codes.batches.countInvalid') : undefined}
                 data-testid="batch-count"
               />

@@ -31,7 +31,8 @@ import { fieldErrorsOf, notifySuccess, ProblemAlert } from '../../components/Pro
 import { RequirePermission } from '../../components/RequirePermission.tsx';
 import { suggestKey } from '../../lib/codes.ts';
 import { describeTimeZone, isValidTimeZone } from '../../lib/format.ts';
-import { minorToMajor, parseMajor } from '../../lib/money.ts';
+import { minorToMajor, parseMajor, useThousandSeparator } from '../../lib/money.ts';
+import { useIsPhone } from '../../lib/useIsPhone.ts';
 
 type RewardKind = Reward['kind'];
 const REWARD_KINDS: RewardKind[] = ['points', 'draw_entry', 'coupon', 'registration_only'];
@@ -142,6 +143,8 @@ function PromotionForm({ promotion }: { promotion?: Promotion }) {
   const create = useCreatePromotion();
   const update = useUpdatePromotion(promotion?.id ?? '');
   const mutation = promotion ? update : create;
+  const separator = useThousandSeparator();
+  const phone = useIsPhone();
   const serverErrors = fieldErrorsOf(mutation.error);
   const set = (patch: Partial<Draft>) => setDraft((current) => ({ ...current, ...patch }));
   const pageBase = `${window.location.origin}/p/${workspace?.slug ?? '…'}/`;
@@ -250,7 +253,7 @@ function PromotionForm({ promotion }: { promotion?: Promotion }) {
             required={!promotion}
             styles={{
               input: { fontFamily: 'var(--mantine-font-family-monospace)' },
-              description: { wordBreak: 'break-all' },
+              description: { overflowWrap: 'anywhere' },
             }}
             data-testid="promotion-key"
           />
@@ -294,7 +297,7 @@ function PromotionForm({ promotion }: { promotion?: Promotion }) {
             data={REWARD_KINDS.map((kind) => ({ value: kind, label: t(`codes.reward.kinds.${kind}`) }))}
             value={draft.rewardKind}
             onChange={(value) => set({ rewardKind: value as RewardKind })}
-            orientation="horizontal"
+            orientation={phone ? 'vertical' : 'horizontal'}
             fullWidth
             styles={{ label: { whiteSpace: 'normal', lineHeight: 1.2 } }}
             data-testid="promotion-reward-kind"
@@ -403,7 +406,7 @@ function PromotionForm({ promotion }: { promotion?: Promotion }) {
             min={1}
             max={100_000}
             allowDecimal={false}
-            thousandSeparator=" "
+            thousandSeparator={separator}
             maw={420}
           />
         </Section>
@@ -437,6 +440,7 @@ function LimitInput({
   testId: string;
 }) {
   const { t } = useTranslation();
+  const separator = useThousandSeparator();
   return (
     <NumberInput
       label={label}
@@ -448,7 +452,7 @@ function LimitInput({
       min={1}
       max={max}
       allowDecimal={false}
-      thousandSeparator=" "
+      thousandSeparator={separator}
       data-testid={testId}
     />
   );

@@ -47,11 +47,11 @@ export function PromotionPage() {
 
 function PromotionView({ id }: { id: string }) {
   const { t } = useTranslation();
-  const detail = usePromotion(id);
   const [params, setParams] = useSearchParams();
   const tab: Tab = (TABS as readonly string[]).includes(params.get('tab') ?? '')
     ? (params.get('tab') as Tab)
     : 'batches';
+  const detail = usePromotion(id, { live: tab === 'live' });
   if (detail.isPending) return <LoadingBlock />;
   if (detail.isError) return <ProblemAlert error={detail.error} />;
   const { promotion } = detail.data;

@@ -23,7 +23,7 @@ import { newIdempotencyKey, useAdjustPoints, useCardAction, useIssueCard } from 
 import { EmptyTableRow } from '../../components/ListStates.tsx';
 import { notifyProblem, notifySuccess, ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { useCan } from '../../components/RequirePermission.tsx';
-import { formatPoints } from '../../lib/money.ts';
+import { formatPoints, useThousandSeparator } from '../../lib/money.ts';
 import { useIsPhone } from '../../lib/useIsPhone.ts';
 import { useWorkspaceClock } from '../../lib/useWorkspaceClock.ts';
 import { CARD_STATUS_COLOR, formatCardNumber, useLanguage, walletName } from './MemberParts.tsx';
@@ -349,6 +349,7 @@ function AdjustModal({
   const { t } = useTranslation();
   const language = useLanguage();
   const mutation = useAdjustPoints(programme.key);
+  const separator = useThousandSeparator();
   const [direction, setDirection] = useState<'credit' | 'debit'>('credit');
   const [wallet, setWallet] = useState(programme.settings.wallets[0]?.key ?? 'points');
   const [points, setPoints] = useState<number | string>('');
@@ -413,7 +414,7 @@ function AdjustModal({
               max={1_000_000_000}
               allowDecimal={false}
               allowNegative={false}
-              thousandSeparator=" "
+              thousandSeparator={separator}
               data-testid="adjust-points"
             />
             {programme.settings.wallets.length > 1 && (

@@ -21,6 +21,7 @@ import { useCardRanges, useCreateCardRange } from '../../api/loyalty.ts';
 import { EmptyTableRow, LoadingBlock } from '../../components/ListStates.tsx';
 import { notifySuccess, ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { useCan } from '../../components/RequirePermission.tsx';
+import { useThousandSeparator } from '../../lib/money.ts';
 import { useIsPhone } from '../../lib/useIsPhone.ts';
 import { useLanguage } from './MemberParts.tsx';
 
@@ -113,6 +114,7 @@ export function CardRanges({ programme }: { programme: Programme }) {
 function AddRangeModal({ programme, onClose }: { programme: Programme; onClose: () => void }) {
   const { t } = useTranslation();
   const create = useCreateCardRange(programme.key);
+  const separator = useThousandSeparator();
   const [kind, setKind] = useState<'virtual' | 'physical'>('virtual');
   const [prefix, setPrefix] = useState('');
   const [length, setLength] = useState<number | string>(16);
@@ -168,7 +170,7 @@ function AddRangeModal({ programme, onClose }: { programme: Programme; onClose: 
               onChange={setFirstSerial}
               min={0}
               allowDecimal={false}
-              thousandSeparator=" "
+              thousandSeparator={separator}
             />
             <NumberInput
               label={t('loyalty.ranges.last')}
@@ -176,7 +178,7 @@ function AddRangeModal({ programme, onClose }: { programme: Programme; onClose: 
               onChange={setLastSerial}
               min={0}
               allowDecimal={false}
-              thousandSeparator=" "
+              thousandSeparator={separator}
             />
           </SimpleGrid>
           <Text size="xs" c={tried && !parsed.success ? 'red' : 'dimmed'}>
