@@ -90,11 +90,17 @@ export async function sendVerification(deps: LoyaltyDeps, actor: Actor, programm
     throw new DomainError('invalid', 'VERIFICATION_NOT_NEEDED', 'The QR token itself proves the customer is there.');
   const state = await deps.programmes.get(deps.db, workspaceId, programmeKey);
   const member = await memberOf(deps, deps.db, workspaceId, state, customer);
-  const limit = await hitRateLimit(deps.db, deps.clock, `loyalty-otp:${member.id}`, { limit: 3, windowSeconds: 600 });
-  if (!limit.allowed)
-    throw new DomainError('rate_limited', 'RATE_LIMITED', 'Codes were sent too often; try again later.', {
-      retryAfterSeconds: limit.retryAfterSeconds,
-    });
+  // Per customer (no one is flooded with codes) and per key or user (no till sends codes to a whole list).
+  for (const [bucket, rule] of [
+    [`loyalty-otp:${member.id}`, { limit: 3, windowSeconds: 600 }],
+    [`loyalty-otp-sender:${workspaceId}:${actor.principal.actorLabel}`, { limit: 300, windowSeconds: 600 }],
+  ] as const) {
+    const limit = await hitRateLimit(deps.db, deps.clock, bucket, rule);
+    if (!limit.allowed)
+      throw new DomainError('rate_limited', 'RATE_LIMITED', 'Codes were sent too often; try again later.', {
+        retryAfterSeconds: limit.retryAfterSeconds,
+      });
+  }
   const phone = (await deps.profiles.directory.identifiersOf(deps.db, workspaceId, member.profile_id)).find(
     (i) => i.kind === 'phone',
   )?.value;

@@ -185,6 +185,10 @@ describe('loyalty: purchases, returns, reversals', () => {
     assert.equal(reversed.body.refunded, 20);
     assert.equal(reversed.body.clawedBack, 9);
     assert.equal((await balance(profileId)).total, 50);
+    // At most 3 codes per customer in 10 minutes.
+    const again = async () =>
+      (await call('POST', '/api/v1/loyalty/programmes/main/verifications', { customer: { card } })).status;
+    assert.deepEqual([await again(), await again(), await again()], [201, 201, 429]);
   });
 
   it('answers bad input with 4xx and a code, never 500', async () => {
