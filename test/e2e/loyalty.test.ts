@@ -80,6 +80,7 @@ test('loyalty in the console', { timeout: 300_000 }, async (t) => {
     const api: ConsoleApi = await consoleApi(page, url);
     let anna = '';
     let card = '';
+    let lost = '';
 
     await t.test('with no programme, an owner creates one from the Loyalty page', async () => {
       await page.getByTestId('nav-loyalty').click();
@@ -311,10 +312,37 @@ test('loyalty in the console', { timeout: 300_000 }, async (t) => {
       assertNoTrouble(problems);
     });
 
+    await t.test('a lost card is replaced: a new number with the same balance', async () => {
+      await page.getByTestId('till-member-link').click();
+      await page.getByTestId('card-menu').click();
+      await page.getByTestId('card-replace').click();
+      await page.getByTestId('card-action-reason').fill('Lost, new card sent');
+      await page.getByTestId('card-action-submit').click();
+      await page.locator('[data-testid="card-row"][data-status="replaced"]').waitFor();
+      const fresh = page.locator('[data-testid="card-row"][data-status="active"]');
+      await fresh.waitFor();
+      const number = (await fresh.getAttribute('data-number')) ?? '';
+      assert.notEqual(number, card, 'a new number');
+      await page.goto(`${url}/loyalty?card=${number}`);
+      await page.getByTestId('till-customer').waitFor();
+      assert.equal(await page.getByTestId('till-card-status').textContent(), 'Active');
+      assert.deepEqual(await balanceOf(page), { available: 100, pending: 50 }, 'the balance moved with the member');
+      await page.getByTestId('purchase-form').waitFor();
+      lost = card;
+      card = number;
+      assertNoTrouble(problems);
+    });
+
     await t.test('in Russian, on a laptop and a phone', async () => {
       await page.getByTestId('language-ru').click();
-      await page.getByText('Карта заблокирована').first().waitFor();
-      await shoot(page, '61-till-blocked-ru');
+      await page.goto(`${url}/loyalty?card=${lost}`);
+      await page.getByTestId('till-replaced').getByText('Эта карта заменена').waitFor();
+      assert.match(
+        (await page.getByTestId('till-replaced').textContent()) ?? '',
+        new RegExp(card.replace(/(\d{4})(?=\d)/g, '$1 ')),
+        'it names the card that replaced it',
+      );
+      await shoot(page, '61-till-replaced-ru');
       await page.goto(`${url}/loyalty/members/${anna}`);
       await page.getByTestId('member-tier').getByText('Уровень: Gold').waitFor();
       await page.getByTestId('ledger-row').first().waitFor();

@@ -132,6 +132,24 @@ test('promo codes in the console', { timeout: 300_000 }, async (t) => {
       assertNoTrouble(problems);
     });
 
+    await t.test('the promotion is changed in the same form, paused and resumed', async () => {
+      await dismissNotifications(page);
+      await page.getByTestId('promotion-edit').click();
+      assert.equal(await page.getByTestId('promotion-key').isDisabled(), true, 'the key is part of the page address');
+      await page.getByTestId('promotion-per-promotion').fill('10');
+      await page.getByTestId('promotion-submit').click();
+      await page.getByTestId('promotion-facts').getByText('Per person in all: 10').waitFor();
+      await page.getByTestId('promotion-pause').click();
+      await page.locator('[data-testid="promotion-phase"][data-phase="paused"]').waitFor();
+      await page.getByTestId('promotion-pause').click();
+      await page.locator('[data-testid="promotion-phase"][data-phase="running"]').waitFor();
+      const { promotion } = await api.get<{ promotion: { perPersonTotal: number; status: string; budget: number } }>(
+        `/api/v1/codes/promotions/${promotionId}`,
+      );
+      assert.deepEqual([promotion.perPersonTotal, promotion.status, promotion.budget], [10, 'active', 1000]);
+      assertNoTrouble(problems);
+    });
+
     await t.test('a batch: length and odds before and after creating it, then its one download', async () => {
       await dismissNotifications(page);
       await page.getByTestId('batch-generate').click();

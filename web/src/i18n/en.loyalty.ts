@@ -51,6 +51,7 @@ export const enLoyalty = {
       blockedTitle: 'This card is blocked',
       blockedText: 'It can neither earn nor spend points until it is unblocked.',
       replacedText: 'This card was replaced. The customer’s current card:',
+      replacedNoSuccessor: 'This card was replaced; look the customer up by their new card.',
       otherProgramme: 'This card belongs to the programme “{{programme}}”. Choose it above to work with it.',
     },
     purchase: {

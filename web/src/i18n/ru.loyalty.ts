@@ -53,6 +53,7 @@ export const ruLoyalty: Pick<Dictionary, 'loyalty'> = {
       blockedTitle: 'Карта заблокирована',
       blockedText: 'По ней нельзя ни начислять, ни списывать баллы, пока её не разблокируют.',
       replacedText: 'Эта карта заменена. Текущая карта клиента:',
+      replacedNoSuccessor: 'Эта карта заменена; найдите клиента по новой карте.',
       otherProgramme: 'Эта карта относится к программе «{{programme}}». Выберите её вверху, чтобы работать с картой.',
     },
     purchase: {

@@ -65,7 +65,7 @@ export function CardsTable({ cards }: { cards: Card[] }) {
                   {t(`loyalty.cards.kinds.${card.kind}`)}
                   {phone ? ` · ${format(card.issuedAt)}` : ''}
                 </Text>
-                {phone && <CardStatus card={card} />}
+                {phone && <CardStatus card={card} cards={cards} />}
               </Table.Td>
               {!phone && (
                 <Table.Td>
@@ -76,7 +76,7 @@ export function CardsTable({ cards }: { cards: Card[] }) {
               )}
               {!phone && (
                 <Table.Td>
-                  <CardStatus card={card} />
+                  <CardStatus card={card} cards={cards} />
                 </Table.Td>
               )}
               {canOperate && (
@@ -460,8 +460,15 @@ function AdjustModal({
   );
 }
 
-function CardStatus({ card }: { card: Card }) {
+/** `replacedBy` is the id of the card that took over; people know it by its number. */
+export function replacementNumber(card: Card, cards: Card[]): string | null {
+  if (!card.replacedBy) return null;
+  return cards.find((other) => other.id === card.replacedBy || other.number === card.replacedBy)?.number ?? null;
+}
+
+function CardStatus({ card, cards }: { card: Card; cards: Card[] }) {
   const { t } = useTranslation();
+  const replacement = replacementNumber(card, cards);
   return (
     <>
       <Badge variant="light" color={CARD_STATUS_COLOR[card.status]}>
@@ -472,9 +479,9 @@ function CardStatus({ card }: { card: Card }) {
           {card.statusReason}
         </Text>
       )}
-      {card.replacedBy && (
+      {replacement && (
         <Text size="xs" c="dimmed">
-          {t('loyalty.cards.replacedBy', { number: formatCardNumber(card.replacedBy) })}
+          {t('loyalty.cards.replacedBy', { number: formatCardNumber(replacement) })}
         </Text>
       )}
     </>

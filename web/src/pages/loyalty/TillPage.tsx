@@ -8,6 +8,7 @@ import { type CardLookup, useCardLookup } from '../../api/loyalty.ts';
 import { LoadingBlock } from '../../components/ListStates.tsx';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { useCan } from '../../components/RequirePermission.tsx';
+import { replacementNumber } from './CardActions.tsx';
 import { useProgramme } from './LoyaltyLayout.tsx';
 import { TierBadge, useCustomerName } from './MemberPage.tsx';
 import { BalanceCards, CARD_STATUS_COLOR, formatCardNumber } from './MemberParts.tsx';
@@ -92,6 +93,7 @@ function Customer({ programme, found }: { programme: Programme; found: CardLooku
   const { card, member } = found;
   const name = useCustomerName(member.profileId);
   const otherProgramme = card.programme !== programme.key;
+  const replacement = replacementNumber(card, member.cards);
   return (
     <Stack gap="md" data-testid="till-customer" data-profile-id={member.profileId}>
       <Paper withBorder radius="md" p={{ base: 'md', sm: 'lg' }}>
@@ -134,12 +136,18 @@ function Customer({ programme, found }: { programme: Programme; found: CardLooku
           {t('loyalty.till.blockedText')} {card.statusReason ? `(${card.statusReason})` : ''}
         </Alert>
       )}
-      {card.status === 'replaced' && card.replacedBy && (
-        <Alert color="yellow" variant="light" icon={<IconAlertTriangle size={18} />}>
-          {t('loyalty.till.replacedText')}{' '}
-          <Anchor component={Link} to={`/loyalty?card=${card.replacedBy}`} ff="monospace">
-            {formatCardNumber(card.replacedBy)}
-          </Anchor>
+      {card.status === 'replaced' && (
+        <Alert color="yellow" variant="light" icon={<IconAlertTriangle size={18} />} data-testid="till-replaced">
+          {replacement ? (
+            <>
+              {t('loyalty.till.replacedText')}{' '}
+              <Anchor component={Link} to={`/loyalty?card=${replacement}`} ff="monospace">
+                {formatCardNumber(replacement)}
+              </Anchor>
+            </>
+          ) : (
+            t('loyalty.till.replacedNoSuccessor')
+          )}
         </Alert>
       )}
       {otherProgramme ? (
