@@ -84,6 +84,35 @@ describe('loyalty: concurrent spending', () => {
   });
 });
 
+describe('loyalty: concurrent retries of one request', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await createTestApp();
+  });
+  after(async () => app?.close());
+
+  it('20 concurrent sends of one purchase with one key: one transaction, the same answer to all', async () => {
+    const env = await loyaltyWorkspace(app);
+    const { profileId, card } = await env.customer();
+    const body = { customer: { card }, currency: 'RUB', lines: [{ sku: 'TEA', price: 500_000, quantity: 1 }] };
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        env.call('POST', '/api/v1/loyalty/programmes/main/purchases', body, { 'idempotency-key': 'till-7-receipt-42' }),
+      ),
+    );
+    assert.deepEqual(
+      results.map((r) => r.status),
+      results.map(() => 201),
+    );
+    assert.equal(new Set(results.map((r) => r.body.transactionId)).size, 1);
+    assert.equal(results.filter((r) => r.headers['idempotent-replayed'] !== 'true').length, 1);
+    const count = await sql<{ n: number }>`select count(*)::int as n from loyalty_transactions t
+      join loyalty_members m on m.id = t.member_id where m.profile_id = ${profileId}`.execute(app.database.db);
+    assert.equal(count.rows[0]?.n, 1);
+    assert.deepEqual(await checkLedger(app.database.db, profileId), { balance: 50, ledger: 50, lots: 50 });
+  });
+});
+
 describe('loyalty: concurrent spending across two processes', () => {
   const postgres = backendUnderTest() === 'postgres' && Boolean(testDatabaseUrl());
   it(`${BURNS} concurrent payments of the whole balance through two servers: exactly one succeeds`, {

@@ -141,7 +141,8 @@ async function change<T>(
         throw error;
       }
       const e = error as { code?: string; constraint?: string };
-      if (e.code === '23505' && e.constraint === 'loyalty_requests_pkey') continue; // the key's holder committed: replay
+      // The key's holder committed meanwhile: read again, which answers its stored result (or 409).
+      if (e.code === '23505' && e.constraint === 'loyalty_requests_pkey' && attempt < ATTEMPTS) continue;
       if (e.code === 'LY001')
         throw new DomainError('conflict', 'VERIFICATION_USED', 'This code has been used; ask for a new one.');
       if (e.code === '23514')
