@@ -336,6 +336,31 @@ describe('loyalty: rules', () => {
     assert.equal(sim.body.matched, 2);
     assert.equal(sim.body.points, 40);
     assert.equal(sim.body.members, 1);
+
+    // A line rule: the SQL prefilter looks into the lines, the evaluation gives what the till would.
+    await purchase({ customer: { card }, lines: [line('C', 200_000, 2, 'coffee'), line('T', 100_000)] });
+    const lines = await call('POST', '/api/v1/loyalty/programmes/main/rules/simulate', {
+      rule: {
+        name: '3 points per coffee item',
+        trigger: 'purchase',
+        scope: 'line',
+        condition: { field: 'line.category', op: 'eq', value: 'coffee' },
+        formula: { kind: 'fixed', points: 3, perItem: true },
+      },
+    });
+    assert.equal(lines.status, 200, JSON.stringify(lines.body));
+    assert.deepEqual([lines.body.scanned, lines.body.matched, lines.body.points], [1, 1, 6]);
+    const none = await call('POST', '/api/v1/loyalty/programmes/main/rules/simulate', {
+      rule: {
+        name: 'registrations',
+        trigger: 'event',
+        eventName: 'Code Registered',
+        formula: { kind: 'fixed', points: 5 },
+      },
+      from: '2020-01-01T00:00:00Z',
+      to: '2020-02-01T00:00:00Z',
+    });
+    assert.deepEqual([none.status, none.body.scanned, none.body.points], [200, 0, 0]);
   });
 });
 
