@@ -394,13 +394,20 @@ describe('bulk imports', () => {
     const traffic = generateLines(43, 1_500, 150)
       .filter((line) => line.startsWith('{"'))
       .map((line, i) => ({ messageId: `tracked-${i}`, ...(JSON.parse(line) as Record<string, unknown>) }));
-    const batches = Array.from({ length: Math.ceil(traffic.length / 50) }, (_, i) => traffic.slice(i * 50, i * 50 + 50));
+    const batches = Array.from({ length: Math.ceil(traffic.length / 50) }, (_, i) =>
+      traffic.slice(i * 50, i * 50 + 50),
+    );
     const importing = app.events.importFile(busy.workspaceId, { kind: 'events', file, batchSize: 250, resume: false });
     const tracking = (async () => {
       for (const batch of batches) await app.events.ingest(busy.workspaceId, batch);
     })();
     const [imported] = await Promise.all([importing, tracking]);
-    const alone = await app.events.importFile(quiet.workspaceId, { kind: 'events', file, batchSize: 250, resume: false });
+    const alone = await app.events.importFile(quiet.workspaceId, {
+      kind: 'events',
+      file,
+      batchSize: 250,
+      resume: false,
+    });
     for (const batch of batches) await app.events.ingest(quiet.workspaceId, batch);
 
     assert.deepEqual(
