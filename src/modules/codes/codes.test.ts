@@ -311,6 +311,33 @@ describe('codes: registration', () => {
     assert.equal((await register({ code: 'SUMMER0009', phone: phone() })).body.code, 'CODE_NOT_ACCEPTED');
   });
 
+  it("a data subject's export lists their registrations; erasure strips their attempts' addresses and hashes", async () => {
+    const { promotion, batch, register, call } = await setup();
+    const p = await promotion({ perPersonPerDay: 5 });
+    const { codes } = await batch(p.id, 3);
+    const who = phone();
+    assert.equal((await register({ code: codes[0], phone: who, anonymousId: 'device-77' })).status, 200);
+    assert.equal((await register({ code: randomCode(), phone: who })).status, 422);
+    const profileId = (await call('GET', `/api/v1/profiles?identifier=phone:${encodeURIComponent(who)}`)).body.items[0]
+      .id as string;
+    const exported = await call('GET', `/api/v1/profiles/${profileId}/export`);
+    assert.equal(exported.status, 200);
+    const section = exported.body.sections.codes as Json[];
+    assert.ok(section.some((r) => r.record === 'code registration' && r.promotion === p.key));
+    const erased = await call('POST', `/api/v1/profiles/${profileId}/erase`, { reason: 'subject_request' });
+    assert.equal(erased.status, 200, JSON.stringify(erased.body));
+    const left = await sql<{ n: number }>`select count(*)::int as n from code_attempts a
+      join code_promotions p on p.id = a.promotion_id
+      where p.id = ${p.id} and (a.ip is not null or a.identifier_hash is not null or a.device_hash is not null)`.execute(
+      app.database.db,
+    );
+    assert.equal(left.rows[0]?.n, 0, "the person's attempts, accepted and refused, keep no address or hash");
+    const kept = await sql<{
+      n: number;
+    }>`select count(*)::int as n from code_redemptions where promotion_id = ${p.id}`.execute(app.database.db);
+    assert.equal(kept.rows[0]?.n, 1, 'the registration itself is kept (counts must add up)');
+  });
+
   it('registers codes sent by SMS or messenger: CODE … and КОД …', async () => {
     const { promotion, batch, ws } = await setup();
     const p = await promotion();

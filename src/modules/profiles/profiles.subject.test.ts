@@ -219,6 +219,7 @@ describe('data-subject export', () => {
     assert.equal(data.profileId, person);
     assert.deepEqual(Object.keys(data.sections).sort(), [
       'audit',
+      'codes',
       'consents',
       'events',
       'identities',
@@ -247,6 +248,7 @@ describe('data-subject export', () => {
     assert.deepEqual(Object.keys(files).sort(), [
       'README.txt',
       'audit.csv',
+      'codes.csv',
       'consents.csv',
       'events.csv',
       'identities.csv',
@@ -315,6 +317,7 @@ describe('data-subject erasure', () => {
       'events',
       'consents',
       'loyalty',
+      'codes',
     ]);
 
     assert.deepEqual(await findAnywhere(NEEDLES), []);
