@@ -98,7 +98,7 @@ test('hosted code-entry page on a phone', { timeout: 120_000 }, async (t) => {
         await page.getByRole('button').click();
         const message = page.getByTestId('message');
         await message.waitFor();
-        assert.match(await message.innerText(), lang === 'ru' ? /опечатка/ : /typo/);
+        assert.match(String(await message.textContent()), lang === 'ru' ? /опечатка/ : /typo/);
         assert.equal(await message.getAttribute('role'), 'alert');
         assert.equal(await page.locator('#code').getAttribute('aria-invalid'), 'true');
         assert.equal(await page.locator('#code').inputValue(), typoOf(code).toLowerCase(), 'what was typed is kept');
@@ -108,7 +108,7 @@ test('hosted code-entry page on a phone', { timeout: 120_000 }, async (t) => {
         await page.locator('#code').fill(code);
         await page.getByRole('button').click();
         await page.getByTestId('message').waitFor();
-        const accepted = await page.getByTestId('message').innerText();
+        const accepted = String(await page.getByTestId('message').textContent());
         assert.match(accepted, lang === 'ru' ? /Код принят/ : /accepted/);
         assert.match(accepted, /50/);
         assert.equal(await page.getByTestId('message').getAttribute('role'), 'status');
@@ -121,7 +121,7 @@ test('hosted code-entry page on a phone', { timeout: 120_000 }, async (t) => {
         await page.getByRole('button').click();
         await page.getByTestId('message').waitFor();
         assert.match(
-          await page.getByTestId('message').innerText(),
+          String(await page.getByTestId('message').textContent()),
           lang === 'ru' ? /не можем принять/ : /cannot accept/,
         );
         await shoot(page, `codes-4-refused-phone-${lang}`);
