@@ -3,7 +3,10 @@
 // (events.bulk.ts); the CPU it used per row and the machine's load are printed too, since on a shared machine they
 // say how much of the time was the import's own.
 //
-//   node bench/import.ts [--rows 1000000] [--people 50000] [--batch 1000]
+//   node bench/import.ts [--rows 1000000] [--people 50000] [--batch 1000] [--path bulk|ingest]
+//
+// --path ingest measures the one-by-one path (every batch through ingestion, as imports ran before the bulk path)
+// for comparison in the same conditions.
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +15,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { createApp } from '../src/app.ts';
+import { type ImportOptions, importFile } from '../src/modules/events/events.import.ts';
 import { loadConfig } from '../src/platform/config.ts';
 import { benchDatabase } from './support.ts';
 
@@ -20,6 +24,7 @@ const { values } = parseArgs({
     rows: { type: 'string', default: '1000000' },
     people: { type: 'string', default: '50000' },
     batch: { type: 'string', default: '1000' },
+    path: { type: 'string', default: 'bulk' },
   },
 });
 const ROWS = Number(values.rows);
@@ -99,7 +104,7 @@ async function main() {
   const loadBefore = loadavg()[0] as number;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const summary = await app.events.importFile(workspace.id, {
+  const options: ImportOptions = {
     kind: 'events',
     file,
     batchSize: Number(values.batch),
@@ -110,7 +115,11 @@ async function main() {
         process.stderr.write(`  … ${p.rows} rows (${((p.bytes / p.totalBytes) * 100).toFixed(0)}%)\n`);
       }
     },
-  });
+  };
+  const summary =
+    values.path === 'ingest'
+      ? await importFile((messages) => app.events.ingest(workspace.id, messages), options)
+      : await app.events.importFile(workspace.id, options);
   const importRate = summary.accepted / ((performance.now() - t0) / 1000);
   const cpu = process.cpuUsage(cpu0);
   const loadAfter = loadavg()[0] as number;
@@ -125,7 +134,7 @@ async function main() {
     `  baseline  raw COPY of the same rows as stored events into a plain table: ${eventsCopyRate.toFixed(0)} rows/s`,
   );
   console.log(
-    `  rapport   rapport import events (identity resolution, dedup, batches of ${values.batch}): ${importRate.toFixed(0)} rows/s, ${summary.rejected} rejected`,
+    `  rapport   rapport import events (${values.path === 'ingest' ? 'one by one through ingestion' : 'bulk path'}, batches of ${values.batch}): ${importRate.toFixed(0)} rows/s, ${summary.rejected} rejected`,
   );
   console.log(
     `            this process's CPU ${((cpu.user + cpu.system) / ROWS).toFixed(1)} µs a row; load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after (${availableParallelism()} cores: above that, others competed)`,
