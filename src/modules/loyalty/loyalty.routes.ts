@@ -390,6 +390,22 @@ export function loyaltyRoutes(deps: LoyaltyRouteDeps): FastifyPluginAsyncZod {
     );
 
     app.post(
+      '/loyalty/cards/:number/link',
+      {
+        config: { auth: 'loyalty:operate' },
+        schema: {
+          tags: ['loyalty'],
+          summary:
+            'Link a card to a person (a card sold at the till, registered later): its balance and history follow',
+          params: cardParams,
+          body: z.object({ profileId: z.uuid() }).strict(),
+          response: { 200: Card, ...errors },
+        },
+      },
+      async (request) => service.linkCard(deps, actorOf(request), request.params.number, request.body.profileId),
+    );
+
+    app.post(
       '/loyalty/cards/:number/replace',
       {
         config: { auth: 'loyalty:operate' },

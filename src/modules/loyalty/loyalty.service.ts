@@ -549,6 +549,43 @@ export async function replaceCard(
   });
 }
 
+/**
+ * Links a card to a person (a card sold at the till, registered later by its owner): the profiles module ties the
+ * card identifier to the profile, which merges the card's own profile into it — and the merge listener moves the
+ * card's member, balance and history along. A person who holds another card already cannot take this one.
+ */
+export async function linkCard(deps: LoyaltyDeps, actor: Actor, number: string, profileId: string) {
+  const { workspaceId } = actor.principal.scope;
+  const now = deps.clock.now();
+  return deps.db.transaction().execute(async (trx) => {
+    const card = await repo.cardByNumber(trx, workspaceId, number);
+    if (!card) throw notFound('Card', 'CARD_NOT_FOUND');
+    if (card.status !== 'active')
+      throw new DomainError('conflict', 'CARD_NOT_ACTIVE', 'This card is blocked or replaced.');
+    const target = await deps.profiles.directory.liveProfileId(trx, workspaceId, profileId);
+    if (!target) throw notFound('Profile', 'PROFILE_NOT_FOUND');
+    if (card.profile_id !== target) {
+      const anchor = strongest(await deps.profiles.directory.identifiersOf(trx, workspaceId, target));
+      if (!anchor)
+        throw new DomainError('conflict', 'PROFILE_NOT_IDENTIFIED', 'The profile has no identifier to link to.');
+      const resolution = await deps.profiles.resolveObservations(trx, workspaceId, [
+        { ids: [anchor, { kind: 'card', value: card.number }] as never, traits: null, at: now, channel: 'pos' },
+      ]);
+      // The identity graph decides: the card's number must now lead to the person (no merge was refused).
+      const owner = await deps.profiles.directory.ownerOf(trx, workspaceId, 'card', card.number);
+      if ((resolution.rejected[0] ?? []).length > 0 || owner !== target)
+        throw new DomainError(
+          'conflict',
+          'CARD_LINK_CONFLICT',
+          'The person holds another card or another identifier of the same kind; replace their card instead.',
+        );
+      await deps.profiles.applyProjection(trx, workspaceId, resolution.projection);
+      await deps.audit(trx, actor, 'loyalty.card_linked', { kind: 'profile', id: target }, { cardId: card.id });
+    }
+    return cardOut((await repo.cardByNumber(trx, workspaceId, number)) as repo.CardRow);
+  });
+}
+
 /** Sends the card's QR token to the customer's phone again (a new token; the old one stops working). */
 export async function resendQr(deps: LoyaltyDeps, actor: Actor, number: string) {
   const { workspaceId } = actor.principal.scope;

@@ -409,6 +409,32 @@ describe('loyalty: merges, timeline, expiry', () => {
     assert.equal(Number(sums.rows[0]?.sum), 70);
   });
 
+  it('links a card sold at the till to the person who registers it: balance and history follow', async () => {
+    const { customer, purchase, call, writeAuth, balance } = await loyaltyWorkspace(app);
+    const { luhnDigit } = await import('./loyalty.cardnumbers.ts');
+    const number = `700200007777${luhnDigit('700200007777')}`;
+    assert.equal((await call('POST', '/api/v1/loyalty/programmes/main/cards', { number })).status, 201);
+    await purchase({ customer: { card: number }, lines: [line('A', 300_000)] });
+    const identified = await app.server.inject({
+      method: 'POST',
+      url: '/v1/identify',
+      headers: { ...writeAuth, 'content-type': 'application/json' },
+      payload: { userId: 'links-later', traits: { email: 'links@example.test' } },
+    });
+    assert.equal(identified.statusCode, 200);
+    const person = (await call('GET', '/api/v1/profiles?identifier=user_id:links-later')).body.items[0].id;
+    const linked = await call('POST', `/api/v1/loyalty/cards/${number}/link`, { profileId: person });
+    assert.equal(linked.status, 200, JSON.stringify(linked.body));
+    assert.equal(linked.body.profileId, person);
+    assert.equal((await balance(person)).total, 30);
+    assert.equal((await call('GET', `/api/v1/profiles?identifier=card:${number}`)).body.items[0].id, person);
+    // Someone who holds a card already cannot take another one this way.
+    const other = await customer();
+    const refused = await call('POST', `/api/v1/loyalty/cards/${number}/link`, { profileId: other.profileId });
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.code, 'CARD_LINK_CONFLICT');
+  });
+
   it('expires the oldest lots first', async () => {
     const { customer, purchase, balance } = await loyaltyWorkspace(app);
     const { profileId, card } = await customer();
