@@ -20,6 +20,7 @@ import {
   ProgrammeCache,
 } from './loyalty.service.ts';
 import { loyaltyContributor } from './loyalty.subject.ts';
+import { reviewTiers } from './loyalty.tiers.ts';
 import * as till from './loyalty.till.ts';
 import { createTimelineDrain } from './loyalty.timeline.ts';
 
@@ -91,6 +92,13 @@ export function createLoyaltyModule(input: {
     }
   };
 
+  const reviewAllTiers = async () => {
+    let changed = 0;
+    for (const programme of await repo.programmesWithTiers(input.db))
+      changed += (await reviewTiers(deps, programme, input.clock.now(), input.logger)).changed;
+    return changed;
+  };
+
   const jobs: QueueDefinition[] = [
     {
       name: 'loyalty.expire',
@@ -107,6 +115,13 @@ export function createLoyaltyModule(input: {
       schedule: '* * * * *',
       handler: async () => {
         await timeline.drain();
+      },
+    },
+    {
+      name: 'loyalty.tiers',
+      schedule: '17 2 * * *',
+      handler: async () => {
+        await reviewAllTiers();
       },
     },
     {
@@ -134,6 +149,8 @@ export function createLoyaltyModule(input: {
     jobs,
     /** Writes off every lot past its expiry (the hourly job); returns the points expired. */
     expireDue,
+    /** The daily tier review of every programme with tiers (the `loyalty.tiers` job); returns members changed. */
+    reviewTiers: reviewAllTiers,
     /** Hands waiting timeline events to the events module now (tests, shutdown). */
     drainTimeline: () => timeline.drain(),
     /** A purchase from code (the HTTP route's use case), for tools and benchmarks. */

@@ -6,6 +6,7 @@ import { LedgerDraft } from './loyalty.ledger.ts';
 import * as repo from './loyalty.repo.ts';
 import { currentPeriods, type EarnRecord, evaluateEarn, localTime, usageKey } from './loyalty.rules.ts';
 import type { LoyaltyDeps } from './loyalty.service.ts';
+import { tiersSince, upgradeFor } from './loyalty.tiers.ts';
 
 /**
  * Earning on events. The contract with the modules that emit them (documented in README.md):
@@ -90,8 +91,11 @@ async function earnOnEvents(deps: LoyaltyDeps, trx: Db, workspaceId: string, eve
         now,
         wallets: [...state.wallets.keys()],
       });
-      const periods = () => currentPeriods(state.rules, e.occurredAt, state.row.time_zone);
-      let member = await ledgerRepo.readMember(trx, workspaceId, p.id, { memberId: m.id }, { periods: periods() });
+      const read = () => ({
+        periods: currentPeriods(state.rules, e.occurredAt, state.row.time_zone),
+        tiersSince: tiersSince(state, now),
+      });
+      let member = await ledgerRepo.readMember(trx, workspaceId, p.id, { memberId: m.id }, read());
       if (!member) continue;
       if (member.programmeVersion !== state.row.version) {
         state = await deps.programmes.load(trx, workspaceId, p.key);
@@ -100,9 +104,7 @@ async function earnOnEvents(deps: LoyaltyDeps, trx: Db, workspaceId: string, eve
           workspaceId,
           p.id,
           { memberId: m.id },
-          {
-            periods: periods(),
-          },
+          read(),
         )) as ledgerRepo.MemberState;
       }
       const record = eventRecord(e, member.tier, state.row.time_zone);
@@ -129,6 +131,7 @@ async function earnOnEvents(deps: LoyaltyDeps, trx: Db, workspaceId: string, eve
         total += earning.points;
       }
       changes.usage = evaluation.usage.map((u) => ({ ...u, memberId: member.memberId }));
+      changes.tier = upgradeFor(state, member, { spend: 0, points: total }, now);
       const local = localTime(e.occurredAt, state.row.time_zone);
       changes.transactions.push({
         id: txId,

@@ -34,6 +34,9 @@ export interface MemberState {
   usage: { ruleId: string; period: string; points: number; times: number }[];
   /** The stored answer of the idempotency key asked about, when it was used before. */
   request: { hash: string; status: number; response: unknown } | null;
+  tierSince: Date | null;
+  /** What counts for tiers in the window asked about (spent net of returns, points earned); null when not asked. */
+  qualifying: { spend: number; points: number } | null;
 }
 
 export type MemberKey = { card: string } | { qrHash: string } | { memberId: string };
@@ -51,6 +54,8 @@ interface StateDocument {
   lots: [string, string, number, number, string, string, string | null][];
   usage: [string, string, number, number][];
   request: { hash: string; status: number; response: unknown } | null;
+  tierSince: string | null;
+  qualifying: [number, number] | null;
 }
 
 /**
@@ -63,7 +68,7 @@ export async function readMember(
   workspaceId: string,
   programmeId: string,
   key: MemberKey,
-  options: { periods: string[]; idempotencyKey?: string },
+  options: { periods: string[]; idempotencyKey?: string; tiersSince?: Date | null },
 ): Promise<MemberState | undefined> {
   const card = 'card' in key ? key.card : null;
   const qr = 'qrHash' in key ? key.qrHash : null;
@@ -77,6 +82,7 @@ export async function readMember(
       member,
       options.periods,
       options.idempotencyKey ?? null,
+      options.tiersSince?.toISOString() ?? null,
     ]),
   );
   return memberState(r.rows[0]?.state);
@@ -91,13 +97,14 @@ export interface StateItem {
   member?: string;
   periods: string[];
   key?: string;
+  since?: string;
 }
 
 export function stateItem(
   workspaceId: string,
   programmeId: string,
   key: MemberKey,
-  options: { periods: string[]; idempotencyKey?: string },
+  options: { periods: string[]; idempotencyKey?: string; tiersSince?: Date | null },
 ): StateItem {
   return {
     ws: workspaceId,
@@ -105,6 +112,7 @@ export function stateItem(
     ...('card' in key ? { card: key.card } : 'qrHash' in key ? { qr: key.qrHash } : { member: key.memberId }),
     periods: options.periods,
     ...(options.idempotencyKey ? { key: options.idempotencyKey } : {}),
+    ...(options.tiersSince ? { since: options.tiersSince.toISOString() } : {}),
   };
 }
 
@@ -144,11 +152,13 @@ function memberState(d: StateDocument | null | undefined): MemberState | undefin
       times: Number(times),
     })),
     request: d.request,
+    tierSince: d.tierSince ? new Date(d.tierSince) : null,
+    qualifying: d.qualifying ? { spend: Number(d.qualifying[0]), points: Number(d.qualifying[1]) } : null,
   };
 }
 
 const STATE_SQL =
-  'select loyalty_member_state($1::uuid, $2::uuid, $3::text, $4::text, $5::uuid, $6::text[], $7::text) as state';
+  'select loyalty_member_state($1::uuid, $2::uuid, $3::text, $4::text, $5::uuid, $6::text[], $7::text, $8::timestamptz) as state';
 
 /** The stored answer of an idempotency key (read after a claim failed: the other holder has committed). */
 export async function storedRequest(trx: Db, workspaceId: string, key: string) {
@@ -243,6 +253,8 @@ export interface Changes {
     occurredAt: Date;
     card: string | null;
   }[];
+  /** A tier the change reaches (upgrades apply with the change). */
+  tier: { key: string; since: Date } | null;
 }
 
 export function emptyChanges(): Changes {
@@ -255,6 +267,7 @@ export function emptyChanges(): Changes {
     walletDeltas: new Map(),
     usage: [],
     timeline: [],
+    tier: null,
   };
 }
 
@@ -296,6 +309,7 @@ function changeDocument(apply: Apply): Record<string, unknown> {
   if (ch.usage.length > 0) doc.usage = ch.usage;
   if (ch.timeline.length > 0) doc.timeline = ch.timeline;
   if (apply.verification) doc.verification = apply.verification;
+  if (ch.tier) doc.tier = ch.tier;
   return doc;
 }
 
@@ -563,6 +577,56 @@ export async function membersWithExpiredLots(db: Db, now: Date, limit: number) {
       order by expires_at limit ${limit}) l
     join loyalty_members m on m.id = l.member_id`.execute(db);
   return r.rows;
+}
+
+/** What counts for tiers since a time: spent net of returns and points earned by purchases and events. */
+export async function qualifyingOf(db: Db, workspaceId: string, memberId: string, since: Date) {
+  const r = await sql<{ spend: number; points: number }>`select
+      coalesce(sum(amount - returned_amount) filter (where kind = 'purchase'), 0)::bigint as spend,
+      coalesce(sum(earned), 0)::bigint as points
+    from loyalty_transactions where member_id = ${memberId} and workspace_id = ${workspaceId}
+      and occurred_at >= ${since.toISOString()} and kind in ('purchase', 'event') and reversed_at is null`.execute(db);
+  return { spend: Number(r.rows[0]?.spend ?? 0), points: Number(r.rows[0]?.points ?? 0) };
+}
+
+export interface TierReviewRow {
+  id: string;
+  workspace_id: string;
+  tier: string | null;
+  tier_since: Date | null;
+  tier_at_risk_since: Date | null;
+  version: number;
+  spend: number;
+  points: number;
+}
+
+/** Members of a programme holding a tier, with what counts in the window, in id order after `after`. */
+export async function membersForTierReview(db: Db, programmeId: string, since: Date, after: string, limit: number) {
+  const r = await sql<TierReviewRow>`select m.id, m.workspace_id, m.tier, m.tier_since, m.tier_at_risk_since, m.version,
+      coalesce(q.spend, 0)::bigint as spend, coalesce(q.points, 0)::bigint as points
+    from loyalty_members m
+    left join lateral (select sum(t.amount - t.returned_amount) filter (where t.kind = 'purchase') as spend,
+        sum(t.earned) as points
+      from loyalty_transactions t where t.member_id = m.id and t.occurred_at >= ${since.toISOString()}
+        and t.kind in ('purchase', 'event') and t.reversed_at is null) q on true
+    where m.programme_id = ${programmeId} and m.status = 'active' and m.tier is not null and m.id > ${after}
+    order by m.id limit ${limit}`.execute(db);
+  return r.rows.map((x) => ({ ...x, version: Number(x.version), spend: Number(x.spend), points: Number(x.points) }));
+}
+
+/** The tier review's decision for one member, only on the version it read (a till change meanwhile wins). */
+export async function setTierReview(
+  db: Db,
+  workspaceId: string,
+  memberId: string,
+  version: number,
+  change: { tier: string | null; since: Date | null; atRiskSince: Date | null },
+) {
+  const r =
+    await sql`update loyalty_members set tier = ${change.tier}, tier_since = ${change.since?.toISOString() ?? null},
+      tier_at_risk_since = ${change.atRiskSince?.toISOString() ?? null}, version = version + 1
+    where workspace_id = ${workspaceId} and id = ${memberId} and version = ${version}`.execute(db);
+  return Number(r.numAffectedRows ?? 0) > 0;
 }
 
 /** Ledger sums per wallet (tests and the consistency check: the balance row must equal it). */

@@ -55,6 +55,13 @@ export async function listProgrammes(db: Db, workspaceId: string): Promise<Progr
   return r.rows;
 }
 
+/** Programmes of every workspace that have tiers (the daily tier review). */
+export async function programmesWithTiers(db: Db): Promise<ProgrammeRow[]> {
+  const r = await sql<ProgrammeRow>`select ${PROGRAMME_COLUMNS} from loyalty_programmes where settings ? 'tiers'
+    order by id`.execute(db);
+  return r.rows;
+}
+
 /** Programmes of a workspace that have active rules for an event name (for the event listener). */
 export async function programmesHearing(db: Db, workspaceId: string, eventNames: string[]): Promise<ProgrammeRow[]> {
   const r = await sql<ProgrammeRow>`select ${PROGRAMME_COLUMNS} from loyalty_programmes p
@@ -218,6 +225,8 @@ export interface MemberRow {
   profile_id: string;
   programme_id: string;
   tier: string | null;
+  tier_since: Date | null;
+  tier_at_risk_since: Date | null;
   joined_at: Date;
 }
 
@@ -245,21 +254,24 @@ export async function memberOfProfile(
   programmeId: string,
   profileId: string,
 ): Promise<MemberRow | undefined> {
-  const r = await sql<MemberRow>`select id, profile_id, programme_id, tier, joined_at from loyalty_members
+  const r =
+    await sql<MemberRow>`select id, profile_id, programme_id, tier, tier_since, tier_at_risk_since, joined_at from loyalty_members
     where workspace_id = ${workspaceId} and programme_id = ${programmeId} and profile_id = ${profileId}
       and status = 'active'`.execute(db);
   return r.rows[0];
 }
 
 export async function memberById(db: Db, workspaceId: string, memberId: string): Promise<MemberRow | undefined> {
-  const r = await sql<MemberRow>`select id, profile_id, programme_id, tier, joined_at from loyalty_members
+  const r =
+    await sql<MemberRow>`select id, profile_id, programme_id, tier, tier_since, tier_at_risk_since, joined_at from loyalty_members
     where workspace_id = ${workspaceId} and id = ${memberId}`.execute(db);
   return r.rows[0];
 }
 
 /** Active members of the given profiles, locked in id order (merges). */
 export async function lockMembersOfProfiles(db: Db, workspaceId: string, profileIds: string[]) {
-  const r = await sql<MemberRow>`select id, profile_id, programme_id, tier, joined_at from loyalty_members
+  const r =
+    await sql<MemberRow>`select id, profile_id, programme_id, tier, tier_since, tier_at_risk_since, joined_at from loyalty_members
     where workspace_id = ${workspaceId} and profile_id = any(${profileIds}::uuid[]) and status = 'active'
     order by id for update`.execute(db);
   return r.rows;

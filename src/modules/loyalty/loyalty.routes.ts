@@ -25,6 +25,7 @@ import {
 } from './loyalty.schemas.ts';
 import * as service from './loyalty.service.ts';
 import { SimulationRequest, SimulationResult, simulateRule } from './loyalty.simulate.ts';
+import { tierProgress } from './loyalty.tiers.ts';
 import { tillRoutes } from './loyalty.till.routes.ts';
 
 export interface LoyaltyRouteDeps extends service.LoyaltyDeps {
@@ -51,16 +52,19 @@ export async function memberView(
   programmeKey: string,
   member: repo.MemberRow,
 ) {
-  const [balances, lots, cards] = await Promise.all([
+  const state = await deps.programmes.get(deps.db, workspaceId, programmeKey);
+  const [balances, lots, cards, progress] = await Promise.all([
     balancesNow(deps, deps.db, workspaceId, member.id),
     ledgerRepo.openLotsOf(deps.db, workspaceId, member.id),
     repo.cardsOfMember(deps.db, workspaceId, member.id),
+    tierProgress(deps, deps.db, workspaceId, state, member),
   ]);
   return {
     id: member.id,
     profileId: member.profile_id,
     programme: programmeKey,
     tier: member.tier,
+    tierProgress: progress,
     joinedAt: member.joined_at.toISOString(),
     balances,
     lots: lots.map((l) => ({

@@ -25,6 +25,34 @@ export const WalletSettings = z.object({
 });
 export type WalletSettings = z.infer<typeof WalletSettings>;
 
+export const TierLevel = z.object({
+  key: z.string().regex(/^[a-z][a-z0-9_]{0,29}$/, 'lower-case letters, digits and _'),
+  name: z.string().min(1).max(100),
+  /** What reaching the level takes over the window: minor units spent, or points earned. */
+  threshold: z.number().int().min(0),
+});
+export type TierLevel = z.infer<typeof TierLevel>;
+
+/**
+ * Status levels: reached by money spent (net of returns) or points earned over a rolling window, at once; lost
+ * only when a member has stayed below the level's threshold for `graceDays`, and never within `windowDays` of
+ * reaching it. Benefits are earn rules with a condition on the `tier` field.
+ */
+export const TierSettings = z.object({
+  metric: z.enum(['spend', 'points']),
+  windowDays: z.number().int().min(1).max(1095).default(365),
+  graceDays: z.number().int().min(0).max(365).default(30),
+  levels: z
+    .array(TierLevel)
+    .min(1)
+    .max(10)
+    .refine((ls) => new Set(ls.map((l) => l.key)).size === ls.length, 'tier keys must differ')
+    .refine((ls) => ls.every((l, i) => i === 0 || l.threshold > (ls[i - 1] as TierLevel).threshold), {
+      message: 'levels go up: each threshold above the one before',
+    }),
+});
+export type TierSettings = z.infer<typeof TierSettings>;
+
 export const ProgrammeSettings = z.object({
   wallets: z
     .array(WalletSettings)
@@ -35,6 +63,7 @@ export const ProgrammeSettings = z.object({
   maxPaymentPercent: z.number().int().min(0).max(100).default(100),
   /** Burning needs proof that the customer is there: a one-time code or the card's QR token. */
   otpTtlSeconds: z.number().int().min(60).max(3600).default(300),
+  tiers: TierSettings.optional(),
 });
 export type ProgrammeSettings = z.infer<typeof ProgrammeSettings>;
 
@@ -279,6 +308,8 @@ export const TransactionResult = z
     notRecovered: z.number(),
     refunded: z.number(),
     balances: z.array(Balance),
+    /** The member's tier after the transaction (an upgrade it earned applies at once). */
+    tier: z.string().nullable(),
   })
   .meta({ id: 'LoyaltyTransactionResult' });
 export type TransactionResult = z.infer<typeof TransactionResult>;
@@ -289,6 +320,18 @@ export const Member = z
     profileId: Id,
     programme: z.string(),
     tier: z.string().nullable(),
+    /** Where the member stands for tiers, when the programme has them. */
+    tierProgress: z
+      .object({
+        metric: z.enum(['spend', 'points']),
+        /** Spent (minor units) or earned (points) in the window so far. */
+        value: z.number(),
+        since: Timestamp,
+        next: TierLevel.nullable(),
+        /** The member has been below their level's threshold since then; the level is lost after the grace period. */
+        atRiskSince: Timestamp.nullable(),
+      })
+      .nullable(),
     joinedAt: Timestamp,
     balances: z.array(Balance),
     lots: z.array(

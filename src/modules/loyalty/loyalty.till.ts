@@ -17,6 +17,7 @@ import type {
   TransactionResult,
 } from './loyalty.schemas.ts';
 import { keyReused, type LoyaltyDeps, type ProgrammeState, requestHash } from './loyalty.service.ts';
+import { tiersSince, upgradeFor } from './loyalty.tiers.ts';
 
 /**
  * Till and e-commerce transactions: purchases (earning by the rules, paying with points), returns and reversals
@@ -92,7 +93,11 @@ async function change<T>(
         });
         key = { memberId: m.id };
       }
-      const read = { periods: currentPeriods(state.rules, now, state.row.time_zone), idempotencyKey: idempotency?.key };
+      const read = {
+        periods: currentPeriods(state.rules, now, state.row.time_zone),
+        idempotencyKey: idempotency?.key,
+        tiersSince: tiersSince(state, now),
+      };
       const member = deps.batches
         ? await deps.batches.read(ledgerRepo.stateItem(workspaceId, state.row.id, key, read))
         : await ledgerRepo.readMember(deps.db, workspaceId, state.row.id, key, read);
@@ -177,6 +182,7 @@ function result(
     notRecovered: parts.notRecovered ?? 0,
     refunded: parts.refunded ?? 0,
     balances: ctx.draft.balancesAfter([...ctx.state.wallets.keys()]),
+    tier: ctx.changes.tier?.key ?? ctx.member.tier,
   };
 }
 
@@ -276,6 +282,7 @@ export async function registerPurchase(
       changes.usage = evaluation.usage.map((u) => ({ ...u, memberId: member.memberId }));
       const local = localTime(occurredAt, state.row.time_zone);
       const total = earned.reduce((s, e) => s + e.points, 0);
+      changes.tier = upgradeFor(state, member, { spend: record.amount, points: total }, ctx.now);
       changes.transactions.push({
         id: txId,
         programmeId: state.row.id,
