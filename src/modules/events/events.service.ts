@@ -129,9 +129,13 @@ async function commitEvents(deps: EventsDeps, workspaceId: string, valid: Pendin
         );
         const rows = valid.map((e, i) => ({ ...e, id: newId(), profileId: resolution.profileIds[i] as string }));
         const listeners = deps.listeners ?? [];
-        const watched = (r: PendingEvent) => r.extensionValues || listeners.some((l) => hears(l, r));
-        const plain = rows.filter((r) => !watched(r));
-        const extended = rows.filter(watched);
+        // Every row of a message id that any row of it makes watched goes the watched way, so that the first row of
+        // a message sent twice in one group is the one stored and heard, whichever of its copies is watched.
+        const watchedIds = new Set(
+          rows.filter((r) => r.extensionValues || listeners.some((l) => hears(l, r))).map((r) => r.messageId),
+        );
+        const plain = rows.filter((r) => !watchedIds.has(r.messageId));
+        const extended = rows.filter((r) => watchedIds.has(r.messageId));
         await repo.insertEvents(trx, workspaceId, plain);
         if (extended.length > 0) {
           // Only messages stored for the first time reach extensions and listeners: a retried batch does nothing twice.

@@ -118,11 +118,19 @@ describe('ingestion', () => {
       properties: { code: 'X' },
     };
     const other = { type: 'track', userId: 'lis-1', event: 'Page Viewed', messageId: 'pv-1' };
+    // The same message id twice in one batch, first as a heard event, then as a plain one: the first is stored
+    // and heard.
+    const heardCopy = { ...code, messageId: 'dup-1' };
+    const plainCopy = { type: 'track', userId: 'lis-1', event: 'Page Viewed', messageId: 'dup-1' };
+    assert.equal((await send('batch', { batch: [heardCopy, plainCopy] })).status, 200);
     assert.equal((await send('batch', { batch: [code, other, code] })).status, 200);
     assert.equal((await send('batch', { batch: [code] })).status, 200);
     assert.deepEqual(
       heard.map((h) => [h.messageId, h.name, h.committed]),
-      [['reg-1', 'Code Registered', true]],
+      [
+        ['dup-1', 'Code Registered', true],
+        ['reg-1', 'Code Registered', true],
+      ],
     );
     const profile = await app.server.inject({
       method: 'GET',
