@@ -271,8 +271,6 @@ export function emptyChanges(): Changes {
   };
 }
 
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
-
 const APPLY_SQL = 'select loyalty_apply($1::uuid, $2::uuid, $3::bigint, $4::jsonb, $5::jsonb)';
 
 /**
