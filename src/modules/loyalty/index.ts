@@ -8,7 +8,6 @@ import type { EventsModule } from '../events/index.ts';
 import type { ProfilesModule } from '../profiles/index.ts';
 import { tillBatches } from './loyalty.batch.ts';
 import { eventEarning } from './loyalty.events.ts';
-import * as ledgerRepo from './loyalty.ledger.repo.ts';
 import { onMerge } from './loyalty.merge.ts';
 import * as repo from './loyalty.repo.ts';
 import { loyaltyRoutes } from './loyalty.routes.ts';
@@ -23,6 +22,7 @@ import { loyaltyContributor } from './loyalty.subject.ts';
 import { reviewTiers } from './loyalty.tiers.ts';
 import * as till from './loyalty.till.ts';
 import { createTimelineDrain } from './loyalty.timeline.ts';
+import * as upkeep from './loyalty.upkeep.repo.ts';
 
 export { CODE_REGISTERED, rewardPointsOf } from './loyalty.events.ts';
 export type { CodeSender } from './loyalty.service.ts';
@@ -83,7 +83,7 @@ export function createLoyaltyModule(input: {
   const expireDue = async () => {
     let total = 0;
     for (;;) {
-      const due = await ledgerRepo.membersWithExpiredLots(input.db, input.clock.now(), 500);
+      const due = await upkeep.membersWithExpiredLots(input.db, input.clock.now(), 500);
       if (due.length === 0) return total;
       for (const m of due) {
         const programme = await repo.programmeById(input.db, m.workspace_id, m.programme_id);
@@ -128,7 +128,7 @@ export function createLoyaltyModule(input: {
       name: 'loyalty.keys',
       schedule: '41 4 * * *',
       handler: async () => {
-        const purged = await ledgerRepo.purgeRequests(
+        const purged = await upkeep.purgeRequests(
           input.db,
           new Date(input.clock.now().getTime() - KEY_RETENTION_DAYS * 86_400_000),
         );

@@ -1,6 +1,6 @@
 import type { Db } from '../../platform/db.ts';
-import * as ledgerRepo from './loyalty.ledger.repo.ts';
 import * as repo from './loyalty.repo.ts';
+import * as upkeep from './loyalty.upkeep.repo.ts';
 
 /**
  * Balances follow merges. Inside the merge's transaction: when only the absorbed profile was a member of a
@@ -22,8 +22,8 @@ export async function onMerge(
       const absorbed = members.find((m) => m.programme_id === programmeId && m.profile_id === absorbedId);
       if (!absorbed) continue;
       if (!survivor) await repo.repointMemberProfile(trx, workspaceId, absorbed.id, survivorId);
-      else await ledgerRepo.foldMember(trx, workspaceId, survivor.id, absorbed.id, now);
+      else await upkeep.foldMember(trx, workspaceId, survivor.id, absorbed.id, now);
     }
-    await ledgerRepo.repointTimeline(trx, workspaceId, survivorId, absorbedId);
+    await upkeep.repointTimeline(trx, workspaceId, survivorId, absorbedId);
   }
 }

@@ -1,9 +1,10 @@
 import type { Db } from '../../platform/db.ts';
 import type { Logger } from '../../platform/logger.ts';
-import * as ledgerRepo from './loyalty.ledger.repo.ts';
+import type * as ledgerRepo from './loyalty.ledger.repo.ts';
 import type * as repo from './loyalty.repo.ts';
 import type { TierLevel, TierSettings } from './loyalty.schemas.ts';
 import type { LoyaltyDeps, ProgrammeState } from './loyalty.service.ts';
+import * as upkeep from './loyalty.upkeep.repo.ts';
 
 /**
  * Tiers (status levels). What counts: money spent net of returns, or points earned by purchases and events, over a
@@ -58,7 +59,7 @@ export async function tierProgress(
   const tiers = state.row.settings.tiers;
   if (!tiers) return null;
   const since = tiersSince(state, deps.clock.now()) as Date;
-  const q = await ledgerRepo.qualifyingOf(db, workspaceId, member.id, since);
+  const q = await upkeep.qualifyingOf(db, workspaceId, member.id, since);
   const value = tiers.metric === 'spend' ? q.spend : q.points;
   const next = tiers.levels[indexOf(tiers, member.tier) + 1] ?? null;
   return {
@@ -83,14 +84,14 @@ export async function reviewTiers(deps: LoyaltyDeps, programme: repo.ProgrammeRo
   let reviewed = 0;
   let changed = 0;
   for (;;) {
-    const rows = await ledgerRepo.membersForTierReview(deps.db, programme.id, since, after, 1000);
+    const rows = await upkeep.membersForTierReview(deps.db, programme.id, since, after, 1000);
     if (rows.length === 0) break;
     for (const m of rows) {
       reviewed++;
       const decision = decide(tiers, m, now);
-      if (decision && (await ledgerRepo.setTierReview(deps.db, m.workspace_id, m.id, m.version, decision))) changed++;
+      if (decision && (await upkeep.setTierReview(deps.db, m.workspace_id, m.id, m.version, decision))) changed++;
     }
-    after = (rows.at(-1) as ledgerRepo.TierReviewRow).id;
+    after = (rows.at(-1) as upkeep.TierReviewRow).id;
   }
   logger?.info({ programme: programme.id, reviewed, changed }, 'loyalty tiers reviewed');
   return { reviewed, changed };
@@ -99,7 +100,7 @@ export async function reviewTiers(deps: LoyaltyDeps, programme: repo.ProgrammeRo
 /** What the review does with one member, or null for nothing. */
 export function decide(
   tiers: TierSettings,
-  m: Pick<ledgerRepo.TierReviewRow, 'tier' | 'tier_since' | 'tier_at_risk_since' | 'spend' | 'points'>,
+  m: Pick<upkeep.TierReviewRow, 'tier' | 'tier_since' | 'tier_at_risk_since' | 'spend' | 'points'>,
   now: Date,
 ): { tier: string | null; since: Date | null; atRiskSince: Date | null } | null {
   const current = indexOf(tiers, m.tier);

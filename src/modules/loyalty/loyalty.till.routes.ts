@@ -6,6 +6,7 @@ import { actorOf, principalOf } from '../../platform/http/auth.ts';
 import { Problem } from '../../platform/http/problem.ts';
 import * as ledgerRepo from './loyalty.ledger.repo.ts';
 import * as proof from './loyalty.proof.ts';
+import * as returns from './loyalty.returns.ts';
 import {
   AdjustmentCreate,
   ProgrammeKey,
@@ -99,7 +100,7 @@ export function tillRoutes(deps: LoyaltyDeps): FastifyPluginAsyncZod {
           proof.idempotencyKey(request.headers['idempotency-key'], request.body.idempotencyKey),
         );
         const { programme, id } = request.params;
-        return answer(reply, await till.registerReturn(deps, actorOf(request), programme, id, request.body, key));
+        return answer(reply, await returns.registerReturn(deps, actorOf(request), programme, id, request.body, key));
       },
     );
 
@@ -120,7 +121,10 @@ export function tillRoutes(deps: LoyaltyDeps): FastifyPluginAsyncZod {
           proof.idempotencyKey(request.headers['idempotency-key'], request.body.idempotencyKey),
         );
         const { programme, id } = request.params;
-        return answer(reply, await till.reverseTransaction(deps, actorOf(request), programme, id, request.body, key));
+        return answer(
+          reply,
+          await returns.reverseTransaction(deps, actorOf(request), programme, id, request.body, key),
+        );
       },
     );
 

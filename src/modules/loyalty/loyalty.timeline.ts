@@ -2,7 +2,7 @@ import type { Db } from '../../platform/db.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { EventsModule } from '../events/index.ts';
 import type { ProfilesModule } from '../profiles/index.ts';
-import * as ledgerRepo from './loyalty.ledger.repo.ts';
+import * as upkeep from './loyalty.upkeep.repo.ts';
 
 /**
  * The profile's timeline gets an event for every till transaction (Loyalty Purchase, Loyalty Return, Loyalty
@@ -38,7 +38,7 @@ export function createTimelineDrain(deps: {
   let again = false;
 
   /** How a message finds the profile: the card it came with, else the profile's strongest identifier. */
-  async function identify(row: Awaited<ReturnType<typeof ledgerRepo.peekTimeline>>[number]) {
+  async function identify(row: Awaited<ReturnType<typeof upkeep.peekTimeline>>[number]) {
     if (row.identifier_kind && row.identifier_value)
       return { context: { traits: { [row.identifier_kind]: row.identifier_value } } };
     const profileId = await deps.profiles.directory.liveProfileId(deps.db, row.workspace_id, row.profile_id);
@@ -54,7 +54,7 @@ export function createTimelineDrain(deps: {
   }
 
   async function once(): Promise<number> {
-    const rows = await ledgerRepo.peekTimeline(deps.db, BATCH);
+    const rows = await upkeep.peekTimeline(deps.db, BATCH);
     if (rows.length === 0) return 0;
     const byWorkspace = new Map<string, unknown[]>();
     for (const row of rows) {
@@ -77,7 +77,7 @@ export function createTimelineDrain(deps: {
       if (result.rejected.length > 0)
         deps.logger?.warn({ rejected: result.rejected.map((r) => r.code) }, 'loyalty timeline events refused');
     }
-    await ledgerRepo.deleteTimeline(
+    await upkeep.deleteTimeline(
       deps.db,
       rows.map((r) => r.id),
     );
