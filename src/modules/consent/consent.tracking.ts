@@ -1,7 +1,6 @@
 import { z } from 'zod';
+import type { CarriedIdentifier, ContextExtension, ExtensionCheck } from '../../platform/context-extension.ts';
 import { DomainError } from '../../platform/errors.ts';
-import type { ContextExtension, ExtensionCheck } from '../events/index.ts';
-import type { Identifier } from '../profiles/index.ts';
 import { ConsentStatement } from './consent.schemas.ts';
 import {
   ADDRESS_KINDS,
@@ -94,7 +93,7 @@ export function trackingExtension(deps: ConsentDeps): ContextExtension<ConsentSt
 }
 
 /** The message's own address for a channel: its e-mail, phone or messenger id. */
-function ownAddress(channel: string, ids: Identifier[]): string | undefined {
+function ownAddress(channel: string, ids: CarriedIdentifier[]): string | undefined {
   for (const kind of ADDRESS_KINDS[channel] ?? []) {
     const found = ids.find((i) => i.kind === kind);
     if (found) return channel === 'messenger' ? `${found.kind}:${found.value}` : found.value;
@@ -108,12 +107,12 @@ async function knownAddress(
   db: Parameters<ConsentDeps['people']['ownerOf']>[0],
   workspaceId: string,
   channel: string,
-  ids: Identifier[],
+  ids: CarriedIdentifier[],
 ): Promise<string | undefined> {
   for (const id of ids) {
     const owner = await deps.people.ownerOf(db, workspaceId, id.kind, id.value);
     if (!owner) continue;
-    return ownAddress(channel, (await deps.people.identifiersOf(db, workspaceId, owner)) as Identifier[]);
+    return ownAddress(channel, await deps.people.identifiersOf(db, workspaceId, owner));
   }
   return undefined;
 }

@@ -1,7 +1,7 @@
+import type { ContextExtension } from '../../platform/context-extension.ts';
 import type { Db } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
 import { CONCURRENT_MERGE, erasedSubjectRejection, type ProfilesModule } from '../profiles/index.ts';
-import type { ContextExtension, ExtensionValue } from './events.extensions.ts';
 import { isRejection, type NormalizedEvent, normalizeMessage } from './events.normalize.ts';
 import * as repo from './events.repo.ts';
 import type { IngestResult } from './events.schemas.ts';
@@ -42,6 +42,12 @@ export interface StoredEventListener {
 function hears(listener: StoredEventListener, event: { type: string; name: string | null }): boolean {
   if (!(listener.types ?? ['track']).includes(event.type)) return false;
   return !listener.names || listener.names.length === 0 || (event.name !== null && listener.names.includes(event.name));
+}
+
+/** What a valid event carries to its commit for the extensions. */
+interface ExtensionValue {
+  extension: ContextExtension;
+  value: unknown;
 }
 
 /** An event on its way to the commit, with the values the extensions parsed from its context. */

@@ -1,11 +1,11 @@
 import { type Clock, systemClock } from '../../platform/clock.ts';
+import type { ContextExtension } from '../../platform/context-extension.ts';
 import type { Database, Db } from '../../platform/db.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { PersonalDataRegistry } from '../../platform/personal-data.ts';
 import type { OrgModule } from '../org/index.ts';
 import type { ProfilesModule } from '../profiles/index.ts';
 import { bulkImport } from './events.bulk.ts';
-import type { ContextExtension } from './events.extensions.ts';
 import { type ImportOptions, importFile, importStream, type StreamImportOptions } from './events.import.ts';
 import * as repo from './events.repo.ts';
 import { ingestionRoutes, timelineRoutes } from './events.routes.ts';
@@ -14,7 +14,6 @@ import { eventsContributor } from './events.subject.ts';
 import { uploadRoutes } from './events.uploads.routes.ts';
 import { type Enqueue, runImport, type UploadDeps, uploadJobs } from './events.uploads.ts';
 
-export type { ContextExtension, ExtensionCheck, ExtensionInput, ExtensionItem } from './events.extensions.ts';
 export type { ImportKind, ImportOptions, ImportProgress, ImportSummary, StreamImportOptions } from './events.import.ts';
 export { formatOf } from './events.import.ts';
 export type { NormalizedEvent } from './events.normalize.ts';

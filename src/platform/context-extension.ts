@@ -1,8 +1,15 @@
-import type { Db } from '../../platform/db.ts';
-import type { Identifier } from '../profiles/index.ts';
-import type { Rejection } from './events.normalize.ts';
+import type { Db } from './db.ts';
+
+/** An identifier a message carries, as the profiles module normalised it (kind and value). */
+export interface CarriedIdentifier {
+  kind: string;
+  value: string;
+}
 
 /**
+ * Declared here, below both, so that the events module (which runs extensions) and the modules that provide them
+ * (consent reads `context.consent`) depend on the platform rather than on each other.
+ *
  * A context extension lets another module act on a part of a tracking message's `context` (the consent module
  * reads `context.consent`). It is asked twice:
  *
@@ -23,7 +30,7 @@ export interface ContextExtension<T = unknown> {
 export interface ExtensionInput {
   value: unknown;
   /** The identifiers the message carries (an e-mail in traits, a phone, a user id …). */
-  ids: Identifier[];
+  ids: CarriedIdentifier[];
   context: Record<string, unknown>;
   occurredAt: Date;
 }
@@ -32,15 +39,9 @@ export interface ExtensionItem<T> {
   value: T;
   profileId: string;
   messageId: string;
-  ids: Identifier[];
+  ids: CarriedIdentifier[];
   context: Record<string, unknown>;
   occurredAt: Date;
 }
 
-/** What a valid event carries to its commit for the extensions. */
-export interface ExtensionValue {
-  extension: ContextExtension;
-  value: unknown;
-}
-
-export type ExtensionCheck<T> = { ok: true; value: T } | ({ ok: false } & Rejection);
+export type ExtensionCheck<T> = { ok: true; value: T } | { ok: false; code: string; message: string };
