@@ -4,6 +4,7 @@ import type { Db } from '../../platform/db.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { PersonalDataRegistry } from '../../platform/personal-data.ts';
 import type { QueueDefinition } from '../../platform/queue.ts';
+import * as auditRepo from './org.audit.repo.ts';
 import { auditContributor, createReadAudit } from './org.audit.ts';
 import { bootstrap, createAuthenticator, resolveWriteKey } from './org.auth.ts';
 import * as repo from './org.repo.ts';
@@ -69,7 +70,7 @@ export function createOrgModule(input: {
           const sessions = await repo.deleteExpiredSessions(input.db, now);
           const days = input.config.auditRetentionDays;
           const audit =
-            days > 0 ? await repo.purgeAuditBefore(input.db, new Date(now.getTime() - days * 86_400_000)) : 0;
+            days > 0 ? await auditRepo.purgeAuditBefore(input.db, new Date(now.getTime() - days * 86_400_000)) : 0;
           input.logger.info({ sessions, audit, auditRetentionDays: days }, 'org maintenance done');
         },
       },

@@ -2,7 +2,7 @@ import type { Db } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
 import type { PersonalDataContributor } from '../../platform/personal-data.ts';
 import type { Actor } from '../../platform/principal.ts';
-import * as repo from './org.repo.ts';
+import * as auditRepo from './org.audit.repo.ts';
 
 /**
  * Audit entries of staff reads of personal data (a profile opened, a timeline, a search's results, an export).
@@ -21,7 +21,7 @@ export interface ReadAudit {
 }
 
 interface Waiting {
-  row: Parameters<typeof repo.insertAudits>[1][number];
+  row: Parameters<typeof auditRepo.insertAudits>[1][number];
   done: (error?: unknown) => void;
 }
 
@@ -37,7 +37,7 @@ export function createReadAudit(db: Db): ReadAudit {
     while (inFlight < LANES && queue.length > 0) {
       const group = queue.splice(0, MAX_ROWS);
       inFlight++;
-      repo
+      auditRepo
         .insertAudits(
           db,
           group.map((w) => w.row),
@@ -104,7 +104,7 @@ export function auditContributor(): PersonalDataContributor {
   return {
     name: 'audit',
     async export(db, workspaceId, _profileId, subject) {
-      const rows = await repo.auditAboutProfiles(db, workspaceId, [...subject.profileIds]);
+      const rows = await auditRepo.auditAboutProfiles(db, workspaceId, [...subject.profileIds]);
       return rows.map((r) => ({
         at: r.at.toISOString(),
         action: r.action,
@@ -116,7 +116,7 @@ export function auditContributor(): PersonalDataContributor {
       }));
     },
     async erase(trx, workspaceId, _profileId, subject) {
-      await repo.reduceAuditDetails(trx, workspaceId, [...subject.profileIds], idsOnly);
+      await auditRepo.reduceAuditDetails(trx, workspaceId, [...subject.profileIds], idsOnly);
     },
   };
 }

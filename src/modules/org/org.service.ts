@@ -7,6 +7,7 @@ import type { Logger } from '../../platform/logger.ts';
 import type { Page, PageQuery } from '../../platform/pagination.ts';
 import type { Actor } from '../../platform/principal.ts';
 import type { Scope } from '../../platform/scope.ts';
+import * as auditRepo from './org.audit.repo.ts';
 import { hashPassword } from './org.passwords.ts';
 import * as repo from './org.repo.ts';
 import type {
@@ -123,7 +124,7 @@ export async function recordAudit(
   details: Record<string, unknown> = {},
 ) {
   const isSystem = 'system' in actor;
-  await repo.insertAudit(db, {
+  await auditRepo.insertAudit(db, {
     id: newId(),
     workspace_id: isSystem ? actor.workspaceId : actor.principal.scope.workspaceId,
     actor_kind: isSystem ? 'system' : actor.principal.kind,
@@ -139,7 +140,7 @@ export async function recordAudit(
 }
 
 export async function listAudit(deps: OrgDeps, scope: Scope, filter: AuditQuery, page: PageQuery) {
-  const rows = await repo.listAudit(
+  const rows = await auditRepo.listAudit(
     deps.db,
     scope,
     {
