@@ -5,6 +5,7 @@ import { actorOf, principalOf } from '../../platform/http/auth.ts';
 import { Problem } from '../../platform/http/problem.ts';
 import { decodeCursor, encodeCursor, PageQuery, pageOf } from '../../platform/pagination.ts';
 import { describeCatalogue } from '../../platform/rules/index.ts';
+import * as cardService from './loyalty.cards.ts';
 import * as ledgerRepo from './loyalty.ledger.repo.ts';
 import { balancesNow, idempotencyKey } from './loyalty.proof.ts';
 import * as repo from './loyalty.repo.ts';
@@ -76,7 +77,7 @@ export async function memberView(
       availableAt: l.available_at.toISOString(),
       expiresAt: l.expires_at?.toISOString() ?? null,
     })),
-    cards: cards.map(service.cardOut),
+    cards: cards.map(cardService.cardOut),
   };
 }
 
@@ -304,7 +305,7 @@ export function loyaltyRoutes(deps: LoyaltyRouteDeps): FastifyPluginAsyncZod {
       },
       async (request, reply) => {
         const key = idempotencyKey(request.headers['idempotency-key'], request.body.idempotencyKey);
-        const issued = await service.issueCard(deps, actorOf(request), request.params.programme, {
+        const issued = await cardService.issueCard(deps, actorOf(request), request.params.programme, {
           ...request.body,
           idempotencyKey: key,
         });
@@ -329,9 +330,12 @@ export function loyaltyRoutes(deps: LoyaltyRouteDeps): FastifyPluginAsyncZod {
       },
       async (request) => {
         const { workspaceId } = principalOf(request).scope;
-        const card = await service.findCard(deps, workspaceId, request.params.number);
+        const card = await cardService.findCard(deps, workspaceId, request.params.number);
         const member = (await repo.memberById(deps.db, workspaceId, card.member_id)) as repo.MemberRow;
-        return { card: service.cardOut(card), member: await memberView(deps, workspaceId, card.programme_key, member) };
+        return {
+          card: cardService.cardOut(card),
+          member: await memberView(deps, workspaceId, card.programme_key, member),
+        };
       },
     );
 
@@ -375,7 +379,7 @@ export function loyaltyRoutes(deps: LoyaltyRouteDeps): FastifyPluginAsyncZod {
           response: { 200: Card, ...errors },
         },
       },
-      async (request) => service.blockCard(deps, actorOf(request), request.params.number, request.body.reason),
+      async (request) => cardService.blockCard(deps, actorOf(request), request.params.number, request.body.reason),
     );
 
     app.post(
@@ -390,7 +394,7 @@ export function loyaltyRoutes(deps: LoyaltyRouteDeps): FastifyPluginAsyncZod {
           response: { 200: Card, ...errors },
         },
       },
-      async (request) => service.unblockCard(deps, actorOf(request), request.params.number),
+      async (request) => cardService.unblockCard(deps, actorOf(request), request.params.number),
     );
 
     app.post(
@@ -406,7 +410,7 @@ export function loyaltyRoutes(deps: LoyaltyRouteDeps): FastifyPluginAsyncZod {
           response: { 200: Card, ...errors },
         },
       },
-      async (request) => service.linkCard(deps, actorOf(request), request.params.number, request.body.profileId),
+      async (request) => cardService.linkCard(deps, actorOf(request), request.params.number, request.body.profileId),
     );
 
     app.post(
@@ -423,7 +427,7 @@ export function loyaltyRoutes(deps: LoyaltyRouteDeps): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        const card = await service.replaceCard(deps, actorOf(request), request.params.number, request.body);
+        const card = await cardService.replaceCard(deps, actorOf(request), request.params.number, request.body);
         reply.code(201);
         return card;
       },
@@ -442,7 +446,7 @@ export function loyaltyRoutes(deps: LoyaltyRouteDeps): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        await service.resendQr(deps, actorOf(request), request.params.number);
+        await cardService.resendQr(deps, actorOf(request), request.params.number);
         return reply.code(204).send(null);
       },
     );
