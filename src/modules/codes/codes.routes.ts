@@ -1,4 +1,5 @@
 import { PassThrough, type Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../platform/db.ts';
@@ -49,6 +50,24 @@ function fileName(batch: repo.BatchRow, format: string) {
 }
 
 /** Management API under /api/v1: promotions, batches, the fraud screen. */
+/** Answers with a clear-code list as a download, written by `write` as it goes; a failure breaks the response off. */
+function streamCodes(
+  reply: FastifyReply,
+  batch: repo.BatchRow,
+  format: ExportFormat,
+  write: (out: PassThrough) => Promise<unknown>,
+) {
+  const out = new PassThrough();
+  write(out).then(
+    () => out.end(),
+    (error: unknown) => out.destroy(error as Error),
+  );
+  return reply
+    .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'text/plain; charset=utf-8')
+    .header('content-disposition', `attachment; filename="${fileName(batch, format)}"`)
+    .send(out as never);
+}
+
 export function codesRoutes(deps: CodesRouteDeps): FastifyPluginAsyncZod {
   return async (app) => {
     const promotionOut = async (workspaceId: string, row: repo.PromotionRow) =>
@@ -278,18 +297,12 @@ export function codesRoutes(deps: CodesRouteDeps): FastifyPluginAsyncZod {
             format: request.query.format,
           },
         );
-        const out = new PassThrough();
-        service.generateClaimed(deps, batch, out, request.query.format).then(
-          () => out.end(),
-          (error: unknown) => {
+        return streamCodes(reply, batch, request.query.format, (out) =>
+          service.generateClaimed(deps, batch, out, request.query.format).catch((error: unknown) => {
             request.log.error({ err: error, batchId: batch.id }, 'code generation failed');
-            out.destroy(error as Error);
-          },
+            throw error;
+          }),
         );
-        return reply
-          .type(request.query.format === 'csv' ? 'text/csv; charset=utf-8' : 'text/plain; charset=utf-8')
-          .header('content-disposition', `attachment; filename="${fileName(batch, request.query.format)}"`)
-          .send(out as never);
       },
     );
 
@@ -325,15 +338,9 @@ export function codesRoutes(deps: CodesRouteDeps): FastifyPluginAsyncZod {
             format: request.query.format,
           },
         );
-        const out = new PassThrough();
-        service.reexportBatch(deps, workspaceId, batch, out, request.query.format).then(
-          () => out.end(),
-          (error: unknown) => out.destroy(error as Error),
+        return streamCodes(reply, batch, request.query.format, (out) =>
+          service.reexportBatch(deps, workspaceId, batch, out, request.query.format),
         );
-        return reply
-          .type(request.query.format === 'csv' ? 'text/csv; charset=utf-8' : 'text/plain; charset=utf-8')
-          .header('content-disposition', `attachment; filename="${fileName(batch, request.query.format)}"`)
-          .send(out as never);
       },
     );
 
