@@ -10,7 +10,7 @@ import {
 import { appendEvents, eventLineTail } from './events.bulk.repo.ts';
 import { isRejection, type NormalizedEvent, normalizeMessage } from './events.normalize.ts';
 import type { IngestResult } from './events.schemas.ts';
-import type { StoredEvent, StoredEventListener } from './events.service.ts';
+import { hears, type StoredEvent, type StoredEventListener } from './events.service.ts';
 
 /**
  * The bulk path of imports. Each batch of rows an import hands over is normalised as ingestion does it, then
@@ -38,12 +38,6 @@ export interface BulkImportDeps {
   handledByIngest: (event: NormalizedEvent) => boolean;
   /** Modules hearing stored events (events.onStored). */
   listeners: readonly StoredEventListener[];
-}
-
-/** Whom a listener hears: as in events.service.ts (track by default; any name when none are listed). */
-function hears(listener: StoredEventListener, event: { type: string; name: string | null }): boolean {
-  if (!(listener.types ?? ['track']).includes(event.type)) return false;
-  return !listener.names || listener.names.length === 0 || (event.name !== null && listener.names.includes(event.name));
 }
 
 const RETRYABLE = new Set(['40P01', '40001', CONCURRENT_MERGE]); // deadlock, serialization failure, moved people

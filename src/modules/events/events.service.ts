@@ -39,7 +39,8 @@ export interface StoredEventListener {
   handle: (trx: Db, workspaceId: string, events: StoredEvent[]) => Promise<void>;
 }
 
-function hears(listener: StoredEventListener, event: { type: string; name: string | null }): boolean {
+/** Whom a listener hears: track events by default; any name when none are listed. */
+export function hears(listener: StoredEventListener, event: { type: string; name: string | null }): boolean {
   if (!(listener.types ?? ['track']).includes(event.type)) return false;
   return !listener.names || listener.names.length === 0 || (event.name !== null && listener.names.includes(event.name));
 }
