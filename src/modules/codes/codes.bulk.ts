@@ -4,9 +4,9 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { codeFromBytes, normalizeCode } from '../../platform/codes/alphabet.ts';
+import type { CodeHasher } from '../../platform/codes/hash.ts';
 import type { Database } from '../../platform/db.ts';
-import { codeFromBytes, normalizeCode } from './codes.alphabet.ts';
-import type { CodeHasher } from './codes.hash.ts';
 import * as repo from './codes.repo.ts';
 import type { ExportFormat } from './codes.schemas.ts';
 

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { createApp } from '../../app.ts';
+import { isWellFormed, normalizeCode } from '../../platform/codes/alphabet.ts';
 import { loadConfig } from '../../platform/config.ts';
-import { isWellFormed, normalizeCode } from './codes.alphabet.ts';
 
 const run = promisify(execFile);
 const BIN = new URL('../../../bin/rapport.js', import.meta.url).pathname;

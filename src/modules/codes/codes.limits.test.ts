@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { checkCharacter } from '../../platform/codes/alphabet.ts';
 import { testDatabaseUrl } from '../../platform/config.ts';
 import { randomToken } from '../../platform/ids.ts';
 import { freePort, processStorage, spawnRapport, waitHealthy } from '../../testing.ts';
-import { checkCharacter } from './codes.alphabet.ts';
 
 // The limits on code entry live in the database: a phone locked out by one server process stays locked out after
 // that process is killed (-9) and started again, and two processes serving the same database count together.

@@ -1,10 +1,10 @@
 import type { Clock } from '../../platform/clock.ts';
+import { isWellFormed, MAX_LENGTH, normalizeCode } from '../../platform/codes/alphabet.ts';
 import type { Db } from '../../platform/db.ts';
 import { DomainError } from '../../platform/errors.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { type CounterReading, countRateLimits, refundRateLimits } from '../../platform/ratelimit.ts';
 import { CONCURRENT_MERGE, type Identifier, normalizeIdentifier } from '../profiles/index.ts';
-import { isWellFormed, MAX_LENGTH, normalizeCode } from './codes.alphabet.ts';
 import {
   allowanceKeys,
   attemptRow,

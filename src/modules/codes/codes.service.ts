@@ -1,10 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import type { Clock } from '../../platform/clock.ts';
-import type { Database, Db } from '../../platform/db.ts';
-import { DomainError, notFound } from '../../platform/errors.ts';
-import { newId } from '../../platform/ids.ts';
-import type { Logger } from '../../platform/logger.ts';
 import {
   ALPHABET,
   checkCharacter,
@@ -12,7 +8,12 @@ import {
   expectedGuesses,
   formatCode,
   promotionMinutes,
-} from './codes.alphabet.ts';
+} from '../../platform/codes/alphabet.ts';
+import { CodeHasher } from '../../platform/codes/hash.ts';
+import type { Database, Db } from '../../platform/db.ts';
+import { DomainError, notFound } from '../../platform/errors.ts';
+import { newId } from '../../platform/ids.ts';
+import type { Logger } from '../../platform/logger.ts';
 import {
   type BulkTarget,
   CHUNK_CODES,
@@ -22,7 +23,6 @@ import {
   openBulkTargets,
   replayCodes,
 } from './codes.bulk.ts';
-import { CodeHasher } from './codes.hash.ts';
 import * as repo from './codes.repo.ts';
 import type {
   Batch,

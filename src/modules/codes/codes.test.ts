@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
+import { checkCharacter, isWellFormed, normalizeCode } from '../../platform/codes/alphabet.ts';
+import { CodeHasher } from '../../platform/codes/hash.ts';
 import { createTestApp, newWorkspace, type TestApp } from '../../testing.ts';
-import { checkCharacter, isWellFormed, normalizeCode } from './codes.alphabet.ts';
 import { generateCodes, openBulkTargets, replayCodes } from './codes.bulk.ts';
-import { CodeHasher } from './codes.hash.ts';
 
 let app: TestApp;
 before(async () => {

@@ -47,7 +47,7 @@ export function attemptReasonLabel(reason: string | null, t: TFunction): string 
   return i18next.exists(key) ? (t(key as never) as string) : reason;
 }
 
-// ---- code length, mirrored from the server's codes.alphabet.ts (the API has no dry run; see createBatch there)
+// ---- code length, mirrored from the server's platform/codes/alphabet.ts (the API has no dry run; see createBatch there)
 
 const RADIX = 31;
 const MIN_LENGTH = 8;

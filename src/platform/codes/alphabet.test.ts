@@ -13,8 +13,8 @@ import {
   MAX_LENGTH,
   MIN_LENGTH,
   normalizeCode,
-} from './codes.alphabet.ts';
-import { CodeHasher, referenceHash } from './codes.hash.ts';
+} from './alphabet.ts';
+import { CodeHasher, referenceHash } from './hash.ts';
 
 const char = fc.constantFrom(...ALPHABET.split(''));
 /** A valid code of 2…MAX_LENGTH characters: a random body and its check character. */
