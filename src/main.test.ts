@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,7 +96,25 @@ describe('rapport serve on the embedded database', () => {
     assert.equal(await bad.exited, 1);
     assert.match(bad.output(), /Invalid configuration:[\s\S]*port/);
   });
+
+  it('refuses several processes on the embedded database, saying why', async () => {
+    const bad = start(['serve', '--processes', '2'], { RAPPORT_DATA_DIR: dataDir, PORT: '0' });
+    assert.equal(await bad.exited, 2);
+    assert.match(bad.output(), /--processes 2 needs PostgreSQL \(DATABASE_URL\)/);
+  });
 });
+
+/** The server processes a `serve --processes` primary has forked. */
+function childrenOf(pid: number): number[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => Number(l.trim()))
+      .filter((n) => n > 0);
+  } catch {
+    return []; // ps exits 1 when there are none
+  }
+}
 
 const baseUrl = testDatabaseUrl();
 describe('scale-out shape on PostgreSQL: an API process and a separate worker', {
@@ -140,6 +158,58 @@ describe('scale-out shape on PostgreSQL: an API process and a separate worker', 
       await admin.end();
       assert.equal(apiCode, 0, api.output());
       assert.equal(workerCode, 0, worker.output());
+    }
+  });
+
+  it('serve --processes 2 shares one port, survives the death of a process and drains on SIGTERM', async () => {
+    const name = `rapport_cli_${randomToken(8).toLowerCase()}`;
+    const admin = new pg.Client({ connectionString: baseUrl });
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+    const dbUrl = new URL(baseUrl as string);
+    dbUrl.pathname = `/${name}`;
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const env = {
+      DATABASE_URL: dbUrl.toString(),
+      PORT: String(port),
+      RAPPORT_ADMIN_EMAIL: 'ops@example.test',
+      RAPPORT_ADMIN_PASSWORD: 'a password from the environment',
+    };
+    const server = start(['serve', '--processes', '2'], env);
+    try {
+      await waitForHealth(url, server, 120_000);
+      const until = Date.now() + 60_000;
+      while (!/in 2 processes/.test(server.output()) && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 200));
+      assert.match(server.output(), /Rapport is running on PostgreSQL in 2 processes\./);
+      const pids = childrenOf(server.child.pid as number);
+      assert.equal(pids.length, 2, 'two server processes');
+      // A session made on one process is honoured by every process (new connections go round-robin).
+      const session = await signIn(url, env.RAPPORT_ADMIN_EMAIL, env.RAPPORT_ADMIN_PASSWORD);
+      assert.equal(session.status, 200);
+      const cookie = (session.headers.get('set-cookie') ?? '').split(';')[0] as string;
+      for (let i = 0; i < 6; i++) {
+        const me = await fetch(`${url}/api/v1/me`, { headers: { cookie, connection: 'close' } });
+        assert.equal(me.status, 200);
+      }
+      // A process that dies is started again; the port keeps answering meanwhile.
+      process.kill(pids[0] as number, 'SIGKILL');
+      const back = Date.now() + 120_000;
+      let now = childrenOf(server.child.pid as number);
+      while ((now.length < 2 || now.includes(pids[0] as number)) && Date.now() < back) {
+        await new Promise((r) => setTimeout(r, 200));
+        now = childrenOf(server.child.pid as number);
+      }
+      assert.equal(now.length, 2, `restarted:\n${server.output()}`);
+      assert.match(server.output(), /server process 1 exited \(SIGKILL\); starting it again/);
+      await waitForHealth(url, server, 120_000);
+    } finally {
+      server.child.kill('SIGTERM');
+      const code = await server.exited;
+      await admin.query(`drop database if exists ${name} with (force)`);
+      await admin.end();
+      assert.equal(code, 0, server.output());
     }
   });
 });

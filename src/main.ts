@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createApp } from './app.ts';
+import { clusterChild, reportListening, runPrimary } from './cluster.ts';
 import { loadConfig } from './platform/config.ts';
 import { openDatabase } from './platform/db.ts';
 import { WEB_DIST } from './platform/http/server.ts';
@@ -12,7 +13,9 @@ const HELP = `rapport — open-source e-CRM
 Usage: rapport <command> [options]
 
 Commands:
-  serve [--no-worker]   HTTP API, console and (unless --no-worker) background workers
+  serve [--no-worker] [--processes N]
+                        HTTP API, console and (unless --no-worker) background workers; N processes share the
+                        port (PostgreSQL only; default RAPPORT_PROCESSES or 1)
   worker                background workers only
   migrate               apply database migrations and exit
   import events|profiles <file> [--workspace <id|slug>] [--format csv|ndjson]
@@ -56,9 +59,33 @@ async function main(argv: string[]) {
 }
 
 async function serve(args: string[]) {
-  const { values } = parseArgs({ args, options: { 'no-worker': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    args,
+    options: { 'no-worker': { type: 'boolean', default: false }, processes: { type: 'string' } },
+  });
+  const child = clusterChild();
+  if (child) return runRoles({ api: true, worker: child.worker }, child.index);
+  const config = loadConfig();
+  const processes = values.processes === undefined ? config.processes : Number(values.processes);
+  if (!Number.isInteger(processes) || processes < 1 || processes > 64) {
+    console.error('--processes must be a whole number from 1 to 64.');
+    process.exitCode = 2;
+    return;
+  }
   await ensureConsoleBuilt();
-  return runRoles({ api: true, worker: !values['no-worker'] });
+  if (processes === 1) return runRoles({ api: true, worker: !values['no-worker'] });
+  return runPrimary(config, { processes, worker: !values['no-worker'] }, async () => {
+    // Migrations and the first-start bootstrap once, before the processes start.
+    const app = await createApp(config, { api: false, worker: false });
+    const { firstStart } = app;
+    const kind = app.database.kind;
+    await app.close();
+    return (address) => printWelcome(publicUrl(config, address), kind, firstStart, processes);
+  });
+}
+
+function publicUrl(config: ReturnType<typeof loadConfig>, address: string) {
+  return config.publicUrl ?? address.replace('://0.0.0.0', '://localhost').replace('://127.0.0.1', '://localhost');
 }
 
 /** `npm install` builds the console; this covers a checkout where that step was skipped. */
@@ -73,12 +100,15 @@ async function ensureConsoleBuilt() {
   }
 }
 
-async function runRoles(roles: { api: boolean; worker: boolean }) {
+/** Runs this process's roles; `clusterIndex` is set in a process forked by `serve --processes`. */
+async function runRoles(roles: { api: boolean; worker: boolean }, clusterIndex?: number) {
   const config = loadConfig();
   const app = await createApp(config, roles);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
+      // In a cluster both the primary and a process-group kill may signal: the primary escalates when it must.
+      if (clusterIndex !== undefined) return;
       app.logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
@@ -92,22 +122,28 @@ async function runRoles(roles: { api: boolean; worker: boolean }) {
       },
     );
   };
-  process.on('SIGINT', () => stop('SIGINT'));
+  // In a cluster the primary turns a terminal's Ctrl-C into one SIGTERM per process (drain, then exit).
+  process.on('SIGINT', () => (clusterIndex === undefined ? stop('SIGINT') : undefined));
   process.on('SIGTERM', () => stop('SIGTERM'));
 
   if (app.server) {
     const address = await app.server.listen({ port: config.port, host: config.host });
-    const url =
-      config.publicUrl ?? address.replace('://0.0.0.0', '://localhost').replace('://127.0.0.1', '://localhost');
-    printWelcome(url, app.database.kind, app.firstStart);
+    if (clusterIndex !== undefined) reportListening(address);
+    else printWelcome(publicUrl(config, address), app.database.kind, app.firstStart);
   } else {
     app.logger.info({ database: app.database.kind }, 'worker started');
   }
 }
 
-function printWelcome(url: string, database: string, first: Awaited<ReturnType<typeof createApp>>['firstStart']) {
+function printWelcome(
+  url: string,
+  database: string,
+  first: Awaited<ReturnType<typeof createApp>>['firstStart'],
+  processes = 1,
+) {
   const lines = [
-    `Rapport is running on ${database === 'pglite' ? 'the embedded database' : 'PostgreSQL'}.`,
+    `Rapport is running on ${database === 'pglite' ? 'the embedded database' : 'PostgreSQL'}` +
+      (processes > 1 ? ` in ${processes} processes.` : '.'),
     `  Console:  ${url}/`,
     `  API docs: ${url}/api/docs`,
   ];

@@ -29,6 +29,8 @@ export const ConfigSchema = z.object({
   /** How long a verified secret key or session is trusted before it is looked up again (revocation delay). */
   authCacheSeconds: z.coerce.number().min(0).max(300).default(5),
   dbPoolSize: z.coerce.number().int().min(1).max(200).default(10),
+  /** How many `serve` processes share the port (node:cluster); more than one needs PostgreSQL. */
+  processes: z.coerce.number().int().min(1).max(64).default(1),
   /** Audit entries older than this many days are deleted each night; 0 keeps them forever (the default). */
   auditRetentionDays: z.coerce
     .number()
@@ -57,6 +59,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     secureCookies: env.RAPPORT_SECURE_COOKIES,
     authCacheSeconds: env.RAPPORT_AUTH_CACHE_SECONDS,
     dbPoolSize: env.RAPPORT_DB_POOL_SIZE,
+    processes: env.RAPPORT_PROCESSES,
     auditRetentionDays: env.RAPPORT_AUDIT_RETENTION_DAYS,
   });
   if (!parsed.success) {
