@@ -4,6 +4,7 @@ import { DEMO_JOB, demoJobHandler, demoRoutes } from './demo.ts';
 import { type CodesModule, createCodesModule } from './modules/codes/index.ts';
 import { type ConsentModule, createConsentModule } from './modules/consent/index.ts';
 import { createEventsModule, type EventsModule } from './modules/events/index.ts';
+import { createFormsModule, type FormsModule } from './modules/forms/index.ts';
 import { createLoyaltyModule, type LoyaltyModule } from './modules/loyalty/index.ts';
 import { type BootstrapOutcome, CSRF_HEADER, createOrgModule, type OrgModule } from './modules/org/index.ts';
 import { createProfilesModule, type ProfilesModule } from './modules/profiles/index.ts';
@@ -41,6 +42,7 @@ export interface App {
   consent: ConsentModule;
   loyalty: LoyaltyModule;
   codes: CodesModule;
+  forms: FormsModule;
   server: FastifyInstance | null;
   firstStart: BootstrapOutcome;
   close(): Promise<void>;
@@ -124,10 +126,25 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
       personalData,
     });
     profiles.onMerge(codes.onMerge);
+    // Forms and surveys (issue 5): submission events reach the timeline through a job, as codes' do.
+    const forms = createFormsModule({
+      db: database.db,
+      clock,
+      logger,
+      publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
+      org,
+      profiles,
+      consent,
+      ingest: (workspaceId, messages) => events.ingest(workspaceId, messages),
+      enqueue: (trx, name, data) => (enqueue as Queue['enqueue'])(trx, name, data),
+      personalData,
+    });
+    profiles.onMerge(forms.onMerge);
 
     const jobs: QueueDefinition[] = [
       { name: DEMO_JOB, handler: demoJobHandler(events) },
       ...codes.jobs,
+      ...forms.jobs,
       ...events.uploads.jobs,
       ...org.jobs,
       ...loyalty.jobs,
@@ -165,9 +182,10 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
             consent.routes,
             loyalty.routes,
             codes.routes,
+            forms.routes,
             demoRoutes({ db: database.db, enqueue: queue.enqueue, audit: org.recordAudit }),
           ],
-          rootRoutes: [events.ingestion, consent.pages, codes.consumer],
+          rootRoutes: [events.ingestion, consent.pages, codes.consumer, forms.consumer],
         })
       : null;
 
@@ -183,6 +201,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
       consent,
       loyalty,
       codes,
+      forms,
       server,
       firstStart,
       close() {

@@ -42,6 +42,10 @@ export const PERMISSIONS = [
   'loyalty:operate',
   /** Programmes, earn rules and their simulation, card ranges, manual adjustments of points. */
   'loyalty:manage',
+  /** Forms and surveys, their submissions (identifiers masked without profiles:read_pii) and results. */
+  'forms:read',
+  /** Build, publish and close forms and surveys. */
+  'forms:manage',
 ] as const;
 export const Permission = z.enum(PERMISSIONS);
 export type Permission = z.infer<typeof Permission>;
@@ -59,9 +63,11 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'codes:manage',
     'loyalty:read',
     'loyalty:manage',
+    'forms:read',
+    'forms:manage',
   ],
   // Analysts and operators see profiles with e-mails, phones and cards masked, and never export or erase them.
-  analyst: ['workspace:read', 'branches:read', 'profiles:read', 'codes:read', 'loyalty:read'],
+  analyst: ['workspace:read', 'branches:read', 'profiles:read', 'codes:read', 'loyalty:read', 'forms:read'],
   // Operators (call centre, tills) register purchases and look cards up; spending points needs the customer's proof.
   operator: ['workspace:read', 'branches:read', 'profiles:read', 'codes:read', 'loyalty:read', 'loyalty:operate'],
   // Everything a branch manager touches is limited to its own branch and the branches below it.
