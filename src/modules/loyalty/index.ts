@@ -9,6 +9,8 @@ import type { ProfilesModule } from '../profiles/index.ts';
 import { tillBatches } from './loyalty.batch.ts';
 import { eventEarning } from './loyalty.events.ts';
 import { onMerge } from './loyalty.merge.ts';
+import { invitePages, referralRoutes } from './loyalty.referrals.routes.ts';
+import { referralListener } from './loyalty.referrals.ts';
 import * as repo from './loyalty.repo.ts';
 import { loyaltyRoutes } from './loyalty.routes.ts';
 import {
@@ -79,6 +81,8 @@ export function createLoyaltyModule(input: {
   }, 10_000);
   refresher.unref();
   input.personalData?.register(loyaltyContributor());
+  // Referrals hear arrivals with invite codes and Loyalty Purchase events (loyalty.referrals.ts).
+  input.events.onStored(referralListener(deps));
 
   const expireDue = async () => {
     let total = 0;
@@ -137,8 +141,17 @@ export function createLoyaltyModule(input: {
     },
   ];
 
+  const mainRoutes = loyaltyRoutes({ ...deps, workspaceTimeZone: input.workspaceTimeZone });
+  const moreRoutes = referralRoutes(deps);
+  const routes: typeof mainRoutes = async (app, options) => {
+    await mainRoutes(app, options);
+    await moreRoutes(app, options);
+  };
+
   return {
-    routes: loyaltyRoutes({ ...deps, workspaceTimeZone: input.workspaceTimeZone }),
+    routes,
+    /** The public invite link /i/:workspace/:code (register at the root, like the codes module's pages). */
+    invitePages: invitePages(deps),
     /** For events.onStored: earning on Code Registered and every event an active rule names. */
     eventListener: earning.listener,
     /** Re-reads which event names rules name (call after start; rule changes in this process call it too). */

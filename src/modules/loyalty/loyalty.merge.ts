@@ -1,4 +1,5 @@
 import type { Db } from '../../platform/db.ts';
+import * as refRepo from './loyalty.referrals.repo.ts';
 import * as repo from './loyalty.repo.ts';
 import * as upkeep from './loyalty.upkeep.repo.ts';
 
@@ -25,5 +26,7 @@ export async function onMerge(
       else await upkeep.foldMember(trx, workspaceId, survivor.id, absorbed.id, now);
     }
     await upkeep.repointTimeline(trx, workspaceId, survivorId, absorbedId);
+    // Referrals follow the survivor; one that now refers a person to themselves is rejected.
+    await refRepo.followMerge(trx, workspaceId, survivorId, absorbedId, now);
   }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ReferralSettings } from './loyalty.referrals.schemas.ts';
 
 /** Public shapes of the loyalty module: programmes, cards, members, transactions, earn rules. The console imports this file. */
 
@@ -64,6 +65,10 @@ export const ProgrammeSettings = z.object({
   /** Burning needs proof that the customer is there: a one-time code or the card's QR token. */
   otpTtlSeconds: z.number().int().min(60).max(3600).default(300),
   tiers: TierSettings.optional(),
+  /** Invite codes and links, and what completes a referral (loyalty.referrals.ts). */
+  referrals: ReferralSettings.optional(),
+  /** A manual adjustment of more than this many units (either sign) waits for a second staff user's approval. */
+  adjustmentApprovalThreshold: z.number().int().min(1).max(1_000_000_000).optional(),
 });
 export type ProgrammeSettings = z.infer<typeof ProgrammeSettings>;
 

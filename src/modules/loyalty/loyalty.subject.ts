@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db.ts';
 import type { PersonalDataContributor } from '../../platform/personal-data.ts';
+import { eraseReferralData, referralDataOf } from './loyalty.referrals.repo.ts';
 
 /**
  * The loyalty module's part of a data subject's export and erasure. Erasure keeps the ledger's amounts and times
@@ -51,6 +52,10 @@ export function loyaltyContributor(): PersonalDataContributor {
           sql<Record<string, unknown>>`select id, channel, address, body, created_at from loyalty_outbox
             where workspace_id = ${workspaceId} and profile_id = any(${ids}::uuid[]) order by created_at`.execute(db),
         )),
+        ...(await referralDataOf(db, workspaceId, ids).then((d) => [
+          ...d.codes.map((r) => ({ record: 'invite code', ...r })),
+          ...d.referrals.map((r) => ({ record: 'referral', ...r })),
+        ])),
       ];
     },
     async personalValues(db, workspaceId, _profileId, subject) {
@@ -80,6 +85,7 @@ export function loyaltyContributor(): PersonalDataContributor {
       await sql`delete from loyalty_verifications where workspace_id = ${workspaceId} and member_id = any(${members}::uuid[])`.execute(
         trx,
       );
+      await eraseReferralData(trx, workspaceId, ids);
     },
   };
 }

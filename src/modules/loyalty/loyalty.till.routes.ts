@@ -4,8 +4,10 @@ import { z } from 'zod';
 import { notFound } from '../../platform/errors.ts';
 import { actorOf, principalOf } from '../../platform/http/auth.ts';
 import { Problem } from '../../platform/http/problem.ts';
+import { holdIfLarge } from './loyalty.approvals.ts';
 import * as ledgerRepo from './loyalty.ledger.repo.ts';
 import * as proof from './loyalty.proof.ts';
+import { AdjustmentRequest } from './loyalty.referrals.schemas.ts';
 import * as returns from './loyalty.returns.ts';
 import {
   AdjustmentCreate,
@@ -205,16 +207,19 @@ export function tillRoutes(deps: LoyaltyDeps): FastifyPluginAsyncZod {
         config: { auth: 'loyalty:manage' },
         schema: {
           tags: ['loyalty'],
-          summary: 'Credit or debit points by hand, with a reason (audited)',
+          summary:
+            'Credit or debit points by hand, with a reason (audited); above the approval threshold: 202, a request',
           params: programmeParams,
           body: AdjustmentCreate,
-          response: written,
+          response: { ...written, 202: AdjustmentRequest },
         },
       },
       async (request, reply) => {
         const key = proof.requireKey(
           proof.idempotencyKey(request.headers['idempotency-key'], request.body.idempotencyKey),
         );
+        const held = await holdIfLarge(deps, actorOf(request), request.params.programme, request.body, key);
+        if (held) return reply.code(202).send(held);
         return answer(reply, await till.adjust(deps, actorOf(request), request.params.programme, request.body, key));
       },
     );
