@@ -107,6 +107,7 @@ export const en = {
     consent: 'Consent',
     promoCodes: 'Promo codes',
     loyalty: 'Loyalty',
+    forms: 'Forms',
     segments: 'Segments',
     campaigns: 'Campaigns',
     messages: 'Messages',

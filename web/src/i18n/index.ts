@@ -1,6 +1,8 @@
 import i18next from 'i18next';
 import { initReactI18next } from 'react-i18next';
+import { enForms } from './en.forms.ts';
 import { en } from './en.ts';
+import { ruForms } from './ru.forms.ts';
 import { ru } from './ru.ts';
 
 export const LANGUAGES = ['en', 'ru'] as const;
@@ -39,7 +41,7 @@ i18next.on('languageChanged', (language) => {
 });
 
 void i18next.use(initReactI18next).init({
-  resources: { en: { translation: en }, ru: { translation: ru } },
+  resources: { en: { translation: en, forms: enForms }, ru: { translation: ru, forms: ruForms } },
   lng: initialLanguage(),
   fallbackLng: 'en',
   supportedLngs: LANGUAGES,

@@ -112,6 +112,7 @@ export const ru: Dictionary = {
     consent: 'Согласия',
     promoCodes: 'Промокоды',
     loyalty: 'Лояльность',
+    forms: 'Формы',
     segments: 'Сегменты',
     campaigns: 'Кампании',
     messages: 'Сообщения',

@@ -9,6 +9,7 @@ import { ConsentOverviewPage } from '../pages/consent/ConsentOverviewPage.tsx';
 import { CustomersPage } from '../pages/customers/CustomersPage.tsx';
 import { ImportPage } from '../pages/customers/ImportPage.tsx';
 import { ProfilePage } from '../pages/customers/ProfilePage.tsx';
+import { FormsRoutes } from '../pages/forms/FormsRoutes.tsx';
 import { LoyaltyLayout } from '../pages/loyalty/LoyaltyLayout.tsx';
 import { MemberPage } from '../pages/loyalty/MemberPage.tsx';
 import { ProgrammeSettingsPage } from '../pages/loyalty/ProgrammeSettingsPage.tsx';
@@ -39,6 +40,7 @@ export function ConsoleRoutes() {
         <Route path="/promo-codes/attempts" element={<FraudPage />} />
         <Route path="/promo-codes/:id" element={<PromotionPage />} />
         <Route path="/promo-codes/:id/edit" element={<PromotionFormPage />} />
+        <Route path="/forms/*" element={<FormsRoutes />} />
         <Route path="/loyalty" element={<LoyaltyLayout />}>
           <Route index element={<TillPage />} />
           <Route path="rules" element={<RulesPage />} />
