@@ -29,7 +29,7 @@ export function rewardPointsOf(properties: Record<string, unknown>): number | un
   return undefined;
 }
 
-function eventRecord(e: StoredEvent, tier: string | null, timeZone: string): EarnRecord {
+function eventRecord(e: StoredEvent, tier: string | null, timeZone: string, clubs: string[] = []): EarnRecord {
   const local = localTime(e.occurredAt, timeZone);
   return {
     trigger: 'event',
@@ -38,6 +38,7 @@ function eventRecord(e: StoredEvent, tier: string | null, timeZone: string): Ear
     channel: e.channel,
     branch: typeof e.properties.branch === 'string' ? e.properties.branch : null,
     tier,
+    clubs,
     weekday: local.weekday,
     hour: local.hour,
     skus: [],
@@ -107,7 +108,7 @@ async function earnOnEvents(deps: LoyaltyDeps, trx: Db, workspaceId: string, eve
           read(),
         )) as ledgerRepo.MemberState;
       }
-      const record = eventRecord(e, member.tier, state.row.time_zone);
+      const record = eventRecord(e, member.tier, state.row.time_zone, member.clubs);
       const usage = new Map(member.usage.map((u) => [usageKey(u.ruleId, u.period), u]));
       const evaluation = evaluateEarn(state.rules, record, usage, state.row.time_zone);
       if (evaluation.earned.length === 0) continue;

@@ -37,6 +37,8 @@ export interface MemberState {
   tierSince: Date | null;
   /** What counts for tiers in the window asked about (spent net of returns, points earned); null when not asked. */
   qualifying: { spend: number; points: number } | null;
+  /** Keys of the active clubs the member belongs to (`member.clubs` in earn rules). */
+  clubs: string[];
 }
 
 export type MemberKey = { card: string } | { qrHash: string } | { memberId: string };
@@ -56,6 +58,7 @@ interface StateDocument {
   request: { hash: string; status: number; response: unknown } | null;
   tierSince: string | null;
   qualifying: [number, number] | null;
+  clubs?: string[];
 }
 
 /**
@@ -154,6 +157,7 @@ function memberState(d: StateDocument | null | undefined): MemberState | undefin
     request: d.request,
     tierSince: d.tierSince ? new Date(d.tierSince) : null,
     qualifying: d.qualifying ? { spend: Number(d.qualifying[0]), points: Number(d.qualifying[1]) } : null,
+    clubs: d.clubs ?? [],
   };
 }
 
@@ -255,6 +259,8 @@ export interface Changes {
   }[];
   /** A tier the change reaches (upgrades apply with the change). */
   tier: { key: string; since: Date } | null;
+  /** A reward redeemed by the change: stock, limit, redemption and coupon (loyalty_apply_reward, loyalty.rewards.ts). */
+  reward?: Record<string, unknown>;
 }
 
 export function emptyChanges(): Changes {
@@ -308,6 +314,7 @@ function changeDocument(apply: Apply): Record<string, unknown> {
   if (ch.timeline.length > 0) doc.timeline = ch.timeline;
   if (apply.verification) doc.verification = apply.verification;
   if (ch.tier) doc.tier = ch.tier;
+  if (ch.reward) doc.reward = ch.reward;
   return doc;
 }
 

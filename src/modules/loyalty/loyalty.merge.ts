@@ -1,4 +1,5 @@
 import type { Db } from '../../platform/db.ts';
+import { moveMemberRewards } from './loyalty.clubs.repo.ts';
 import * as refRepo from './loyalty.referrals.repo.ts';
 import * as repo from './loyalty.repo.ts';
 import * as upkeep from './loyalty.upkeep.repo.ts';
@@ -23,7 +24,11 @@ export async function onMerge(
       const absorbed = members.find((m) => m.programme_id === programmeId && m.profile_id === absorbedId);
       if (!absorbed) continue;
       if (!survivor) await repo.repointMemberProfile(trx, workspaceId, absorbed.id, survivorId);
-      else await upkeep.foldMember(trx, workspaceId, survivor.id, absorbed.id, now);
+      else {
+        await upkeep.foldMember(trx, workspaceId, survivor.id, absorbed.id, now);
+        // Redemptions, coupons and club memberships follow the ledger.
+        await moveMemberRewards(trx, workspaceId, survivor.id, absorbed.id);
+      }
     }
     await upkeep.repointTimeline(trx, workspaceId, survivorId, absorbedId);
     // Referrals follow the survivor; one that now refers a person to themselves is rejected.

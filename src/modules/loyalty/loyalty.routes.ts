@@ -9,6 +9,7 @@ import * as cardService from './loyalty.cards.ts';
 import * as ledgerRepo from './loyalty.ledger.repo.ts';
 import { balancesNow, idempotencyKey } from './loyalty.proof.ts';
 import * as repo from './loyalty.repo.ts';
+import { rewardsRoutes } from './loyalty.rewards.routes.ts';
 import { EARN_FIELDS, Rule, RuleInput } from './loyalty.rules.ts';
 import {
   Balance,
@@ -85,6 +86,7 @@ export async function memberView(
 export function loyaltyRoutes(deps: LoyaltyRouteDeps): FastifyPluginAsyncZod {
   return async (app) => {
     await app.register(tillRoutes(deps));
+    await app.register(rewardsRoutes(deps));
     const stateOf = (workspaceId: string, key: string) => deps.programmes.get(deps.db, workspaceId, key);
 
     app.get(

@@ -29,6 +29,8 @@ export interface EarnRecord {
   channel: string;
   branch: string | null;
   tier: string | null;
+  /** Keys of the member's clubs (at the time of the transaction; the simulation reads today's memberships). */
+  clubs?: string[];
   /** In the programme's time zone: mon … sun, and 0 … 23. */
   weekday: string;
   hour: number;
@@ -68,6 +70,13 @@ export const EARN_FIELDS = defineCatalogue<EarnRecord>({
     get: (r) => r.branch ?? undefined,
   },
   tier: { type: 'string', label: { en: 'Tier', ru: 'Уровень' }, sql: sql`t.tier`, get: (r) => r.tier ?? undefined },
+  'member.clubs': {
+    type: 'tags',
+    label: { en: 'Member’s clubs', ru: 'Клубы участника' },
+    sql: sql`array(select c.key from loyalty_club_members cm join loyalty_clubs c on c.id = cm.club_id
+      where cm.member_id = t.member_id and c.status = 'active')`,
+    get: (r) => r.clubs ?? [],
+  },
   weekday: {
     type: 'string',
     label: { en: 'Day of the week', ru: 'День недели' },
@@ -470,6 +479,7 @@ export function purchaseRecord(input: {
   channel: string;
   branch: string | null;
   tier: string | null;
+  clubs?: string[];
   occurredAt: Date;
   timeZone: string;
 }): EarnRecord {
@@ -492,6 +502,7 @@ export function purchaseRecord(input: {
     channel: input.channel,
     branch: input.branch,
     tier: input.tier,
+    clubs: input.clubs ?? [],
     weekday: local.weekday,
     hour: local.hour,
     skus: [...new Set(lines.map((l) => l.sku))],

@@ -48,6 +48,32 @@ export function loyaltyContributor(): PersonalDataContributor {
             order by id`.execute(db),
         )),
         ...(await rows(
+          'reward redemption',
+          sql<Record<string, unknown>>`select d.id, w.name_en as reward, d.wallet, d.points, d.channel, d.branch,
+              d.cashier, d.redeemed_at
+            from loyalty_redemptions d join loyalty_rewards w on w.id = d.reward_id
+            where d.workspace_id = ${workspaceId} and d.member_id = any(${members}::uuid[]) order by d.redeemed_at`.execute(
+            db,
+          ),
+        )),
+        ...(await rows(
+          'coupon',
+          sql<Record<string, unknown>>`select c.id, c.last4, c.value_minor, c.currency, c.valid_from, c.valid_until,
+              c.created_at, (select max(u.used_at) from loyalty_coupon_uses u where u.coupon_id = c.id
+                and u.reversed_at is null) as used_at
+            from loyalty_coupons c
+            where c.workspace_id = ${workspaceId} and c.member_id = any(${members}::uuid[]) order by c.created_at`.execute(
+            db,
+          ),
+        )),
+        ...(await rows(
+          'club membership',
+          sql<Record<string, unknown>>`select c.key as club, c.name_en as name, cm.joined_at
+            from loyalty_club_members cm join loyalty_clubs c on c.id = cm.club_id
+            where cm.workspace_id = ${workspaceId} and cm.member_id = any(${members}::uuid[])
+            order by cm.joined_at`.execute(db),
+        )),
+        ...(await rows(
           'code message',
           sql<Record<string, unknown>>`select id, channel, address, body, created_at from loyalty_outbox
             where workspace_id = ${workspaceId} and profile_id = any(${ids}::uuid[]) order by created_at`.execute(db),
@@ -75,6 +101,10 @@ export function loyaltyContributor(): PersonalDataContributor {
         where workspace_id = ${workspaceId} and member_id = any(${members}::uuid[])`.execute(trx);
       await sql`update loyalty_transactions set cashier = null, recorded_by = null, external_id = null,
           properties = case when kind = 'event' then properties - 'code' else null end
+        where workspace_id = ${workspaceId} and member_id = any(${members}::uuid[])`.execute(trx);
+      await sql`update loyalty_redemptions set cashier = null, recorded_by = null
+        where workspace_id = ${workspaceId} and member_id = any(${members}::uuid[])`.execute(trx);
+      await sql`delete from loyalty_club_members
         where workspace_id = ${workspaceId} and member_id = any(${members}::uuid[])`.execute(trx);
       await sql`delete from loyalty_outbox where workspace_id = ${workspaceId} and profile_id = any(${ids}::uuid[])`.execute(
         trx,

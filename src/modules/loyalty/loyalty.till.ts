@@ -227,6 +227,7 @@ export async function registerPurchase(
         pointsValue: 0,
         ...fields,
         tier: member.tier,
+        clubs: member.clubs,
         occurredAt,
         timeZone: state.row.time_zone,
       });
@@ -250,6 +251,7 @@ export async function registerPurchase(
               pointsValue,
               ...fields,
               tier: member.tier,
+              clubs: member.clubs,
               occurredAt,
               timeZone: state.row.time_zone,
             })
