@@ -140,6 +140,8 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
       personalData,
     });
     profiles.onMerge(forms.onMerge);
+    // Response codes per medium: any event naming a placement's keyword (forms, call-backs …) is its contact.
+    events.onStored(codes.placementListener);
 
     const jobs: QueueDefinition[] = [
       { name: DEMO_JOB, handler: demoJobHandler(events) },

@@ -30,6 +30,14 @@ export interface RegistrationInput {
   userAgent?: string | null;
   /** A device id other than anonymousId (the hosted page's cookie). */
   device?: string | null;
+  /** The keyword of the placement that brought the person (codes.placements.ts): attributes the registration. */
+  placement?: string;
+}
+
+/** The placement keyword a registration carries, upper-cased, or null when it cannot be one. */
+export function placementKeyOf(input: Pick<RegistrationInput, 'placement'>): string | null {
+  const k = input.placement?.trim().toUpperCase();
+  return k && /^[A-Z0-9]{2,20}$/.test(k) ? k : null;
 }
 
 export type RegistrationOutcome =
@@ -144,6 +152,7 @@ export function attemptRow(p: Prepared): repo.AttemptWrite {
     identifierKind: p.primary?.kind ?? null,
     identifierHash: p.primary?.hash ?? null,
     profileId: p.outcome?.status === 'accepted' ? (p.profileId ?? null) : null,
+    placement: placementKeyOf(p.input),
   };
 }
 
@@ -175,6 +184,7 @@ export function eventOf(r: repo.RedemptionWrite & { p: Prepared }, promo: repo.P
       channel: input.channel,
       reward: promo.reward,
       ...(promo.reward.kind === 'points' ? { rewardPoints: promo.reward.points } : {}),
+      ...(placementKeyOf(input) ? { placement: placementKeyOf(input) } : {}),
     },
   };
 }

@@ -22,6 +22,12 @@ export interface ConsumerDeps {
 
 const CACHE_MS = 5_000;
 
+/** The placement keyword in a page's query (?m=TV1), or null. */
+function placementParam(query: unknown): string | null {
+  const m = (query as Record<string, unknown> | undefined)?.m;
+  return typeof m === 'string' && /^[A-Za-z0-9]{2,20}$/.test(m) ? m.toUpperCase() : null;
+}
+
 /** A small per-process cache of lookups that change rarely (write keys, workspace slugs). */
 function cached<T>(load: (key: string) => Promise<T>) {
   const entries = new Map<string, { value: T; until: number }>();
@@ -121,6 +127,7 @@ export function consumerRoutes(deps: ConsumerDeps): FastifyPluginAsync {
           promotion: body.promotion,
           consents: body.consents,
           channel: 'api',
+          ...(body.placement ? { placement: body.placement } : {}),
           ip: request.ip,
           userAgent: request.headers['user-agent']?.slice(0, 300) ?? null,
         });
@@ -160,10 +167,13 @@ export function consumerRoutes(deps: ConsumerDeps): FastifyPluginAsync {
         found: NonNullable<Awaited<ReturnType<typeof find>>>,
         values: { code?: string; phone?: string; consent?: boolean },
         message?: { ok: boolean; text: string; field?: 'code' | 'phone' },
+        placement?: string | null,
       ) => {
         const t = text(lang);
         const p = found.promotion;
-        const action = `/p/${encodeURIComponent(found.workspace.slug)}/${encodeURIComponent(p.key)}?lang=${lang}`;
+        // The placement that brought the person travels with the form, so that the registration is attributed.
+        const m = placement ? `&m=${encodeURIComponent(placement)}` : '';
+        const action = `/p/${encodeURIComponent(found.workspace.slug)}/${encodeURIComponent(p.key)}?lang=${lang}${m}`;
         const other = lang === 'en' ? 'ru' : 'en';
         const day = (local: string) =>
           new Date(`${local.slice(0, 10)}T12:00:00Z`).toLocaleDateString(lang === 'ru' ? 'ru-RU' : 'en-GB', {
@@ -188,7 +198,7 @@ export function consumerRoutes(deps: ConsumerDeps): FastifyPluginAsync {
 <input type="tel" id="phone" name="phone" required autocomplete="tel" inputmode="tel" maxlength="30" aria-describedby="phone-hint" value="${escapeHtml(values.phone ?? '')}"${invalid('phone')}>
 <label class="check"><input type="checkbox" name="consent" value="1"${values.consent ? ' checked' : ''}> ${escapeHtml(t.consent)}</label>
 <button type="submit">${t.submit}</button></form></div>
-<p class="small"><a href="/p/${encodeURIComponent(found.workspace.slug)}/${encodeURIComponent(p.key)}?lang=${other}" lang="${other}">${t.language}</a></p>`,
+<p class="small"><a href="/p/${encodeURIComponent(found.workspace.slug)}/${encodeURIComponent(p.key)}?lang=${other}${m}" lang="${other}">${t.language}</a></p>`,
         );
       };
 
@@ -228,7 +238,10 @@ export function consumerRoutes(deps: ConsumerDeps): FastifyPluginAsync {
           const found = await find(request.params);
           if (!found) return notFound(reply, lang);
           deviceOf(request, reply);
-          return reply.type(html).send(form(lang, found, {}));
+          // A label's QR code opens the page with its code filled in (?code=); a placement's address adds ?m=.
+          const query = request.query as Record<string, unknown>;
+          const code = typeof query.code === 'string' ? query.code.slice(0, 40) : undefined;
+          return reply.type(html).send(form(lang, found, { code }, undefined, placementParam(query)));
         },
       );
 
@@ -253,6 +266,7 @@ export function consumerRoutes(deps: ConsumerDeps): FastifyPluginAsync {
               promotion: found.promotion.id,
               consents: values.consent ? [{ channel: 'sms', purpose: 'marketing', action: 'grant' }] : [],
               channel: 'page',
+              ...(placementParam(request.query) ? { placement: placementParam(request.query) as string } : {}),
               ip: request.ip,
               userAgent: request.headers['user-agent']?.slice(0, 300) ?? null,
               device: deviceOf(request, reply),
@@ -261,7 +275,15 @@ export function consumerRoutes(deps: ConsumerDeps): FastifyPluginAsync {
             if (error instanceof DomainError && error.kind === 'invalid')
               return reply
                 .type(html)
-                .send(form(lang, found, values, { ok: false, text: text(lang).invalidPhone, field: 'phone' }));
+                .send(
+                  form(
+                    lang,
+                    found,
+                    values,
+                    { ok: false, text: text(lang).invalidPhone, field: 'phone' },
+                    placementParam(request.query),
+                  ),
+                );
             throw error;
           }
           const ok = outcome.status === 'accepted';
@@ -269,11 +291,17 @@ export function consumerRoutes(deps: ConsumerDeps): FastifyPluginAsync {
           // and proxies treat 4xx documents as failures).
           return reply.type(html).send(
             // Accepted: the code field is emptied for the next code, the phone kept.
-            form(lang, found, ok ? { phone: values.phone, consent: values.consent } : values, {
-              ok,
-              text: messageOf(lang, outcome),
-              field: outcome.status === 'typo' || outcome.status === 'refused' ? 'code' : undefined,
-            }),
+            form(
+              lang,
+              found,
+              ok ? { phone: values.phone, consent: values.consent } : values,
+              {
+                ok,
+                text: messageOf(lang, outcome),
+                field: outcome.status === 'typo' || outcome.status === 'refused' ? 'code' : undefined,
+              },
+              placementParam(request.query),
+            ),
           );
         },
       );

@@ -373,23 +373,25 @@ export interface AttemptWrite {
   identifierKind: string | null;
   identifierHash: string | null;
   profileId: string | null;
+  /** The placement keyword the attempt carried. */
+  placement: string | null;
 }
 
 export async function insertAttempts(db: Db, workspaceId: string, rows: AttemptWrite[]) {
   if (rows.length === 0) return;
   const col = <T>(f: (r: AttemptWrite) => T) => rows.map(f);
   await sql`insert into code_attempts (id, workspace_id, at, outcome, reason, channel, promotion_id, batch_id, code_hash,
-      ip, net, device_hash, identifier_kind, identifier_hash, profile_id)
+      ip, net, device_hash, identifier_kind, identifier_hash, profile_id, placement)
     select id, ${workspaceId}, at, outcome, reason, channel, promotion_id, batch_id, code_hash, ip, net, device_hash,
-      identifier_kind, identifier_hash, profile_id
+      identifier_kind, identifier_hash, profile_id, placement
     from unnest(${col((r) => r.id)}::uuid[], ${col((r) => r.at.toISOString())}::timestamptz[],
       ${col((r) => r.outcome)}::text[], ${col((r) => r.reason)}::text[], ${col((r) => r.channel)}::text[],
       ${col((r) => r.promotionId)}::uuid[], ${col((r) => r.batchId)}::uuid[], ${col((r) => r.codeHash)}::int8[],
       ${col((r) => r.ip)}::text[], ${col((r) => r.net)}::text[], ${col((r) => r.deviceHash)}::text[],
       ${col((r) => r.identifierKind)}::text[], ${col((r) => r.identifierHash)}::text[],
-      ${col((r) => r.profileId)}::uuid[])
+      ${col((r) => r.profileId)}::uuid[], ${col((r) => r.placement)}::text[])
       as v(id, at, outcome, reason, channel, promotion_id, batch_id, code_hash, ip, net, device_hash, identifier_kind,
-           identifier_hash, profile_id)`.execute(db);
+           identifier_hash, profile_id, placement)`.execute(db);
 }
 
 // ---- the fraud screen
@@ -541,19 +543,19 @@ export async function claimAndRecord(
       returning promotion_id, subject, period, n
     ), recorded as (
       insert into code_attempts (id, workspace_id, at, outcome, reason, channel, promotion_id, batch_id, code_hash, ip,
-        net, device_hash, identifier_kind, identifier_hash, profile_id)
+        net, device_hash, identifier_kind, identifier_hash, profile_id, placement)
       select v.id, ${workspaceId}, v.at,
         case when v.claim_id is null then v.outcome when r.id is not null then 'accepted' else 'refused' end,
         case when v.claim_id is null then v.reason when r.id is not null then null else 'used' end,
         v.channel, v.promotion_id, v.batch_id, v.code_hash, v.ip, v.net, v.device_hash, v.identifier_kind,
-        v.identifier_hash, case when v.claim_id is null or r.id is not null then v.profile_id end
+        v.identifier_hash, case when v.claim_id is null or r.id is not null then v.profile_id end, v.placement
       from unnest(${a((r) => r.id)}::uuid[], ${a((r) => r.at.toISOString())}::timestamptz[], ${a((r) => r.outcome)}::text[],
         ${a((r) => r.reason)}::text[], ${a((r) => r.channel)}::text[], ${a((r) => r.promotionId)}::uuid[],
         ${a((r) => r.batchId)}::uuid[], ${a((r) => r.codeHash)}::int8[], ${a((r) => r.ip)}::text[], ${a((r) => r.net)}::text[],
         ${a((r) => r.deviceHash)}::text[], ${a((r) => r.identifierKind)}::text[], ${a((r) => r.identifierHash)}::text[],
-        ${a((r) => r.profileId)}::uuid[], ${a((r) => r.claimId)}::uuid[])
+        ${a((r) => r.profileId)}::uuid[], ${a((r) => r.claimId)}::uuid[], ${a((r) => r.placement)}::text[])
         as v(id, at, outcome, reason, channel, promotion_id, batch_id, code_hash, ip, net, device_hash, identifier_kind,
-             identifier_hash, profile_id, claim_id)
+             identifier_hash, profile_id, claim_id, placement)
       left join r on r.id = v.claim_id
     )
     select 'won' as kind, id::text as id, null as key, null::int as n from r

@@ -1,4 +1,5 @@
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -7,7 +8,9 @@ import { DomainError } from '../../platform/errors.ts';
 import { type Actor, actorOf, principalOf } from '../../platform/http/auth.ts';
 import { Problem } from '../../platform/http/problem.ts';
 import { maskIp, seesPii } from '../profiles/index.ts';
+import { type LabelOptions, LabelSheet } from './codes.labels.ts';
 import { LimitSettings } from './codes.limits.ts';
+import * as placementsRepo from './codes.placements.repo.ts';
 import * as repo from './codes.repo.ts';
 import {
   Attempt,
@@ -15,7 +18,8 @@ import {
   AttemptsSummary,
   Batch,
   BatchCreate,
-  ExportFormat,
+  DownloadFormat,
+  type ExportFormat,
   ImportResult,
   Promotion,
   PromotionCreate,
@@ -40,7 +44,12 @@ export interface CodesRouteDeps extends service.CodesDeps {
 
 const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem };
 const idParams = z.object({ id: z.uuid() });
-const CodeSettings = z.object({ guessesPerMinute: z.number().int().min(1).max(100_000), limits: LimitSettings });
+const CodeSettings = z.object({
+  guessesPerMinute: z.number().int().min(1).max(100_000),
+  limits: LimitSettings,
+  /** Registration attempts are purged after this many days (0 keeps them forever); 180 unless set. */
+  attemptRetentionDays: z.number().int().min(0).max(3650).optional(),
+});
 
 const MAX_IMPORT_BYTES = 2 * 1024 * 1024 * 1024;
 
@@ -49,26 +58,51 @@ function fileName(batch: repo.BatchRow, format: string) {
   return `${label}-${batch.id.slice(0, 8)}.${format}`;
 }
 
-/** Management API under /api/v1: promotions, batches, the fraud screen. */
-/** Answers with a clear-code list as a download, written by `write` as it goes; a failure breaks the response off. */
+/**
+ * Answers with a clear-code list as a download, written by `write` as it goes; a failure breaks the response off.
+ * For `pdf`, the plain list goes through a label sheet (codes.labels.ts) that writes the PDF page by page.
+ */
 function streamCodes(
   reply: FastifyReply,
   batch: repo.BatchRow,
-  format: ExportFormat,
-  write: (out: PassThrough) => Promise<unknown>,
+  format: DownloadFormat,
+  write: (out: Writable, listFormat: ExportFormat) => Promise<unknown>,
+  labels: LabelOptions,
 ) {
   const out = new PassThrough();
-  write(out).then(
+  const done =
+    format === 'pdf'
+      ? (async () => {
+          const sheet = new LabelSheet(out, labels);
+          await write(sheet, 'txt');
+          sheet.end();
+          await finished(sheet);
+        })()
+      : write(out, format);
+  done.then(
     () => out.end(),
     (error: unknown) => out.destroy(error as Error),
   );
+  const type =
+    format === 'pdf' ? 'application/pdf' : format === 'csv' ? 'text/csv; charset=utf-8' : 'text/plain; charset=utf-8';
   return reply
-    .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'text/plain; charset=utf-8')
+    .type(type)
     .header('content-disposition', `attachment; filename="${fileName(batch, format)}"`)
     .send(out as never);
 }
 
+/** Management API under /api/v1: promotions, batches, the fraud screen. */
 export function codesRoutes(deps: CodesRouteDeps): FastifyPluginAsyncZod {
+  /** What a batch's labels say and where their QR codes lead: the promotion's page with the code filled in. */
+  const labelsOf = async (workspaceId: string, batch: repo.BatchRow): Promise<LabelOptions> => {
+    const promotion = await repo.promotionById(deps.db, workspaceId, batch.promotion_id);
+    const page = `${deps.publicUrl}/p/${encodeURIComponent(await deps.slugOf(workspaceId))}/${encodeURIComponent(promotion?.key ?? '')}`;
+    return {
+      urlOf: (code) => `${page}?code=${code}`,
+      caption: promotion?.name ?? '',
+      title: batch.label ?? promotion?.name ?? 'Codes',
+    };
+  };
   return async (app) => {
     const promotionOut = async (workspaceId: string, row: repo.PromotionRow) =>
       service.promotionOut(deps, row, await deps.slugOf(workspaceId));
@@ -86,7 +120,11 @@ export function codesRoutes(deps: CodesRouteDeps): FastifyPluginAsyncZod {
       async (request) => {
         const { workspaceId } = principalOf(request).scope;
         const ctx = await deps.keys.of(deps.db, workspaceId).then(() => repo.ensureSettings(deps.db, workspaceId, ''));
-        return { guessesPerMinute: ctx.guesses_per_minute, limits: LimitSettings.parse(ctx.limits ?? {}) };
+        return {
+          guessesPerMinute: ctx.guesses_per_minute,
+          limits: LimitSettings.parse(ctx.limits ?? {}),
+          attemptRetentionDays: await placementsRepo.retentionOf(deps.db, workspaceId),
+        };
       },
     );
 
@@ -107,10 +145,12 @@ export function codesRoutes(deps: CodesRouteDeps): FastifyPluginAsyncZod {
         await deps.keys.of(deps.db, workspaceId);
         await deps.db.transaction().execute(async (trx) => {
           await repo.updateSettings(trx, workspaceId, request.body.guessesPerMinute, request.body.limits);
+          if (request.body.attemptRetentionDays !== undefined)
+            await placementsRepo.setRetention(trx, workspaceId, request.body.attemptRetentionDays);
           await deps.audit(trx, actor, 'codes.settings', null, { ...request.body });
         });
         deps.invalidate(workspaceId);
-        return request.body;
+        return { ...request.body, attemptRetentionDays: await placementsRepo.retentionOf(deps.db, workspaceId) };
       },
     );
 
@@ -277,15 +317,17 @@ export function codesRoutes(deps: CodesRouteDeps): FastifyPluginAsyncZod {
         config: { auth: 'codes:manage' },
         schema: {
           tags: ['codes'],
-          summary: 'Generate the batch and download its clear codes (CSV or TXT): once',
+          summary: 'Generate the batch and download its clear codes (CSV, TXT, or PDF labels with QR codes): once',
           params: idParams,
-          querystring: z.object({ format: ExportFormat.default('csv') }),
+          querystring: z.object({ format: DownloadFormat.default('csv') }),
           response: { ...errors, 409: Problem },
         },
       },
       async (request, reply) => {
         const actor = actorOf(request);
         const { workspaceId } = actor.principal.scope;
+        const current = await service.requireBatch(deps.db, workspaceId, request.params.id);
+        const labels = await labelsOf(workspaceId, current);
         const batch = await service.claimBatch(deps, workspaceId, request.params.id);
         await deps.audit(
           deps.db,
@@ -297,11 +339,16 @@ export function codesRoutes(deps: CodesRouteDeps): FastifyPluginAsyncZod {
             format: request.query.format,
           },
         );
-        return streamCodes(reply, batch, request.query.format, (out) =>
-          service.generateClaimed(deps, batch, out, request.query.format).catch((error: unknown) => {
-            request.log.error({ err: error, batchId: batch.id }, 'code generation failed');
-            throw error;
-          }),
+        return streamCodes(
+          reply,
+          batch,
+          request.query.format,
+          (out, listFormat) =>
+            service.generateClaimed(deps, batch, out, listFormat).catch((error: unknown) => {
+              request.log.error({ err: error, batchId: batch.id }, 'code generation failed');
+              throw error;
+            }),
+          labels,
         );
       },
     );
@@ -312,9 +359,9 @@ export function codesRoutes(deps: CodesRouteDeps): FastifyPluginAsyncZod {
         config: { auth: 'codes:export' },
         schema: {
           tags: ['codes'],
-          summary: "Export a generated batch's clear codes again (owner only; audited)",
+          summary: "Export a generated batch's clear codes again, as CSV, TXT or PDF labels (owner only; audited)",
           params: idParams,
-          querystring: z.object({ format: ExportFormat.default('csv') }),
+          querystring: z.object({ format: DownloadFormat.default('csv') }),
           response: { ...errors, 409: Problem },
         },
       },
@@ -338,8 +385,12 @@ export function codesRoutes(deps: CodesRouteDeps): FastifyPluginAsyncZod {
             format: request.query.format,
           },
         );
-        return streamCodes(reply, batch, request.query.format, (out) =>
-          service.reexportBatch(deps, workspaceId, batch, out, request.query.format),
+        return streamCodes(
+          reply,
+          batch,
+          request.query.format,
+          (out, listFormat) => service.reexportBatch(deps, workspaceId, batch, out, listFormat),
+          await labelsOf(workspaceId, batch),
         );
       },
     );
@@ -486,8 +537,12 @@ export function codesRoutes(deps: CodesRouteDeps): FastifyPluginAsyncZod {
       async (request) => {
         const { workspaceId } = principalOf(request).scope;
         const since = new Date(deps.clock.now().getTime() - request.query.minutes * 60_000);
-        const s = await repo.summarizeAttempts(deps.db, workspaceId, since, request.query.promotionId);
+        const [s, byMedium] = await Promise.all([
+          repo.summarizeAttempts(deps.db, workspaceId, since, request.query.promotionId),
+          placementsRepo.attemptsByMedium(deps.db, workspaceId, since, request.query.promotionId),
+        ]);
         return {
+          byMedium,
           since: since.toISOString(),
           perMinute: s.perMinute.map((m) => ({ ...m, minute: new Date(m.minute).toISOString() })),
           byChannel: s.byChannel,

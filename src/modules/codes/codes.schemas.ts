@@ -130,6 +130,10 @@ export type Batch = z.infer<typeof Batch>;
 export const ExportFormat = z.enum(['csv', 'txt']);
 export type ExportFormat = z.infer<typeof ExportFormat>;
 
+/** What a batch's download and the owner's re-export offer: the lists, or an A4 sheet of labels with QR codes. */
+export const DownloadFormat = z.enum(['csv', 'txt', 'pdf']);
+export type DownloadFormat = z.infer<typeof DownloadFormat>;
+
 /** A consent statement given with a code (see the consent module; validated there). */
 export const GivenConsent = z.object({
   channel: z.string().max(20),
@@ -152,6 +156,8 @@ export const RegisterBody = z
     promotion: z.string().max(60).optional(),
     consents: z.array(GivenConsent).max(10).optional(),
     writeKey: z.string().max(200).optional(),
+    /** The keyword of the placement (TV spot, print ad …) that brought the person: the registration is attributed to it. */
+    placement: z.string().max(40).optional(),
   })
   .refine((b) => b.phone || b.email || b.userId || b.anonymousId, {
     message: 'send phone, email, userId or anonymousId',
@@ -204,6 +210,8 @@ export const AttemptsSummary = z.object({
     z.object({ minute: z.string(), accepted: z.number(), refused: z.number(), typo: z.number(), limited: z.number() }),
   ),
   byChannel: z.array(z.object({ channel: z.string(), accepted: z.number(), rejected: z.number() })),
+  /** Attempts by the medium of the placement they carried (`none` without one). */
+  byMedium: z.array(z.object({ medium: z.string(), accepted: z.number(), rejected: z.number() })),
   topNets: z.array(z.object({ net: z.string(), failures: z.number(), accepted: z.number() })),
   topIdentifiers: z.array(z.object({ identifierHash: z.string(), failures: z.number(), accepted: z.number() })),
   topDevices: z.array(z.object({ deviceHash: z.string(), failures: z.number(), accepted: z.number() })),
@@ -218,3 +226,121 @@ export const ImportResult = z.object({
   duplicates: z.number(),
 });
 export type ImportResult = z.infer<typeof ImportResult>;
+
+// ---- placements: response codes per medium
+
+export const PlacementMedium = z.enum(['tv', 'radio', 'print', 'outdoor', 'online', 'btl', 'other']);
+export type PlacementMedium = z.infer<typeof PlacementMedium>;
+
+/** Letters and digits, 2–20; stored upper-case (TV1 and tv1 are the same keyword). */
+export const PlacementKeyword = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9]{2,20}$/, 'letters and digits, 2 to 20 (people text or type it)');
+
+const HttpUrl = z
+  .string()
+  .max(2000)
+  .refine((u) => {
+    try {
+      const url = new URL(u);
+      return url.protocol === 'http:' || url.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'an http(s) address');
+
+const Instant = z.iso.datetime({ offset: true });
+const PlacementDetails = z
+  .record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]{0,39}$/), z.string().max(500))
+  .refine((d) => Object.keys(d).length <= 20, 'at most 20 details');
+const CostMinor = z.number().int().min(0).max(1_000_000_000_000);
+
+export const PlacementCreate = z.object({
+  name: z.string().trim().min(1).max(200),
+  medium: PlacementMedium,
+  /** Where and when it runs: channel and slot, title and issue, location … (free keys, short texts). */
+  details: PlacementDetails.default({}),
+  keyword: PlacementKeyword,
+  /** The promotion whose hosted page the tracking address opens. */
+  promotionId: z.uuid().nullable().optional(),
+  /** Where the tracking address leads instead (http or https). */
+  landingUrl: HttpUrl.nullable().optional(),
+  /** What the placement cost, in minor units (kopecks, cents). */
+  costMinor: CostMinor.default(0),
+  currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as RUB'),
+  /** Contacts are attributed only within this window (either end open when absent). */
+  startsAt: Instant.nullable().optional(),
+  endsAt: Instant.nullable().optional(),
+});
+export type PlacementCreate = z.infer<typeof PlacementCreate>;
+
+// No defaults here: what a change leaves out stays as it was.
+export const PlacementUpdate = PlacementCreate.extend({ details: PlacementDetails, costMinor: CostMinor }).partial();
+export type PlacementUpdate = z.infer<typeof PlacementUpdate>;
+
+export const Placement = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    medium: PlacementMedium,
+    details: z.record(z.string(), z.string()),
+    keyword: z.string(),
+    promotionId: z.string().nullable(),
+    landingUrl: z.string().nullable(),
+    costMinor: z.number(),
+    currency: z.string(),
+    startsAt: z.string().nullable(),
+    endsAt: z.string().nullable(),
+    /** The public address to print or broadcast: records a visit, then opens the page with ?m=<keyword>. */
+    trackingUrl: z.string(),
+    /** The QR code of trackingUrl (add ?format=png for PNG). */
+    qrUrl: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'Placement' });
+export type Placement = z.infer<typeof Placement>;
+
+export const PlacementsQuery = z.object({
+  medium: PlacementMedium.optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+});
+export type PlacementsQuery = z.infer<typeof PlacementsQuery>;
+
+export const PlacementReportQuery = z.object({
+  from: Instant.optional(),
+  to: Instant.optional(),
+});
+export type PlacementReportQuery = z.infer<typeof PlacementReportQuery>;
+
+const ReportFigures = {
+  contacts: z.number(),
+  /** Distinct people among the contacts (visits know no person). */
+  people: z.number(),
+  /** People whose first placement contact this was: acquired by it. */
+  newProfiles: z.number(),
+  /** Codes registered with the placement's keyword. */
+  registrations: z.number(),
+  costMinor: z.number(),
+  currency: z.string(),
+  /** costMinor ÷ newProfiles, rounded; null when no new profile. */
+  costPerLeadMinor: z.number().nullable(),
+};
+
+export const PlacementReport = z.object({
+  from: z.string(),
+  to: z.string(),
+  placements: z.array(
+    z.object({
+      placementId: z.string(),
+      name: z.string(),
+      keyword: z.string(),
+      medium: PlacementMedium,
+      ...ReportFigures,
+    }),
+  ),
+  media: z.array(z.object({ medium: PlacementMedium, ...ReportFigures })),
+});
+export type PlacementReport = z.infer<typeof PlacementReport>;

@@ -3,12 +3,16 @@ import type { Clock } from '../../platform/clock.ts';
 import type { Database, Db } from '../../platform/db.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { PersonalDataRegistry } from '../../platform/personal-data.ts';
+import type { QueueDefinition } from '../../platform/queue.ts';
 import type { ConsentModule } from '../consent/index.ts';
 import type { OrgModule } from '../org/index.ts';
 import type { ProfilesModule } from '../profiles/index.ts';
-import { handleInbound, type InboundMessage } from './codes.inbound.ts';
+import { handleInbound, type InboundMessage, type InboundPlacements } from './codes.inbound.ts';
 import { codesJobs } from './codes.jobs.ts';
 import { consumerRoutes } from './codes.pages.ts';
+import * as placementsRepo from './codes.placements.repo.ts';
+import { placementRoutes, trackingRoutes } from './codes.placements.routes.ts';
+import * as placements from './codes.placements.ts';
 import { createContextCache, createRegistrar, type Enqueue, type RegistrationInput } from './codes.register.ts';
 import * as repo from './codes.repo.ts';
 import { type AuditRecorder, codesRoutes } from './codes.routes.ts';
@@ -17,8 +21,10 @@ import * as service from './codes.service.ts';
 import { codesContributor } from './codes.subject.ts';
 
 export type { InboundMessage, InboundOutcome } from './codes.inbound.ts';
+export { PLACEMENT_CONTACT, PLACEMENT_CONTACT_JOB } from './codes.placements.ts';
 export type { Enqueue, RegistrationInput, RegistrationOutcome } from './codes.register.ts';
 export { CODE_REGISTERED_JOB } from './codes.register.ts';
+export const CODES_MAINTENANCE_JOB = 'codes.maintenance';
 
 /**
  * codes: promotions, code batches (generated or imported, stored as keyed hashes), registration of codes from the
@@ -29,7 +35,8 @@ export { CODE_REGISTERED_JOB } from './codes.register.ts';
  * profiles.onMerge(codes.onMerge);               // registrations and allowances follow the person
  * const queue = createQueue(database, logger, [...codes.jobs]);   // `Code Registered` events for the timeline
  * app.register(codes.routes);                    // under /api/v1: /codes/…
- * app.register(codes.consumer);                  // at the root: POST /v1/codes/register, /p/<workspace>/<promotion>
+ * app.register(codes.consumer);                  // at the root: POST /v1/codes/register, /p/<workspace>/<promotion>, /r/<workspace>/<keyword>
+ * events.onStored(codes.placementListener);      // events naming a placement's keyword are its contacts
  * const { reply } = await codes.handleInbound(workspaceId, { channel: 'sms', from: '+79161234567', text: 'CODE 7KQ4…' });
  * ```
  */
@@ -40,7 +47,7 @@ export function createCodesModule(input: {
   logger?: Logger;
   publicUrl: string;
   org: Pick<OrgModule, 'recordAudit' | 'resolveWriteKey' | 'findWorkspace'>;
-  profiles: Pick<ProfilesModule, 'resolveObservations' | 'applyProjection' | 'readmitIdentifiers'>;
+  profiles: Pick<ProfilesModule, 'resolveObservations' | 'applyProjection' | 'readmitIdentifiers' | 'directory'>;
   consent: Pick<ConsentModule, 'record'>;
   /** The events module's ingest: the `Code Registered` events go to the timeline through it. */
   ingest: (workspaceId: string, messages: unknown[]) => Promise<{ rejected: { code: string }[] }>;
@@ -82,24 +89,73 @@ export function createCodesModule(input: {
   input.personalData?.register(codesContributor(keys));
   const register = (workspaceId: string, registration: RegistrationInput) =>
     registrar.register(workspaceId, registration);
+  const placementDeps: placements.PlacementDeps = {
+    db: input.db,
+    clock: input.clock,
+    logger: input.logger,
+    publicUrl: deps.publicUrl,
+    profiles: input.profiles,
+    enqueue: input.enqueue,
+  };
+  const inboundPlacements: InboundPlacements = {
+    find: (workspaceId, text) => placements.inboundPlacement(input.db, workspaceId, text, input.clock.now()),
+    contact: async (workspaceId, found, message) => {
+      const sender = placements.senderOf(message.channel, message.from);
+      if (!sender) return false;
+      const placement = found.placement as placementsRepo.PlacementRow;
+      await placements.recordInboundContact(placementDeps, workspaceId, placement, message.channel, sender);
+      return true;
+    },
+  };
+  const routes = codesRoutes({ ...deps, audit: input.org.recordAudit as AuditRecorder, slugOf });
+  const managePlacements = placementRoutes({ ...placementDeps, audit: input.org.recordAudit as AuditRecorder, slugOf });
+  const consumer = consumerRoutes({
+    db: input.db,
+    clock: input.clock,
+    context,
+    register,
+    resolveWriteKey: (key) => input.org.resolveWriteKey(key),
+    findWorkspace: (idOrSlug) => input.org.findWorkspace(idOrSlug),
+  });
+  const tracking = trackingRoutes({ ...placementDeps, findWorkspace: (idOrSlug) => input.org.findWorkspace(idOrSlug) });
   return {
-    routes: codesRoutes({ ...deps, audit: input.org.recordAudit as AuditRecorder, slugOf }),
-    consumer: consumerRoutes({
-      db: input.db,
-      clock: input.clock,
-      context,
-      register,
-      resolveWriteKey: (key) => input.org.resolveWriteKey(key),
-      findWorkspace: (idOrSlug) => input.org.findWorkspace(idOrSlug),
-    }),
-    jobs: codesJobs(input.ingest, input.logger),
+    routes: (async (app, options) => {
+      await app.register(routes, options);
+      await app.register(managePlacements, options);
+    }) as typeof routes,
+    consumer: (async (app, options) => {
+      await app.register(consumer, options);
+      await app.register(tracking, options);
+    }) as typeof consumer,
+    jobs: [
+      ...codesJobs(input.ingest, input.logger),
+      ...placements.placementJobs(placementDeps, input.ingest),
+      {
+        // Daily: registration attempts older than each workspace's retention (default 180 days; 0 keeps them).
+        name: CODES_MAINTENANCE_JOB,
+        schedule: '41 3 * * *',
+        handler: async () => {
+          const purged = await placementsRepo.purgeOldAttempts(input.db, input.clock.now());
+          input.logger?.info({ purged }, 'code attempts past their retention purged');
+        },
+      },
+    ] satisfies QueueDefinition[],
+    /** Events naming a placement's keyword (properties.placement, context.campaign.content) are its contacts. */
+    placementListener: placements.placementListener(placementDeps),
     /** Registers a code (the same path as the API and the hosted page). */
     register,
-    /** Inbound SMS/messenger text: "CODE 7KQ4M2XD9RPT" or "КОД …" registers the code for the sender. */
-    handleInbound: (workspaceId: string, message: InboundMessage) => handleInbound(register, workspaceId, message),
-    /** Merge listener: registrations, attempts and allowances follow the survivor. */
+    /**
+     * Inbound SMS/messenger text: "CODE 7KQ4M2XD9RPT" or "КОД …" registers the code for the sender; a text starting
+     * with a placement's keyword ("TV1", "TV1 7KQ4M2XD9RPT") is that placement's contact.
+     */
+    handleInbound: (workspaceId: string, message: InboundMessage) =>
+      handleInbound(register, workspaceId, message, inboundPlacements),
+    /** Merge listener: registrations, attempts, allowances and placement contacts follow the survivor. */
     onMerge: async (trx: Db, workspaceId: string, merges: { survivorId: string; absorbedId: string }[]) => {
-      for (const m of merges) await repo.repointProfile(trx, workspaceId, m.survivorId, m.absorbedId);
+      for (const m of merges) {
+        await repo.repointProfile(trx, workspaceId, m.survivorId, m.absorbedId);
+        await placementsRepo.repointContacts(trx, workspaceId, m.survivorId, m.absorbedId);
+      }
     },
     /** For the command line and tools: promotions and batches without HTTP. */
     admin: {
