@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { test } from 'node:test';
+import { type Browser, chromium } from 'playwright-core';
+import {
+  ARTIFACTS,
+  assertNoTrouble,
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  choose,
+  consoleApi,
+  dismissNotifications,
+  ensureConsoleBuilt,
+  LAPTOP,
+  PHONE,
+  settled,
+  shoot,
+  signIn,
+  watchForTrouble,
+} from './browser.ts';
+
+/**
+ * Forms in a real browser against a real server and database: a marketer builds a sign-up form with an e-mail
+ * field, a field mapped to a trait and a consent box chosen from the workspace's wordings, publishes it, a person
+ * opens the hosted page on a phone, sends it once with a mistake and then right, and the marketer sees the
+ * submission and the trait on the person's profile.
+ */
+test('forms in the console and on a phone', { timeout: 300_000 }, async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`no Chromium at ${CHROMIUM}: install Debian's chromium package to run the browser test`);
+    return;
+  }
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await ensureConsoleBuilt();
+  const { startTestServer } = await import('../../src/testing.ts');
+  const server = await startTestServer({ worker: true });
+  const url = server.url;
+  let browser: Browser | undefined;
+  const problems: string[] = [];
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const laptop = await browser.newContext({ viewport: LAPTOP, locale: 'en-US', acceptDownloads: true });
+    const page = await laptop.newPage();
+    watchForTrouble(page, problems);
+    await signIn(page, url, server.adminEmail, server.adminPassword);
+    const api = await consoleApi(page, url);
+    await api.post('/api/v1/consent/wordings', {
+      purpose: 'marketing',
+      version: 'news-v1',
+      locale: 'en',
+      text: 'Send me news and offers by e-mail',
+    });
+    await api.post('/api/v1/consent/wordings', {
+      purpose: 'marketing',
+      version: 'news-v1',
+      locale: 'ru',
+      text: 'Присылайте мне новости и предложения по e-mail',
+    });
+    let hostedUrl = '';
+
+    await t.test('a marketer builds a form and publishes it', async () => {
+      await page.getByTestId('nav-forms').click();
+      await page.getByTestId('forms-empty').waitFor();
+      await page.getByTestId('form-create').click();
+      await page.getByTestId('form-key').fill('tea-club');
+      await page.getByTestId('form-name').fill('Tea club sign-up');
+      await page.getByTestId('form-title-en').fill('Join the tea club');
+      await page.getByTestId('form-title-ru').fill('Вступайте в чайный клуб');
+      await page.getByTestId('field-add').click();
+      const second = page.locator('[data-testid="field-editor"][data-index="1"]');
+      await second.getByTestId('field-key').fill('first_name');
+      await second.getByTestId('field-label-en').fill('First name');
+      await second.getByTestId('field-label-ru').fill('Имя');
+      await choose(page, second.getByTestId('field-maps'), 'A profile trait');
+      await second.getByTestId('field-trait').fill('first_name');
+      await choose(page, page.getByTestId('consent-add'), 'marketing · news-v1');
+      await page.getByTestId('consent-editor').waitFor();
+      await page.getByTestId('form-preview').getByText('Send me news and offers by e-mail').waitFor();
+      await settled(page);
+      await shoot(page, '70-form-builder', true);
+      await page.getByTestId('form-save').click();
+      await page.getByTestId('form-publish').click();
+      await page.locator('[data-testid="form-status"][data-status="live"]').waitFor();
+      hostedUrl = ((await page.getByTestId('hosted-url').textContent()) ?? '').trim();
+      assert.match(hostedUrl, /\/p\/main\/f\/tea-club$/);
+      assert.match((await page.getByTestId('snippet').textContent()) ?? '', /embed\.js" data-write-key=/);
+      await dismissNotifications(page);
+      await shoot(page, '71-form-published', true);
+      assertNoTrouble(problems);
+    });
+
+    await t.test('a person sends it on a phone, first with a mistake, then right', async () => {
+      const phone = await browser?.newContext({ viewport: PHONE, locale: 'ru-RU', isMobile: true, hasTouch: true });
+      assert.ok(phone);
+      const visitor = await phone.newPage();
+      const visitorProblems: string[] = [];
+      watchForTrouble(visitor, visitorProblems);
+      const address = new URL(hostedUrl);
+      await visitor.goto(`${url}${address.pathname}?m=POSTER-7&utm_source=store`);
+      await visitor.getByRole('heading', { name: 'Вступайте в чайный клуб' }).waitFor();
+      await visitor.getByRole('textbox', { name: /^E-mail/ }).fill('anna@');
+      await visitor.getByRole('textbox', { name: /^Имя/ }).fill('Анна');
+      await visitor.getByRole('checkbox', { name: 'Присылайте мне новости и предложения по e-mail' }).check();
+      await visitor.getByRole('button', { name: 'Отправить' }).click();
+      await visitor.getByRole('alert').waitFor();
+      assert.equal(await visitor.getByRole('textbox', { name: /^E-mail/ }).getAttribute('aria-invalid'), 'true');
+      assert.equal(await visitor.getByRole('textbox', { name: /^Имя/ }).inputValue(), 'Анна', 'what was typed stays');
+      await shoot(visitor, '72-form-phone-error', true);
+      await visitor.getByRole('textbox', { name: /^E-mail/ }).fill('anna@example.test');
+      await visitor.getByRole('button', { name: 'Отправить' }).click();
+      await visitor.getByTestId('message').getByText('Спасибо! Ваши ответы сохранены.').waitFor();
+      await shoot(visitor, '73-form-phone-thanks', true);
+      assertNoTrouble(visitorProblems);
+      await phone.close();
+    });
+
+    await t.test('the marketer sees the submission and the trait on the profile', async () => {
+      await page.reload();
+      await page.getByTestId('submission-row').waitFor();
+      const row = page.getByTestId('submission-row');
+      assert.equal(await row.count(), 1);
+      assert.match((await row.textContent()) ?? '', /anna@example\.test/);
+      assert.match((await row.textContent()) ?? '', /m=POSTER-7/);
+      await shoot(page, '74-form-submissions', true);
+      await page.getByTestId('submission-profile').click();
+      await page.getByText('Анна').first().waitFor();
+      await page.getByText('first_name').first().waitFor();
+      await shoot(page, '75-form-profile-trait', true);
+      assertNoTrouble(problems);
+    });
+  } finally {
+    await browser?.close();
+    await server.close();
+  }
+});
