@@ -1,5 +1,11 @@
 import { type InfiniteData, useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type {
+  AdjustmentRequest,
+  InviteCode,
+  MemberLookup,
+  Referral,
+} from '../../../src/modules/loyalty/loyalty.referrals.schemas.ts';
+import type {
   AdjustmentCreate,
   Cap,
   Card,
@@ -283,8 +289,120 @@ export function useRegisterPurchase(programme: string) {
 
 export function useAdjustPoints(programme: string) {
   const invalidate = useInvalidateLoyalty();
-  return useMutation<TransactionResult, ApiError, AdjustmentCreate>({
-    mutationFn: (body) => api<TransactionResult>(`${programmePath(programme)}/adjustments`, { method: 'POST', body }),
+  // Above the programme's approval threshold the answer is a pending request (202), not a transaction.
+  return useMutation<TransactionResult | AdjustmentRequest, ApiError, AdjustmentCreate>({
+    mutationFn: (body) =>
+      api<TransactionResult | AdjustmentRequest>(`${programmePath(programme)}/adjustments`, { method: 'POST', body }),
     onSuccess: invalidate,
+  });
+}
+
+// ---- referrals, approvals of large adjustments, member lookup (loyalty.referrals.schemas.ts)
+
+const referralKeys = {
+  invite: (workspaceId: string, programme: string, profileId: string) =>
+    ['ws', workspaceId, 'loyalty', programme, 'invite', profileId] as const,
+  referrals: (workspaceId: string, programme: string, filter: ReferralFilter) =>
+    ['ws', workspaceId, 'loyalty', programme, 'referrals', filter] as const,
+  requests: (workspaceId: string, status: AdjustmentRequest['status']) =>
+    ['ws', workspaceId, 'loyalty', 'adjustment-requests', status] as const,
+  memberships: (workspaceId: string, profileId: string) =>
+    ['ws', workspaceId, 'loyalty', 'memberships', profileId] as const,
+};
+
+export interface ReferralFilter {
+  status?: Referral['status'];
+  profileId?: string;
+}
+
+/** The member's invite code; `null` until one is made (404 INVITE_CODE_NOT_FOUND). */
+export function useInviteCode(programme: string, profileId: string) {
+  const workspaceId = useCurrentWorkspaceId();
+  return useQuery<InviteCode | null, ApiError>({
+    queryKey: referralKeys.invite(workspaceId, programme, profileId),
+    queryFn: async () => {
+      try {
+        return await api<InviteCode>(`${programmePath(programme)}/members/${encodeURIComponent(profileId)}/referral`);
+      } catch (error) {
+        if (error instanceof ApiError && error.code === 'INVITE_CODE_NOT_FOUND') return null;
+        throw error;
+      }
+    },
+  });
+}
+
+export function useCreateInviteCode(programme: string, profileId: string) {
+  const invalidate = useInvalidateLoyalty();
+  return useMutation<InviteCode, ApiError, void>({
+    mutationFn: () =>
+      api<InviteCode>(`${programmePath(programme)}/members/${encodeURIComponent(profileId)}/referral`, {
+        method: 'POST',
+        body: {},
+      }),
+    onSuccess: invalidate,
+  });
+}
+
+export function useReferrals(programme: string, filter: ReferralFilter) {
+  const workspaceId = useCurrentWorkspaceId();
+  const result = useInfiniteQuery<
+    Page<Referral>,
+    ApiError,
+    InfiniteData<Page<Referral>>,
+    readonly unknown[],
+    string | null
+  >({
+    queryKey: referralKeys.referrals(workspaceId, programme, filter),
+    initialPageParam: null,
+    queryFn: ({ pageParam }) =>
+      api<Page<Referral>>(`${programmePath(programme)}/referrals`, {
+        query: { limit: 50, cursor: pageParam, status: filter.status, profileId: filter.profileId },
+      }),
+    getNextPageParam: (lastPage) => lastPage.nextCursor,
+  });
+  const items = result.data?.pages.flatMap((page) => page.items) ?? [];
+  return { ...result, items };
+}
+
+export function useReviewReferral(programme: string) {
+  const invalidate = useInvalidateLoyalty();
+  return useMutation<Referral, ApiError, { id: string; decision: 'approve' | 'reject'; reason?: string }>({
+    mutationFn: ({ id, ...body }) =>
+      api<Referral>(`${programmePath(programme)}/referrals/${encodeURIComponent(id)}/review`, {
+        method: 'POST',
+        body,
+      }),
+    onSuccess: invalidate,
+  });
+}
+
+export function useAdjustmentRequests(status: AdjustmentRequest['status']) {
+  const workspaceId = useCurrentWorkspaceId();
+  return useQuery<Page<AdjustmentRequest>, ApiError>({
+    queryKey: referralKeys.requests(workspaceId, status),
+    queryFn: () =>
+      api<Page<AdjustmentRequest>>('/api/v1/loyalty/adjustment-requests', { query: { status, limit: 100 } }),
+  });
+}
+
+export function useDecideAdjustment() {
+  const invalidate = useInvalidateLoyalty();
+  return useMutation<AdjustmentRequest, ApiError, { id: string; decision: 'approve' | 'reject'; reason?: string }>({
+    mutationFn: ({ id, ...body }) =>
+      api<AdjustmentRequest>(`/api/v1/loyalty/adjustment-requests/${encodeURIComponent(id)}/decision`, {
+        method: 'POST',
+        body,
+      }),
+    onSuccess: invalidate,
+  });
+}
+
+/** The programmes a profile belongs to, with balances and tier (GET /loyalty/members?profileId=). */
+export function useMemberships(profileId: string, enabled = true) {
+  const workspaceId = useCurrentWorkspaceId();
+  return useQuery<MemberLookup, ApiError>({
+    queryKey: referralKeys.memberships(workspaceId, profileId),
+    queryFn: () => api<MemberLookup>('/api/v1/loyalty/members', { query: { profileId } }),
+    enabled,
   });
 }

@@ -1,4 +1,5 @@
 import {
+  Alert,
   Anchor,
   Badge,
   Button,
@@ -356,6 +357,7 @@ function AdjustModal({
   const [reason, setReason] = useState('');
   const [key, setKey] = useState(() => newIdempotencyKey('adjust'));
   const amount = typeof points === 'number' ? points : 0;
+  const threshold = programme.settings.adjustmentApprovalThreshold;
   const valid = amount >= 1 && reason.trim().length >= 3;
   // A changed request is a new operation: it gets a new key (a retry of the same one keeps it).
   const change =
@@ -376,12 +378,15 @@ function AdjustModal({
         idempotencyKey: key,
       },
       {
-        onSuccess: () => {
-          notifySuccess(
-            t(direction === 'credit' ? 'loyalty.adjust.credited' : 'loyalty.adjust.debited', {
-              n: formatPoints(amount, language),
-            }),
-          );
+        onSuccess: (answer) => {
+          // Above the approval threshold the answer is a pending request, not a transaction.
+          if ('status' in answer && answer.status === 'pending') notifySuccess(t('loyalty.approvals.requested'));
+          else
+            notifySuccess(
+              t(direction === 'credit' ? 'loyalty.adjust.credited' : 'loyalty.adjust.debited', {
+                n: formatPoints(amount, language),
+              }),
+            );
           onClose();
         },
       },
@@ -440,6 +445,11 @@ function AdjustModal({
             required
             data-testid="adjust-reason"
           />
+          {threshold !== undefined && amount > threshold && (
+            <Alert color="orange" variant="light" data-testid="adjust-needs-approval">
+              {t('loyalty.approvals.willNeedApproval', { n: formatPoints(threshold, language) })}
+            </Alert>
+          )}
           <Group justify="flex-end">
             <Button variant="default" onClick={onClose} disabled={mutation.isPending}>
               {t('common.cancel')}

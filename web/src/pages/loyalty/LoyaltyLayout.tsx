@@ -12,7 +12,14 @@ import {
   ThemeIcon,
   Title,
 } from '@mantine/core';
-import { IconAward, IconCreditCard, IconListDetails, IconSettings } from '@tabler/icons-react';
+import {
+  IconAward,
+  IconChecklist,
+  IconCreditCard,
+  IconListDetails,
+  IconSettings,
+  IconUsersPlus,
+} from '@tabler/icons-react';
 import { type FormEvent, type ReactNode, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Outlet, useLocation, useNavigate, useOutletContext, useSearchParams } from 'react-router';
@@ -28,6 +35,8 @@ import { suggestKey } from '../../lib/codes.ts';
 import { isValidTimeZone } from '../../lib/format.ts';
 import { useIsPhone } from '../../lib/useIsPhone.ts';
 import { useCurrentWorkspaceId } from '../../session/SessionContext.tsx';
+import { ApprovalsPage } from './ApprovalsPage.tsx';
+import { ReferralsPage } from './ReferralsPage.tsx';
 
 export interface LoyaltyContext {
   programme: Programme;
@@ -52,7 +61,20 @@ const TABS = [
   { value: 'till', path: '/loyalty', icon: IconCreditCard },
   { value: 'rules', path: '/loyalty/rules', icon: IconListDetails },
   { value: 'settings', path: '/loyalty/settings', icon: IconSettings },
+  // Referrals and approvals are views of the layout (?view=…) until the console's routes list them.
+  { value: 'referrals', path: '/loyalty?view=referrals', icon: IconUsersPlus },
+  { value: 'approvals', path: '/loyalty?view=approvals', icon: IconChecklist },
 ] as const;
+
+/** The screen a ?view= names, shown in place of the routed one. */
+function LayoutView({ programme, children }: { programme: Programme; children: ReactNode }) {
+  const [params] = useSearchParams();
+  const { pathname } = useLocation();
+  const view = pathname.replace(/\/+$/, '') === '/loyalty' ? params.get('view') : null;
+  if (view === 'referrals') return <ReferralsPage programme={programme} />;
+  if (view === 'approvals') return <ApprovalsPage />;
+  return <>{children}</>;
+}
 
 /** /loyalty/*: picks the programme (most workspaces have one), shows the module's tabs and the screen below them. */
 export function LoyaltyLayout() {
@@ -85,7 +107,9 @@ export function LoyaltyLayout() {
               }
             />
             <LoyaltyTabs />
-            <Outlet context={{ programme } satisfies LoyaltyContext} />
+            <LayoutView programme={programme}>
+              <Outlet context={{ programme } satisfies LoyaltyContext} />
+            </LayoutView>
           </>
         )}
       </ProgrammeGate>
@@ -98,9 +122,12 @@ function LoyaltyTabs() {
   const { pathname } = useLocation();
   const navigate = useNavigate();
   const canRead = useCan('loyalty:read');
+  const canManage = useCan('loyalty:manage');
+  const [params] = useSearchParams();
   const phone = useIsPhone();
-  const section = pathname.split('/')[2] || 'till';
+  const section = pathname.split('/')[2] || params.get('view') || 'till';
   const active = TABS.some((tab) => tab.value === section) ? section : null;
+  const tabs = TABS.filter((tab) => tab.value !== 'approvals' || canManage);
   if (!canRead) return null;
   return (
     <Tabs
@@ -114,7 +141,7 @@ function LoyaltyTabs() {
       {/* On a phone the tabs scroll sideways rather than wrap onto a second row. */}
       <ScrollArea type="never" offsetScrollbars={false}>
         <Tabs.List style={{ flexWrap: 'nowrap' }}>
-          {TABS.map((tab) => (
+          {tabs.map((tab) => (
             <Tabs.Tab
               key={tab.value}
               value={tab.value}

@@ -13,6 +13,7 @@ import { useWorkspaceClock } from '../../lib/useWorkspaceClock.ts';
 import { AdjustPointsButton, CardsTable, IssueCardButton } from './CardActions.tsx';
 import { useProgramme } from './LoyaltyLayout.tsx';
 import { BalanceCards, LedgerTable, LotsTable, Section } from './MemberParts.tsx';
+import { ReferralPanel } from './ReferralPanel.tsx';
 
 /** /loyalty/members/:profileId — a customer's membership: balances, lots, cards and the whole ledger. */
 export function MemberPage() {
@@ -105,6 +106,7 @@ function MemberView({ programme, member }: { programme: Programme; member: Membe
       <Section title={t('loyalty.cards.title')} testId="member-cards">
         <CardsTable cards={member.cards} />
       </Section>
+      <ReferralPanel programme={programme} profileId={member.profileId} />
       <Section title={t('loyalty.lots.title')} testId="member-lots">
         <Text size="sm" c="dimmed" mb="sm">
           {t('loyalty.lots.hint')}
