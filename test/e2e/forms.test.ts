@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { test } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
 import {
@@ -114,15 +115,62 @@ test('forms in the console and on a phone', { timeout: 300_000 }, async (t) => {
       await phone.close();
     });
 
+    await t.test("the embed snippet works on the brand's own site, under its strict CSP", async () => {
+      const { secret: writeKey } = await api.post<{ secret: string }>('/api/v1/keys', { kind: 'write', name: 'site' });
+      const embedUrl = `${url}${new URL(hostedUrl).pathname}/embed.js`;
+      // The brand's page: another origin, scripts only from itself and Rapport, no inline anything.
+      const site = createServer((_req, res) => {
+        res.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'content-security-policy': `default-src 'self'; script-src ${url}; connect-src ${url}; style-src 'self'`,
+        });
+        res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Tea shop</title></head><body>
+<h1>Tea shop</h1><div id="signup"></div>
+<script src="${embedUrl}" data-write-key="${writeKey}" data-target="#signup" data-lang="en"></script></body></html>`);
+      });
+      await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+      const sitePort = (site.address() as { port: number }).port;
+      const visitor = await laptop.newPage();
+      const visitorProblems: string[] = [];
+      watchForTrouble(visitor, visitorProblems);
+      try {
+        await visitor.goto(`http://127.0.0.1:${sitePort}/?utm_source=site&m=SHOP-BANNER`);
+        await visitor.getByRole('heading', { name: 'Join the tea club' }).waitFor();
+        await visitor.getByRole('textbox', { name: /^E-mail/ }).fill('boris@example');
+        await visitor.getByRole('button', { name: 'Send' }).click();
+        await visitor
+          .getByText('Enter a valid e-mail address.')
+          .waitFor({ timeout: 10_000 })
+          .catch((error: unknown) => assert.fail(`${String(error)}\n${visitorProblems.join('\n')}`));
+        await shoot(visitor, '76-form-embedded-error');
+        await visitor.getByRole('textbox', { name: /^E-mail/ }).fill('boris@example.test');
+        await visitor.getByRole('textbox', { name: /^First name/ }).fill('Boris');
+        await visitor.getByRole('button', { name: 'Send' }).click();
+        await visitor.getByText('Thank you! Your answers are saved.').waitFor();
+        await shoot(visitor, '77-form-embedded-thanks');
+        // The first answer was refused by the server (an invalid address): a 400, the only one expected.
+        assert.deepEqual(
+          visitorProblems.filter((p) => !p.includes('400')),
+          [],
+          'no CSP violation, CORS refusal or script error on the host page',
+        );
+      } finally {
+        await visitor.close();
+        site.close();
+      }
+    });
+
     await t.test('the marketer sees the submission and the trait on the profile', async () => {
       await page.reload();
-      await page.getByTestId('submission-row').waitFor();
-      const row = page.getByTestId('submission-row');
-      assert.equal(await row.count(), 1);
+      await page.getByTestId('submission-row').first().waitFor();
+      const rows = page.getByTestId('submission-row');
+      assert.equal(await rows.count(), 2);
+      assert.match((await rows.nth(0).textContent()) ?? '', /boris@example\.test.*m=SHOP-BANNER/);
+      const row = rows.nth(1);
       assert.match((await row.textContent()) ?? '', /anna@example\.test/);
       assert.match((await row.textContent()) ?? '', /m=POSTER-7/);
       await shoot(page, '74-form-submissions', true);
-      await page.getByTestId('submission-profile').click();
+      await row.getByTestId('submission-profile').click();
       await page.getByText('Анна').first().waitFor();
       await page.getByText('first_name').first().waitFor();
       await shoot(page, '75-form-profile-trait', true);

@@ -48,6 +48,8 @@ const RUNTIME = `(function () {
   var script = document.currentScript;
   if (!script) return;
   var writeKey = script.getAttribute('data-write-key') || '';
+  // Answers go back to where the script came from: the Rapport install, whatever the host page's origin.
+  var submitUrl = new URL(CONFIG.submitPath, script.src).href;
   var lang = script.getAttribute('data-lang') || ((navigator.language || 'en').slice(0, 2) === 'ru' ? 'ru' : 'en');
   if (lang !== 'ru') lang = 'en';
   var M = CONFIG.messages[lang];
@@ -137,7 +139,7 @@ const RUNTIME = `(function () {
     Object.keys(errorSpans).forEach(function (k) { errorSpans[k].textContent = ''; });
     Array.prototype.forEach.call(form.querySelectorAll('[aria-invalid]'), function (e) { e.removeAttribute('aria-invalid'); });
     button.disabled = true;
-    fetch(CONFIG.submitUrl, {
+    fetch(submitUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Basic ' + btoa(writeKey + ':') },
       body: JSON.stringify({ answers: answers, consents: consents, submissionId: submissionId, source: source, lang: lang, website: hp.value || undefined }),
@@ -163,7 +165,7 @@ const RUNTIME = `(function () {
 })();
 `;
 
-export function embedScript(config: { submitUrl: string; definition: FormDefinition }): string {
+export function embedScript(config: { submitPath: string; definition: FormDefinition }): string {
   const data = JSON.stringify({ ...config, messages: MESSAGES })
     .replaceAll('<', '\\u003c')
     .replaceAll('\u2028', '\\u2028')

@@ -14,8 +14,6 @@ import type { SubmissionInput, SubmitOutcome } from './forms.submit.ts';
 export interface ConsumerDeps {
   db: Db;
   clock: Clock;
-  /** Where the embed script posts (the install's public address). */
-  publicUrl: string;
   submit(workspaceId: string, input: SubmissionInput): Promise<SubmitOutcome>;
   /** Which workspace a write key belongs to (org's resolveWriteKey). */
   resolveWriteKey(key: string): Promise<{ workspaceId: string } | null | undefined>;
@@ -298,7 +296,7 @@ export function consumerRoutes(deps: ConsumerDeps): FastifyPluginAsync {
             return reply.code(404).send('console.warn("Rapport: this form is not live.");\n');
           return reply.send(
             embedScript({
-              submitUrl: `${deps.publicUrl}/v1/forms/${encodeURIComponent(found.form.key)}/submit`,
+              submitPath: `/v1/forms/${encodeURIComponent(found.form.key)}/submit`,
               definition: found.form.definition as FormDefinition,
             }),
           );

@@ -83,7 +83,6 @@ export function createFormsModule(input: {
     consumer: consumerRoutes({
       db: input.db,
       clock: input.clock,
-      publicUrl,
       submit,
       resolveWriteKey: (key) => input.org.resolveWriteKey(key),
       findWorkspace: (idOrSlug) => input.org.findWorkspace(idOrSlug),
