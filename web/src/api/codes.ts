@@ -5,8 +5,13 @@ import type {
   AttemptsSummary,
   Batch,
   BatchCreate,
-  ExportFormat,
+  DownloadFormat,
   ImportResult,
+  Placement,
+  PlacementCreate,
+  PlacementMedium,
+  PlacementReport,
+  PlacementUpdate,
   Promotion,
   PromotionCreate,
   PromotionUpdate,
@@ -43,6 +48,10 @@ const codeKeys = {
     ['ws', workspaceId, 'codes', 'attempts', filters] as const,
   summary: (workspaceId: string, minutes: number, promotionId: string | undefined) =>
     ['ws', workspaceId, 'codes', 'summary', minutes, promotionId ?? null] as const,
+  placements: (workspaceId: string, medium: PlacementMedium | undefined) =>
+    ['ws', workspaceId, 'codes', 'placements', medium ?? null] as const,
+  report: (workspaceId: string, from: string, to: string) =>
+    ['ws', workspaceId, 'codes', 'placement-report', from, to] as const,
 };
 
 /** How often the live dashboard asks for fresh counts. */
@@ -109,7 +118,7 @@ export function useCreateBatch(promotionId: string) {
   });
 }
 
-function fileNameOf(batch: Batch, format: ExportFormat) {
+function fileNameOf(batch: Batch, format: DownloadFormat) {
   const label = (batch.label ?? 'codes').replace(/[^\p{L}\p{N}._-]+/gu, '_').slice(0, 60) || 'codes';
   return `${label}-${batch.id.slice(0, 8)}.${format}`;
 }
@@ -120,7 +129,7 @@ function fileNameOf(batch: Batch, format: ExportFormat) {
  */
 export function useDownloadBatch() {
   const invalidate = useInvalidateCodes();
-  return useMutation<void, ApiError, { batch: Batch; format: ExportFormat }>({
+  return useMutation<void, ApiError, { batch: Batch; format: DownloadFormat }>({
     mutationFn: ({ batch, format }) =>
       download(`${batchPath(batch.id)}/download`, fileNameOf(batch, format), { format }),
     onSettled: invalidate,
@@ -130,7 +139,7 @@ export function useDownloadBatch() {
 /** The owner's export of a generated batch after its first download; every one is in the audit log. */
 export function useExportBatch() {
   const invalidate = useInvalidateCodes();
-  return useMutation<void, ApiError, { batch: Batch; format: ExportFormat }>({
+  return useMutation<void, ApiError, { batch: Batch; format: DownloadFormat }>({
     mutationFn: ({ batch, format }) => download(`${batchPath(batch.id)}/export`, fileNameOf(batch, format), { format }),
     onSettled: invalidate,
   });
@@ -197,6 +206,75 @@ export function useAttemptsSummary(minutes: number, promotionId?: string, live =
     queryFn: () => api<AttemptsSummary>('/api/v1/codes/attempts/summary', { query: { minutes, promotionId } }),
     refetchInterval: live ? LIVE_REFRESH_MS : false,
     refetchIntervalInBackground: false,
+    placeholderData: (previous) => previous,
+  });
+}
+
+// ---- placements: response codes per medium
+
+const placementPath = (id: string) => `/api/v1/codes/placements/${encodeURIComponent(id)}`;
+
+/** Placements, newest first, a page at a time. */
+export function usePlacements(medium?: PlacementMedium) {
+  const workspaceId = useCurrentWorkspaceId();
+  const result = useInfiniteQuery<
+    Page<Placement>,
+    ApiError,
+    InfiniteData<Page<Placement>>,
+    readonly unknown[],
+    string | null
+  >({
+    queryKey: codeKeys.placements(workspaceId, medium),
+    initialPageParam: null,
+    queryFn: ({ pageParam }) =>
+      api<Page<Placement>>('/api/v1/codes/placements', { query: { medium, limit: 50, cursor: pageParam } }),
+    getNextPageParam: (lastPage) => lastPage.nextCursor,
+  });
+  const items = result.data?.pages.flatMap((page) => page.items) ?? [];
+  return { ...result, items };
+}
+
+export function useCreatePlacement() {
+  const invalidate = useInvalidateCodes();
+  return useMutation<Placement, ApiError, PlacementCreate>({
+    mutationFn: (body) => api<Placement>('/api/v1/codes/placements', { method: 'POST', body }),
+    onSuccess: invalidate,
+  });
+}
+
+export function useUpdatePlacement(id: string) {
+  const invalidate = useInvalidateCodes();
+  return useMutation<Placement, ApiError, PlacementUpdate>({
+    mutationFn: (body) => api<Placement>(placementPath(id), { method: 'PATCH', body }),
+    onSuccess: invalidate,
+  });
+}
+
+export function useDeletePlacement() {
+  const invalidate = useInvalidateCodes();
+  return useMutation<unknown, ApiError, string>({
+    mutationFn: (id) => api<unknown>(placementPath(id), { method: 'DELETE' }),
+    onSuccess: invalidate,
+  });
+}
+
+/** The placement's QR code as a file (SVG to print at any size, PNG for slides). */
+export function useDownloadQr() {
+  return useMutation<void, ApiError, { placement: Placement; format: 'svg' | 'png' }>({
+    mutationFn: ({ placement, format }) =>
+      download(`${placementPath(placement.id)}/qr`, `${placement.keyword.toLowerCase()}-qr.${format}`, {
+        format,
+        size: 1200,
+      }),
+  });
+}
+
+/** Contacts, people, new people, registrations and cost per lead by medium and placement, for [from, to). */
+export function usePlacementReport(from: string, to: string) {
+  const workspaceId = useCurrentWorkspaceId();
+  return useQuery<PlacementReport, ApiError>({
+    queryKey: codeKeys.report(workspaceId, from, to),
+    queryFn: () => api<PlacementReport>('/api/v1/codes/placements/report', { query: { from, to } }),
     placeholderData: (previous) => previous,
   });
 }

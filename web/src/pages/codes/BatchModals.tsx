@@ -18,7 +18,7 @@ import {
 import { IconAlertTriangle, IconCheck, IconDownload, IconFileImport, IconUpload } from '@tabler/icons-react';
 import { type FormEvent, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { Batch, ExportFormat, ImportResult } from '../../../../src/modules/codes/codes.schemas.ts';
+import type { Batch, DownloadFormat, ImportResult } from '../../../../src/modules/codes/codes.schemas.ts';
 import {
   type PromotionDetail,
   useCreateBatch,
@@ -67,7 +67,7 @@ export function GenerateBatchModal({ detail, onClose }: { detail: PromotionDetai
   const [count, setCount] = useState<number | string>(10_000);
   const [label, setLabel] = useState('');
   const [minLength, setMinLength] = useState<number | string>('');
-  const [format, setFormat] = useState<ExportFormat>('csv');
+  const [format, setFormat] = useState<DownloadFormat>('csv');
   const [downloaded, setDownloaded] = useState(false);
   const created = create.data?.batch;
   const validCount = typeof count === 'number' && count >= 1 && count <= 50_000_000;
@@ -195,10 +195,11 @@ export function GenerateBatchModal({ detail, onClose }: { detail: PromotionDetai
               <Group gap="sm" align="flex-end" wrap="wrap">
                 <SegmentedControl
                   value={format}
-                  onChange={(value) => setFormat(value as ExportFormat)}
+                  onChange={(value) => setFormat(value as DownloadFormat)}
                   data={[
                     { value: 'csv', label: 'CSV' },
                     { value: 'txt', label: 'TXT' },
+                    { value: 'pdf', label: t('codes.batches.pdf') },
                   ]}
                 />
                 <Button
@@ -361,7 +362,7 @@ export function ImportBatchModal({ promotionId, onClose }: { promotionId: string
 export function ExportAgainModal({ batch, onClose }: { batch: Batch; onClose: () => void }) {
   const { t } = useTranslation();
   const mutation = useExportBatch();
-  const [format, setFormat] = useState<ExportFormat>('csv');
+  const [format, setFormat] = useState<DownloadFormat>('csv');
   return (
     <Modal opened onClose={mutation.isPending ? () => {} : onClose} title={t('codes.batches.exportTitle')} centered>
       <Stack gap="md" data-testid="batch-export-modal">
@@ -376,10 +377,11 @@ export function ExportAgainModal({ batch, onClose }: { batch: Batch; onClose: ()
         {mutation.error ? <ProblemAlert error={mutation.error} /> : null}
         <SegmentedControl
           value={format}
-          onChange={(value) => setFormat(value as ExportFormat)}
+          onChange={(value) => setFormat(value as DownloadFormat)}
           data={[
             { value: 'csv', label: 'CSV' },
             { value: 'txt', label: 'TXT' },
+            { value: 'pdf', label: t('codes.batches.pdf') },
           ]}
           w="fit-content"
         />

@@ -143,41 +143,89 @@ function LiveFigures({
           <BarChart buckets={bucketsOf(summary, bucket, now)} bucket={bucket} />
         )}
       </Paper>
-      <Paper withBorder radius="md">
-        <Table data-testid="live-channels" layout="fixed">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>{t('codes.live.channel')}</Table.Th>
-              <Table.Th ta="right" w={110}>
-                {t('codes.live.accepted')}
-              </Table.Th>
-              <Table.Th ta="right" w={110}>
-                {t('codes.live.rejected')}
-              </Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {summary.byChannel.length === 0 && <EmptyTableRow columns={3} message={t('codes.live.noChannels')} />}
-            {summary.byChannel.map((row) => {
-              const total = row.accepted + row.rejected;
-              return (
-                <Table.Tr key={row.channel} data-testid="live-channel-row" data-channel={row.channel}>
-                  <Table.Td>
-                    <Text size="sm">{codeChannelLabel(row.channel, t)}</Text>
-                    <Progress.Root size="xs" mt={4}>
-                      <Progress.Section value={total ? (row.accepted / total) * 100 : 0} color="teal" />
-                      <Progress.Section value={total ? (row.rejected / total) * 100 : 0} color="red" />
-                    </Progress.Root>
-                  </Table.Td>
-                  <Table.Td ta="right">{number.format(row.accepted)}</Table.Td>
-                  <Table.Td ta="right">{number.format(row.rejected)}</Table.Td>
-                </Table.Tr>
-              );
-            })}
-          </Table.Tbody>
-        </Table>
-      </Paper>
+      <SimpleGrid cols={{ base: 1, md: 2 }} spacing="sm">
+        <SplitTable
+          testId="live-channels"
+          rowTestId="live-channel-row"
+          kind="channel"
+          heading={t('codes.live.channel')}
+          empty={t('codes.live.noChannels')}
+          rows={summary.byChannel.map((row) => ({ ...row, key: row.channel, label: codeChannelLabel(row.channel, t) }))}
+          number={number}
+        />
+        <SplitTable
+          testId="live-media"
+          rowTestId="live-medium-row"
+          kind="medium"
+          heading={t('codes.live.medium')}
+          empty={t('codes.live.noMedia')}
+          rows={(summary.byMedium ?? []).map((row) => ({
+            ...row,
+            key: row.medium,
+            label: t(`codes.media.${row.medium}`, { defaultValue: row.medium }),
+          }))}
+          number={number}
+        />
+      </SimpleGrid>
     </>
+  );
+}
+
+/** Accepted against rejected per channel or per medium, each row with its share as a bar. */
+function SplitTable({
+  testId,
+  rowTestId,
+  kind,
+  heading,
+  empty,
+  rows,
+  number,
+}: {
+  testId: string;
+  rowTestId: string;
+  /** Named on each row as data-channel or data-medium. */
+  kind: 'channel' | 'medium';
+  heading: string;
+  empty: string;
+  rows: { key: string; label: string; accepted: number; rejected: number }[];
+  number: Intl.NumberFormat;
+}) {
+  const { t } = useTranslation();
+  return (
+    <Paper withBorder radius="md">
+      <Table data-testid={testId} layout="fixed">
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th>{heading}</Table.Th>
+            <Table.Th ta="right" w={110}>
+              {t('codes.live.accepted')}
+            </Table.Th>
+            <Table.Th ta="right" w={110}>
+              {t('codes.live.rejected')}
+            </Table.Th>
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          {rows.length === 0 && <EmptyTableRow columns={3} message={empty} />}
+          {rows.map((row) => {
+            const total = row.accepted + row.rejected;
+            return (
+              <Table.Tr key={row.key} data-testid={rowTestId} {...{ [`data-${kind}`]: row.key }}>
+                <Table.Td>
+                  <Text size="sm">{row.label}</Text>
+                  <Progress.Root size="xs" mt={4}>
+                    <Progress.Section value={total ? (row.accepted / total) * 100 : 0} color="teal" />
+                    <Progress.Section value={total ? (row.rejected / total) * 100 : 0} color="red" />
+                  </Progress.Root>
+                </Table.Td>
+                <Table.Td ta="right">{number.format(row.accepted)}</Table.Td>
+                <Table.Td ta="right">{number.format(row.rejected)}</Table.Td>
+              </Table.Tr>
+            );
+          })}
+        </Table.Tbody>
+      </Table>
+    </Paper>
   );
 }
 

@@ -1,7 +1,7 @@
-import { Anchor, Badge, Button, Group, Paper, Stack, Table, Text, ThemeIcon, Title } from '@mantine/core';
+import { Anchor, Badge, Button, Group, Paper, Stack, Table, Tabs, Text, ThemeIcon, Title } from '@mantine/core';
 import { IconPlus, IconShieldSearch, IconTicket } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
-import { Link, useNavigate } from 'react-router';
+import { Link, useNavigate, useSearchParams } from 'react-router';
 import type { Promotion } from '../../../../src/modules/codes/codes.schemas.ts';
 import { usePromotions } from '../../api/codes.ts';
 import { LoadingBlock } from '../../components/ListStates.tsx';
@@ -10,12 +10,20 @@ import { ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { RequirePermission, useCan } from '../../components/RequirePermission.tsx';
 import { PHASE_COLOR, promotionPhase, rewardSummary } from '../../lib/codes.ts';
 import { useIsPhone } from '../../lib/useIsPhone.ts';
+import { PlacementReportView } from './PlacementReportView.tsx';
+import { PlacementsView } from './PlacementsView.tsx';
 import { BudgetMeter, formatLocal, formatLocalWindow } from './PromotionFacts.tsx';
+
+const VIEWS = ['promotions', 'placements', 'report'] as const;
+type View = (typeof VIEWS)[number];
 
 export function PromotionsPage() {
   const { t } = useTranslation();
   const canManage = useCan('codes:manage');
   const canRead = useCan('codes:read');
+  // Placements and their report are views of this page (?view=…), so that links to them can be shared.
+  const [params, setParams] = useSearchParams();
+  const view: View = VIEWS.includes(params.get('view') as View) ? (params.get('view') as View) : 'promotions';
   return (
     <>
       <PageHeader
@@ -48,7 +56,28 @@ export function PromotionsPage() {
         }
       />
       <RequirePermission permission="codes:read">
-        <PromotionList />
+        <Tabs
+          value={view}
+          onChange={(value) => setParams(value && value !== 'promotions' ? { view: value } : {})}
+          keepMounted={false}
+        >
+          <Tabs.List mb="md">
+            {VIEWS.map((v) => (
+              <Tabs.Tab key={v} value={v} data-testid={`codes-view-${v}`}>
+                {t(`codes.views.${v}`)}
+              </Tabs.Tab>
+            ))}
+          </Tabs.List>
+          <Tabs.Panel value="promotions">
+            <PromotionList />
+          </Tabs.Panel>
+          <Tabs.Panel value="placements">
+            <PlacementsView />
+          </Tabs.Panel>
+          <Tabs.Panel value="report">
+            <PlacementReportView />
+          </Tabs.Panel>
+        </Tabs>
       </RequirePermission>
     </>
   );
