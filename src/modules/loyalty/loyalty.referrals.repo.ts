@@ -352,12 +352,17 @@ export async function referralDataOf(db: Db, workspaceId: string, profileIds: st
   return { codes: codes.rows, referrals: referrals.rows };
 }
 
-/** Erasure: the person's invite codes and signals go; referrals keep their status and times, not the code. */
+/** Erasure: the person's invite codes and signals go; referrals keep their status and times, not the code; adjustment
+ * requests lose their reason and how the customer was named. */
 export async function eraseReferralData(trx: Db, workspaceId: string, profileIds: string[]) {
   await sql`delete from loyalty_invite_codes where workspace_id = ${workspaceId}
     and profile_id = any(${profileIds}::uuid[])`.execute(trx);
   await sql`delete from loyalty_referral_signals where workspace_id = ${workspaceId}
     and profile_id = any(${profileIds}::uuid[])`.execute(trx);
+  // An adjustment request names the customer as it was asked (possibly by card) and gives a reason: both go.
+  await sql`update loyalty_adjustment_requests
+    set body = (body - 'reason' - 'customer') || jsonb_build_object('customer', jsonb_build_object('profileId', profile_id))
+    where workspace_id = ${workspaceId} and profile_id = any(${profileIds}::uuid[])`.execute(trx);
   await sql`update loyalty_referrals set code = 'erased' where workspace_id = ${workspaceId}
     and (referrer_profile_id = any(${profileIds}::uuid[]) or invitee_profile_id = any(${profileIds}::uuid[]))`.execute(
     trx,
