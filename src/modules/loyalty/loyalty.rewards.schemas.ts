@@ -159,6 +159,7 @@ export const RedemptionRow = z.object({
   couponLast4: z.string().nullable(),
   redeemedAt: z.string(),
 });
+export type RedemptionRow = z.infer<typeof RedemptionRow>;
 
 // ---- coupons
 

@@ -6,6 +6,21 @@ import type {
   Referral,
 } from '../../../src/modules/loyalty/loyalty.referrals.schemas.ts';
 import type {
+  Club,
+  ClubCreate,
+  ClubUpdate,
+  CouponCheck,
+  CouponRedeem,
+  CouponUse,
+  CouponValidity,
+  RedeemRequest,
+  Redemption,
+  RedemptionRow,
+  Reward,
+  RewardCreate,
+  RewardUpdate,
+} from '../../../src/modules/loyalty/loyalty.rewards.schemas.ts';
+import type {
   AdjustmentCreate,
   Cap,
   Card,
@@ -404,5 +419,100 @@ export function useMemberships(profileId: string, enabled = true) {
     queryKey: referralKeys.memberships(workspaceId, profileId),
     queryFn: () => api<MemberLookup>('/api/v1/loyalty/members', { query: { profileId } }),
     enabled,
+  });
+}
+
+// ---- rewards catalogue, redemptions, coupons at the till, clubs (loyalty.rewards.schemas.ts)
+
+const rewardsKey = (workspaceId: string, programme: string, ...rest: string[]) =>
+  ['ws', workspaceId, 'loyalty', programme, 'rewards', ...rest] as const;
+
+export function useRewards(programme: string) {
+  const workspaceId = useCurrentWorkspaceId();
+  return useQuery<{ items: Reward[]; nextCursor: string | null }, ApiError>({
+    queryKey: rewardsKey(workspaceId, programme, 'list'),
+    queryFn: () => api(`${programmePath(programme)}/rewards`, { query: { limit: 200 } }),
+    staleTime: 0,
+  });
+}
+
+/** Adds a reward, or changes reward `id`. */
+export function useSaveReward(programme: string, id: string | null) {
+  const invalidate = useInvalidateLoyalty();
+  return useMutation<Reward, ApiError, RewardCreate | RewardUpdate>({
+    mutationFn: (body) =>
+      id
+        ? api<Reward>(`${programmePath(programme)}/rewards/${encodeURIComponent(id)}`, { method: 'PATCH', body })
+        : api<Reward>(`${programmePath(programme)}/rewards`, { method: 'POST', body }),
+    onSuccess: invalidate,
+  });
+}
+
+/** Redeems a reward for a member with the customer's proof; the body carries its idempotency key. */
+export function useRedeemReward(programme: string) {
+  const invalidate = useInvalidateLoyalty();
+  return useMutation<Redemption, ApiError, { rewardId: string; body: RedeemRequest }>({
+    mutationFn: ({ rewardId, body }) =>
+      api<Redemption>(`${programmePath(programme)}/rewards/${encodeURIComponent(rewardId)}/redeem`, {
+        method: 'POST',
+        body,
+      }),
+    onSuccess: invalidate,
+  });
+}
+
+export function useRedemptions(programme: string, profileId: string) {
+  const workspaceId = useCurrentWorkspaceId();
+  return useQuery<{ items: RedemptionRow[] }, ApiError>({
+    queryKey: rewardsKey(workspaceId, programme, 'redemptions', profileId),
+    queryFn: () => api(`${programmePath(programme)}/members/${encodeURIComponent(profileId)}/redemptions`),
+    staleTime: 0,
+  });
+}
+
+/** Sends a one-time code to the customer's phone (the proof for spending points). */
+export function useSendVerification(programme: string) {
+  return useMutation<{ verificationId: string; expiresAt: string; sentTo: string }, ApiError, { profileId: string }>({
+    mutationFn: ({ profileId }) =>
+      api(`${programmePath(programme)}/verifications`, { method: 'POST', body: { customer: { profileId } } }),
+  });
+}
+
+export function useValidateCoupon() {
+  return useMutation<CouponValidity, ApiError, CouponCheck>({
+    mutationFn: (body) => api<CouponValidity>('/api/v1/loyalty/coupons/validate', { method: 'POST', body }),
+  });
+}
+
+export function useRedeemCoupon() {
+  return useMutation<CouponUse, ApiError, CouponRedeem>({
+    mutationFn: (body) => api<CouponUse>('/api/v1/loyalty/coupons/redeem', { method: 'POST', body }),
+  });
+}
+
+export function useReverseCouponUse() {
+  return useMutation<CouponUse, ApiError, string>({
+    mutationFn: (useId) =>
+      api<CouponUse>(`/api/v1/loyalty/coupons/uses/${encodeURIComponent(useId)}/reverse`, { method: 'POST', body: {} }),
+  });
+}
+
+export function useClubs(programme: string) {
+  const workspaceId = useCurrentWorkspaceId();
+  return useQuery<{ items: Club[] }, ApiError>({
+    queryKey: rewardsKey(workspaceId, programme, 'clubs'),
+    queryFn: () => api(`${programmePath(programme)}/clubs`),
+    staleTime: 0,
+  });
+}
+
+export function useSaveClub(programme: string, id: string | null) {
+  const invalidate = useInvalidateLoyalty();
+  return useMutation<Club, ApiError, ClubCreate | ClubUpdate>({
+    mutationFn: (body) =>
+      id
+        ? api<Club>(`${programmePath(programme)}/clubs/${encodeURIComponent(id)}`, { method: 'PATCH', body })
+        : api<Club>(`${programmePath(programme)}/clubs`, { method: 'POST', body }),
+    onSuccess: invalidate,
   });
 }

@@ -16,8 +16,10 @@ import {
   IconAward,
   IconChecklist,
   IconCreditCard,
+  IconGift,
   IconListDetails,
   IconSettings,
+  IconUsersGroup,
   IconUsersPlus,
 } from '@tabler/icons-react';
 import { type FormEvent, type ReactNode, useState } from 'react';
@@ -36,6 +38,8 @@ import { isValidTimeZone } from '../../lib/format.ts';
 import { useIsPhone } from '../../lib/useIsPhone.ts';
 import { useCurrentWorkspaceId } from '../../session/SessionContext.tsx';
 import { ApprovalsPage } from './ApprovalsPage.tsx';
+import { CataloguePage } from './CataloguePage.tsx';
+import { ClubsPage } from './ClubsPage.tsx';
 import { ReferralsPage } from './ReferralsPage.tsx';
 
 export interface LoyaltyContext {
@@ -64,6 +68,8 @@ const TABS = [
   // Referrals and approvals are views of the layout (?view=…) until the console's routes list them.
   { value: 'referrals', path: '/loyalty?view=referrals', icon: IconUsersPlus },
   { value: 'approvals', path: '/loyalty?view=approvals', icon: IconChecklist },
+  { value: 'catalogue', path: '/loyalty?view=catalogue', icon: IconGift },
+  { value: 'clubs', path: '/loyalty?view=clubs', icon: IconUsersGroup },
 ] as const;
 
 /** The screen a ?view= names, shown in place of the routed one. */
@@ -73,6 +79,8 @@ function LayoutView({ programme, children }: { programme: Programme; children: R
   const view = pathname.replace(/\/+$/, '') === '/loyalty' ? params.get('view') : null;
   if (view === 'referrals') return <ReferralsPage programme={programme} />;
   if (view === 'approvals') return <ApprovalsPage />;
+  if (view === 'catalogue') return <CataloguePage programme={programme} />;
+  if (view === 'clubs') return <ClubsPage programme={programme} />;
   return <>{children}</>;
 }
 

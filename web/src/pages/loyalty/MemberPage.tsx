@@ -11,6 +11,7 @@ import { useCan } from '../../components/RequirePermission.tsx';
 import { profileTitle } from '../../lib/customers.tsx';
 import { useWorkspaceClock } from '../../lib/useWorkspaceClock.ts';
 import { AdjustPointsButton, CardsTable, IssueCardButton } from './CardActions.tsx';
+import { RewardsPanel } from './CatalogueRedeem.tsx';
 import { useProgramme } from './LoyaltyLayout.tsx';
 import { BalanceCards, LedgerTable, LotsTable, Section } from './MemberParts.tsx';
 import { ReferralPanel } from './ReferralPanel.tsx';
@@ -103,6 +104,7 @@ function MemberView({ programme, member }: { programme: Programme; member: Membe
         </Alert>
       )}
       <BalanceCards balances={member.balances} programme={programme} />
+      <RewardsPanel programme={programme} member={member} />
       <Section title={t('loyalty.cards.title')} testId="member-cards">
         <CardsTable cards={member.cards} />
       </Section>

@@ -9,6 +9,7 @@ import { LoadingBlock } from '../../components/ListStates.tsx';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { useCan } from '../../components/RequirePermission.tsx';
 import { replacementNumber } from './CardActions.tsx';
+import { CouponTill } from './CouponTill.tsx';
 import { useProgramme } from './LoyaltyLayout.tsx';
 import { TierBadge, useCustomerName } from './MemberPage.tsx';
 import { BalanceCards, CARD_STATUS_COLOR, formatCardNumber } from './MemberParts.tsx';
@@ -83,6 +84,7 @@ export function TillPage() {
         ) : (
           <Customer programme={programme} found={lookup.data} />
         ))}
+      <CouponTill programme={programme} />
     </Stack>
   );
 }
