@@ -126,7 +126,7 @@ export const EARN_FIELDS = defineCatalogue<EarnRecord>({
     label: { en: 'Event name', ru: 'Название события' },
     sql: sql`t.event_name`,
     get: (r) => r.event?.name,
-    values: ['Code Registered'],
+    values: ['Code Registered', 'Referral Completed'],
   },
   'event.promotion_id': {
     type: 'string',
