@@ -1,5 +1,4 @@
 import {
-  ActionIcon,
   Alert,
   Anchor,
   Button,
@@ -8,33 +7,30 @@ import {
   Group,
   Paper,
   SegmentedControl,
-  Select,
   Stack,
   Switch,
   Text,
   Textarea,
   TextInput,
   Title,
-  Tooltip,
 } from '@mantine/core';
-import { IconArrowDown, IconArrowLeft, IconArrowUp, IconPlus, IconTrash } from '@tabler/icons-react';
+import { IconArrowLeft, IconPlus } from '@tabler/icons-react';
 import { useEffect, useState } from 'react';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
 import {
   type ConsentCheckbox,
-  FIELD_TYPES,
-  FORM_CONSENT_CHANNELS,
   FormDefinition,
   type FormField,
   type FormKind,
   SOURCE_PARAMS,
 } from '../../../../src/modules/forms/forms.schemas.ts';
-import { useConsentSettings } from '../../api/consent.ts';
 import { useCreateForm, useForm, useUpdateForm } from '../../api/forms.ts';
 import { LoadingBlock } from '../../components/ListStates.tsx';
 import { PageHeader } from '../../components/PageHeader.tsx';
 import { notifySuccess, ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { RequirePermission } from '../../components/RequirePermission.tsx';
+import { ConsentsEditor } from './ConsentsEditor.tsx';
+import { FieldEditor } from './FieldEditor.tsx';
 import { FormPreview } from './FormPreview.tsx';
 import { type FormsT, useFormsText } from './useFormsText.ts';
 
@@ -373,374 +369,5 @@ function Bilingual({
         autosize={multiline ? true : undefined}
       />
     </Group>
-  );
-}
-
-const IDENTITY_OF: Partial<Record<FormField['type'], 'email' | 'phone' | 'user_id'>> = {
-  email: 'email',
-  phone: 'phone',
-  text: 'user_id',
-  hidden: 'user_id',
-};
-
-function FieldEditor({
-  t,
-  index,
-  count,
-  field,
-  onChange,
-  onMove,
-  onRemove,
-}: {
-  t: FormsT;
-  index: number;
-  count: number;
-  field: FormField;
-  onChange: (patch: Partial<FormField>) => void;
-  onMove: (to: number) => void;
-  onRemove: () => void;
-}) {
-  const choice = field.type === 'select' || field.type === 'multiselect';
-  const identity = IDENTITY_OF[field.type];
-  return (
-    <Paper withBorder radius="sm" p="sm" bg="var(--mantine-color-gray-0)" data-testid="field-editor" data-index={index}>
-      <Group justify="space-between" mb="xs">
-        <Text fw={600} size="sm">
-          {t('builder.field', { n: index + 1 })}
-        </Text>
-        <Group gap={4}>
-          <Tooltip label={t('builder.moveUp')}>
-            <ActionIcon
-              variant="subtle"
-              disabled={index === 0}
-              onClick={() => onMove(index - 1)}
-              aria-label={t('builder.moveUp')}
-            >
-              <IconArrowUp size={16} />
-            </ActionIcon>
-          </Tooltip>
-          <Tooltip label={t('builder.moveDown')}>
-            <ActionIcon
-              variant="subtle"
-              disabled={index === count - 1}
-              onClick={() => onMove(index + 1)}
-              aria-label={t('builder.moveDown')}
-            >
-              <IconArrowDown size={16} />
-            </ActionIcon>
-          </Tooltip>
-          <Tooltip label={t('builder.remove')}>
-            <ActionIcon
-              variant="subtle"
-              color="red"
-              disabled={count === 1}
-              onClick={onRemove}
-              aria-label={t('builder.remove')}
-            >
-              <IconTrash size={16} />
-            </ActionIcon>
-          </Tooltip>
-        </Group>
-      </Group>
-      <Stack gap="xs">
-        <Group grow gap="sm" align="flex-start">
-          <Select
-            label={t('builder.type')}
-            value={field.type}
-            allowDeselect={false}
-            data={FIELD_TYPES.map((type) => ({ value: type, label: t(`types.${type}`) }))}
-            onChange={(v) => {
-              const type = v as FormField['type'];
-              const options =
-                type === 'select' || type === 'multiselect'
-                  ? (field.options?.length ?? 0) >= 2
-                    ? field.options
-                    : [
-                        { value: 'a', label: { en: '', ru: '' } },
-                        { value: 'b', label: { en: '', ru: '' } },
-                      ]
-                  : undefined;
-              const maps =
-                field.maps.to === 'identity' && IDENTITY_OF[type] !== field.maps.identity
-                  ? type === 'email' || type === 'phone'
-                    ? { to: 'identity' as const, identity: type }
-                    : { to: 'event' as const }
-                  : type === 'email' || type === 'phone'
-                    ? { to: 'identity' as const, identity: type }
-                    : field.maps;
-              onChange({ type, options, scale: type === 'rating' ? (field.scale ?? 5) : undefined, maps });
-            }}
-            data-testid="field-type"
-          />
-          <TextInput
-            label={t('builder.fieldKey')}
-            value={field.key}
-            onChange={(e) => onChange({ key: e.currentTarget.value })}
-            data-testid="field-key"
-          />
-        </Group>
-        <Group grow gap="sm" align="flex-start">
-          <TextInput
-            label={t('builder.labelEn')}
-            value={field.label.en}
-            onChange={(e) => onChange({ label: { ...field.label, en: e.currentTarget.value } })}
-            data-testid="field-label-en"
-          />
-          <TextInput
-            label={t('builder.labelRu')}
-            value={field.label.ru}
-            onChange={(e) => onChange({ label: { ...field.label, ru: e.currentTarget.value } })}
-            data-testid="field-label-ru"
-          />
-        </Group>
-        <Group grow gap="sm" align="flex-end">
-          <Select
-            label={t('builder.maps')}
-            value={field.maps.to}
-            allowDeselect={false}
-            data={[
-              { value: 'event', label: t('builder.mapsEvent') },
-              { value: 'trait', label: t('builder.mapsTrait') },
-              ...(identity ? [{ value: 'identity', label: t('builder.mapsIdentity') }] : []),
-            ]}
-            onChange={(v) =>
-              onChange({
-                maps:
-                  v === 'trait'
-                    ? { to: 'trait', trait: field.key }
-                    : v === 'identity' && identity
-                      ? { to: 'identity', identity }
-                      : { to: 'event' },
-              })
-            }
-            data-testid="field-maps"
-          />
-          {field.maps.to === 'trait' ? (
-            <TextInput
-              label={t('builder.traitName')}
-              description={t('builder.traitHint')}
-              value={field.maps.trait}
-              onChange={(e) => onChange({ maps: { to: 'trait', trait: e.currentTarget.value } })}
-              data-testid="field-trait"
-            />
-          ) : field.maps.to === 'identity' ? (
-            <TextInput label={t('builder.identity')} value={t(`identities.${field.maps.identity}`)} readOnly />
-          ) : (
-            <div />
-          )}
-        </Group>
-        {field.type === 'rating' && (
-          <SegmentedControl
-            value={String(field.scale ?? 5)}
-            onChange={(v) => onChange({ scale: Number(v) as 5 | 10 })}
-            data={[
-              { value: '5', label: '1–5' },
-              { value: '10', label: '1–10' },
-            ]}
-            aria-label={t('builder.scale')}
-          />
-        )}
-        {choice && (
-          <Stack gap={6}>
-            <Text size="sm" fw={500}>
-              {t('builder.options')}
-            </Text>
-            {(field.options ?? []).map((option, j) => (
-              // biome-ignore lint/suspicious/noArrayIndexKey: options are edited in place
-              <Group key={j} gap="xs" wrap="nowrap" align="flex-end">
-                <TextInput
-                  aria-label={t('builder.optionValue')}
-                  placeholder={t('builder.optionValue')}
-                  w={110}
-                  value={option.value}
-                  onChange={(e) =>
-                    onChange({
-                      options: field.options?.map((o, k) => (k === j ? { ...o, value: e.currentTarget.value } : o)),
-                    })
-                  }
-                />
-                <TextInput
-                  aria-label={t('builder.labelEn')}
-                  placeholder={t('builder.labelEn')}
-                  style={{ flex: 1 }}
-                  value={option.label.en}
-                  onChange={(e) =>
-                    onChange({
-                      options: field.options?.map((o, k) =>
-                        k === j ? { ...o, label: { ...o.label, en: e.currentTarget.value } } : o,
-                      ),
-                    })
-                  }
-                />
-                <TextInput
-                  aria-label={t('builder.labelRu')}
-                  placeholder={t('builder.labelRu')}
-                  style={{ flex: 1 }}
-                  value={option.label.ru}
-                  onChange={(e) =>
-                    onChange({
-                      options: field.options?.map((o, k) =>
-                        k === j ? { ...o, label: { ...o.label, ru: e.currentTarget.value } } : o,
-                      ),
-                    })
-                  }
-                />
-                <ActionIcon
-                  variant="subtle"
-                  color="red"
-                  aria-label={t('builder.remove')}
-                  onClick={() => onChange({ options: field.options?.filter((_, k) => k !== j) })}
-                >
-                  <IconTrash size={16} />
-                </ActionIcon>
-              </Group>
-            ))}
-            <Group>
-              <Button
-                size="xs"
-                variant="subtle"
-                leftSection={<IconPlus size={14} />}
-                onClick={() =>
-                  onChange({
-                    options: [
-                      ...(field.options ?? []),
-                      { value: `option_${(field.options?.length ?? 0) + 1}`, label: { en: '', ru: '' } },
-                    ],
-                  })
-                }
-              >
-                {t('builder.addOption')}
-              </Button>
-            </Group>
-          </Stack>
-        )}
-        {field.type !== 'hidden' && (
-          <Checkbox
-            label={t('builder.required')}
-            checked={field.required}
-            onChange={(e) => onChange({ required: e.currentTarget.checked })}
-            data-testid="field-required"
-          />
-        )}
-      </Stack>
-    </Paper>
-  );
-}
-
-function ConsentsEditor({
-  t,
-  consents,
-  onAdd,
-  onChange,
-  onRemove,
-}: {
-  t: FormsT;
-  consents: ConsentCheckbox[];
-  onAdd: (c: ConsentCheckbox) => void;
-  onChange: (i: number, patch: Partial<ConsentCheckbox>) => void;
-  onRemove: (i: number) => void;
-}) {
-  const settings = useConsentSettings();
-  const wordings = settings.data?.wordings ?? [];
-  // One choice per purpose and version; its English and Russian texts fill the box's label.
-  const choices = [...new Map(wordings.map((w) => [`${w.purpose}@${w.version}`, w])).values()];
-  const textOf = (purpose: string, version: string, locale: 'en' | 'ru') =>
-    wordings.find((w) => w.purpose === purpose && w.version === version && w.locale === locale)?.text ?? '';
-  const choose = (value: string | null): Omit<ConsentCheckbox, 'key'> | null => {
-    const w = choices.find((c) => `${c.purpose}@${c.version}` === value);
-    if (!w) return null;
-    const en = textOf(w.purpose, w.version, 'en') || textOf(w.purpose, w.version, 'ru');
-    return {
-      channel: 'email',
-      purpose: w.purpose,
-      wordingVersion: w.version,
-      label: { en, ru: textOf(w.purpose, w.version, 'ru') },
-      required: w.purpose === 'processing',
-    };
-  };
-  return (
-    <Paper withBorder radius="md" p="md">
-      <Group justify="space-between" mb={4}>
-        <Title order={4}>{t('builder.consents')}</Title>
-      </Group>
-      <Text size="sm" c="dimmed" mb="sm">
-        {t('builder.consentsHint')}
-      </Text>
-      {settings.isError && <ProblemAlert error={settings.error} />}
-      <Stack gap="sm">
-        {consents.map((c, i) => (
-          <Paper
-            key={c.key}
-            withBorder
-            radius="sm"
-            p="sm"
-            bg="var(--mantine-color-gray-0)"
-            data-testid="consent-editor"
-          >
-            <Group grow gap="sm" align="flex-end">
-              <Select
-                label={t('builder.wording')}
-                value={`${c.purpose}@${c.wordingVersion}`}
-                allowDeselect={false}
-                data={[
-                  ...choices.map((w) => ({ value: `${w.purpose}@${w.version}`, label: `${w.purpose} · ${w.version}` })),
-                  ...(choices.some((w) => w.purpose === c.purpose && w.version === c.wordingVersion)
-                    ? []
-                    : [{ value: `${c.purpose}@${c.wordingVersion}`, label: `${c.purpose} · ${c.wordingVersion}` }]),
-                ]}
-                onChange={(v) => {
-                  const chosen = choose(v);
-                  if (chosen) onChange(i, { ...chosen, channel: c.channel });
-                }}
-              />
-              <Select
-                label={t('builder.channel')}
-                value={c.channel}
-                allowDeselect={false}
-                data={FORM_CONSENT_CHANNELS.map((ch) => ({ value: ch, label: t(`channels.${ch}`) }))}
-                onChange={(v) => onChange(i, { channel: v as ConsentCheckbox['channel'] })}
-                data-testid="consent-channel"
-              />
-              <ActionIcon
-                variant="subtle"
-                color="red"
-                aria-label={t('builder.remove')}
-                onClick={() => onRemove(i)}
-                style={{ flex: 'none' }}
-              >
-                <IconTrash size={16} />
-              </ActionIcon>
-            </Group>
-            <Text size="xs" c="dimmed" mt={6} lineClamp={2}>
-              {c.label.en}
-            </Text>
-            <Checkbox
-              mt={6}
-              label={t('builder.required')}
-              checked={c.required}
-              onChange={(e) => onChange(i, { required: e.currentTarget.checked })}
-            />
-          </Paper>
-        ))}
-        {settings.isSuccess && choices.length === 0 && (
-          <Text size="sm" c="dimmed">
-            {t('builder.noWordings')}
-          </Text>
-        )}
-        {choices.length > 0 && (
-          <Select
-            placeholder={t('builder.addConsent')}
-            aria-label={t('builder.addConsent')}
-            value={null}
-            data={choices.map((w) => ({ value: `${w.purpose}@${w.version}`, label: `${w.purpose} · ${w.version}` }))}
-            onChange={(v) => {
-              const chosen = choose(v);
-              if (chosen) onAdd({ ...chosen, key: '' });
-            }}
-            data-testid="consent-add"
-          />
-        )}
-      </Stack>
-    </Paper>
   );
 }
