@@ -6,6 +6,7 @@ import { DomainError } from '../../platform/errors.ts';
 import { actorOf, principalOf } from '../../platform/http/auth.ts';
 import { Problem } from '../../platform/http/problem.ts';
 import { hitRateLimit } from '../../platform/ratelimit.ts';
+import type { InboundMessage, InboundOutcome } from './codes.inbound.ts';
 import * as repo from './codes.placements.repo.ts';
 import * as service from './codes.placements.ts';
 import * as codesRepo from './codes.repo.ts';
@@ -22,6 +23,8 @@ import {
 export interface PlacementRouteDeps extends service.PlacementDeps {
   audit: AuditRecorder;
   slugOf(workspaceId: string): Promise<string>;
+  /** The module's inbound text handling (codes.inbound.ts): CODE …, and placement keywords. */
+  handleInbound(workspaceId: string, message: InboundMessage): Promise<InboundOutcome>;
 }
 
 const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem };
@@ -199,6 +202,33 @@ export function placementRoutes(deps: PlacementRouteDeps): FastifyPluginAsyncZod
         await deps.audit(deps.db, actor, 'codes.placement_delete', { kind: 'placement', id: request.params.id });
         return reply.code(204).send(null);
       },
+    );
+
+    app.post(
+      '/codes/inbound',
+      {
+        config: { auth: 'profiles:write' },
+        schema: {
+          tags: ['codes'],
+          summary:
+            'An inbound SMS or messenger text (gateways): "CODE 7KQ4…" registers it; a placement keyword is its contact',
+          description:
+            'A text starting with a placement keyword ("TV1", "TV1 7KQ4M2XD9RPT") is attributed to the placement; a code after it is registered with the placement. `reply` is what to answer the sender (null: nothing).',
+          body: z.object({
+            channel: z.enum(['sms', 'messenger']),
+            from: z.string().min(3).max(100),
+            text: z.string().max(2000),
+          }),
+          response: {
+            200: z.object({
+              action: z.enum(['registered', 'typo', 'refused', 'limited', 'contact', 'none']),
+              reply: z.string().nullable(),
+            }),
+            ...errors,
+          },
+        },
+      },
+      async (request) => deps.handleInbound(principalOf(request).scope.workspaceId, request.body),
     );
 
     app.get(

@@ -176,6 +176,10 @@ describe('placements: management', () => {
       else assert.ok(typeof got === 'string' && got.length > 0);
     }
     assert.equal((await s.call('GET', '/api/v1/codes/placements?cursor=nonsense')).status, 400);
+    assert.equal(
+      (await s.call('POST', '/api/v1/codes/inbound', { channel: 'fax', from: '123', text: 'TV1' })).status,
+      400,
+    );
     assert.equal((await s.call('GET', '/api/v1/codes/placements/report?from=yesterday')).status, 400);
     const backwards = await s.call(
       'GET',
@@ -225,17 +229,14 @@ describe('placements: attribution', () => {
     const sms = await s.sms(anna, ' tv1 ');
     assert.equal(sms.action, 'contact');
     assert.ok(sms.reply);
-    // Messenger.
-    assert.equal(
-      (
-        await app.codes.handleInbound(s.ws.workspaceId, {
-          channel: 'messenger',
-          from: 'telegram:777001',
-          text: 'Radio5',
-        })
-      ).action,
-      'contact',
-    );
+    // Messenger, through the gateways' endpoint.
+    const viaHttp = await s.call('POST', '/api/v1/codes/inbound', {
+      channel: 'messenger',
+      from: 'telegram:777001',
+      text: 'Radio5',
+    });
+    assert.equal(viaHttp.status, 200, JSON.stringify(viaHttp.body));
+    assert.equal((viaHttp.body as Json).action, 'contact');
     // A text that is not a keyword is left alone; an ended placement takes no contacts.
     assert.equal((await s.sms(phone(), 'hello')).action, 'none');
     assert.equal((await s.sms(phone(), 'OLD')).action, 'none');

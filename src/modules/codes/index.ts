@@ -108,7 +108,14 @@ export function createCodesModule(input: {
     },
   };
   const routes = codesRoutes({ ...deps, audit: input.org.recordAudit as AuditRecorder, slugOf });
-  const managePlacements = placementRoutes({ ...placementDeps, audit: input.org.recordAudit as AuditRecorder, slugOf });
+  const inbound = (workspaceId: string, message: InboundMessage) =>
+    handleInbound(register, workspaceId, message, inboundPlacements);
+  const managePlacements = placementRoutes({
+    ...placementDeps,
+    audit: input.org.recordAudit as AuditRecorder,
+    slugOf,
+    handleInbound: inbound,
+  });
   const consumer = consumerRoutes({
     db: input.db,
     clock: input.clock,
@@ -148,8 +155,7 @@ export function createCodesModule(input: {
      * Inbound SMS/messenger text: "CODE 7KQ4M2XD9RPT" or "КОД …" registers the code for the sender; a text starting
      * with a placement's keyword ("TV1", "TV1 7KQ4M2XD9RPT") is that placement's contact.
      */
-    handleInbound: (workspaceId: string, message: InboundMessage) =>
-      handleInbound(register, workspaceId, message, inboundPlacements),
+    handleInbound: inbound,
     /** Merge listener: registrations, attempts, allowances and placement contacts follow the survivor. */
     onMerge: async (trx: Db, workspaceId: string, merges: { survivorId: string; absorbedId: string }[]) => {
       for (const m of merges) {
