@@ -199,6 +199,34 @@ describe(`forms (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`, (
     );
   });
 
+  it('a submission naming two known people merges them; their submissions follow the survivor', async () => {
+    const { create, submit, profileBy, call } = await setup();
+    const definition = signup();
+    definition.fields = [
+      ...(definition.fields as Json[]).slice(0, 2),
+      {
+        key: 'phone',
+        type: 'phone',
+        label: { en: 'Phone', ru: 'Телефон' },
+        maps: { to: 'identity', identity: 'phone' },
+      },
+    ];
+    (definition.fields as Json[])[0].required = false;
+    const form = await create('merge', definition);
+    await submit('merge', { answers: { email: 'ira@example.test', first_name: 'Ira' } });
+    await submit('merge', { answers: { phone: '+7 916 555-00-11' } });
+    const byEmail = await profileBy('email:ira@example.test');
+    const byPhone = await profileBy('phone:+79165550011');
+    assert.notEqual(byEmail.id, byPhone.id);
+    const both = await submit('merge', { answers: { email: 'ira@example.test', phone: '+79165550011' } });
+    assert.equal(both.status, 200, JSON.stringify(both.body));
+    const survivor = await profileBy('email:ira@example.test');
+    assert.equal((await profileBy('phone:+79165550011')).id, survivor.id, 'one person now');
+    const items = (await call('GET', `/api/v1/forms/${form.id}/submissions`)).body.items;
+    assert.equal(items.length, 3);
+    assert.deepEqual(new Set(items.map((s: Json) => s.profileId)), new Set([survivor.id]));
+  });
+
   it('records consent with proof; under double opt-in it stays pending until confirmed', async () => {
     const { create, submit, profileBy, call } = await setup();
     await create('plain', signup());
