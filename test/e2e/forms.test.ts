@@ -176,6 +176,67 @@ test('forms in the console and on a phone', { timeout: 300_000 }, async (t) => {
       await shoot(page, '75-form-profile-trait', true);
       assertNoTrouble(problems);
     });
+    await t.test('survey results, in Russian', async () => {
+      const survey = await api.post<{ id: string }>('/api/v1/forms', {
+        key: 'taste-survey',
+        definition: {
+          name: 'Taste survey',
+          kind: 'survey',
+          texts: { title: { en: 'How was the tea?', ru: 'Как вам чай?' } },
+          fields: [
+            {
+              key: 'score',
+              type: 'rating',
+              scale: 5,
+              required: true,
+              label: { en: 'Your score', ru: 'Ваша оценка' },
+              maps: { to: 'trait', trait: 'tea_score' },
+            },
+            {
+              key: 'flavour',
+              type: 'select',
+              label: { en: 'Favourite flavour', ru: 'Любимый вкус' },
+              options: [
+                { value: 'green', label: { en: 'Green', ru: 'Зелёный' } },
+                { value: 'black', label: { en: 'Black', ru: 'Чёрный' } },
+              ],
+            },
+          ],
+        },
+      });
+      await api.post(`/api/v1/forms/${survey.id}/publish`, {});
+      const { secret } = await api.post<{ secret: string }>('/api/v1/keys', { kind: 'write', name: 'survey' });
+      for (const [score, flavour] of [
+        [5, 'green'],
+        [4, 'green'],
+        [2, 'black'],
+      ] as const) {
+        const response = await fetch(`${url}/v1/forms/taste-survey/submit`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Basic ${Buffer.from(`${secret}:`).toString('base64')}`,
+          },
+          body: JSON.stringify({ answers: { score, flavour }, anonymousId: `visitor-${score}` }),
+        });
+        assert.equal(response.status, 200, await response.text());
+      }
+      await page.getByTestId('language-ru').click();
+      await page.getByTestId('nav-forms').click();
+      await page.locator('[data-testid="form-row"][data-key="taste-survey"]').click();
+      await page.getByTestId('tab-results').click();
+      const score = page.locator('[data-testid="result-question"][data-key="score"]');
+      await score.getByText('Среднее 3.7').waitFor();
+      await page.locator('[data-testid="result-question"][data-key="flavour"]').getByText('Зелёный').waitFor();
+      await settled(page);
+      await shoot(page, '78-survey-results-ru', true);
+      await page.getByTestId('form-edit').click();
+      await page.getByTestId('form-preview').waitFor();
+      await settled(page);
+      await shoot(page, '79-survey-builder-ru', true);
+      await page.getByTestId('language-en').click();
+      assertNoTrouble(problems);
+    });
   } finally {
     await browser?.close();
     await server.close();

@@ -56,8 +56,9 @@ export function ConsentsEditor({
             bg="var(--mantine-color-gray-0)"
             data-testid="consent-editor"
           >
-            <Group grow gap="sm" align="flex-end">
+            <Group gap="sm" align="flex-end" wrap="nowrap">
               <Select
+                style={{ flex: 3, minWidth: 0 }}
                 label={t('builder.wording')}
                 value={`${c.purpose}@${c.wordingVersion}`}
                 allowDeselect={false}
@@ -73,6 +74,7 @@ export function ConsentsEditor({
                 }}
               />
               <Select
+                style={{ flex: 2, minWidth: 0 }}
                 label={t('builder.channel')}
                 value={c.channel}
                 allowDeselect={false}
