@@ -8,13 +8,13 @@
 //     needs (INSERT … ON CONFLICT DO NOTHING of the code's hash) through `pg`. Goal: ≥ 3,000/s, p99 < 50 ms.
 //
 //   node bench/codes.ts [--codes 10000000] [--batch 1000000] [--seconds 20] [--connections 64] [--no-worker]
-//                       [--skip-registration]
+//                       [--processes 1] [--skip-registration]
 //
 // Uses DATABASE_URL when set (a fresh database is created on that server), otherwise starts a throwaway cluster.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
@@ -26,7 +26,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/platform/config.ts';
 import { randomToken } from '../src/platform/ids.ts';
-import { benchDatabase, freePort } from './support.ts';
+import { benchDatabase, freePort, postmasterPid, treeCpuMs } from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -37,6 +37,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '20' },
     connections: { type: 'string', default: '64' },
     'no-worker': { type: 'boolean', default: false },
+    processes: { type: 'string', default: '1' },
     'skip-registration': { type: 'boolean', default: false },
   },
 });
@@ -225,18 +226,22 @@ async function main() {
     const bare = await bareServer(database.url);
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const server = spawn(process.execPath, [BIN, 'serve', ...(values['no-worker'] ? ['--no-worker'] : [])], {
-      env: {
-        ...process.env,
-        ...env,
-        PORT: String(port),
-        LOG_LEVEL: 'warn',
-        ...(process.env.BENCH_PROFILE_DIR
-          ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}` }
-          : {}),
+    const server = spawn(
+      process.execPath,
+      [BIN, 'serve', '--processes', values.processes as string, ...(values['no-worker'] ? ['--no-worker'] : [])],
+      {
+        env: {
+          ...process.env,
+          ...env,
+          PORT: String(port),
+          LOG_LEVEL: 'warn',
+          ...(process.env.BENCH_PROFILE_DIR
+            ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}` }
+            : {}),
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    );
     for (let i = 0; i < 200; i++) {
       if (
         await fetch(`${url}/health`).then(
@@ -274,12 +279,26 @@ async function main() {
     next = 0;
     await run(url, '/v1/codes/register', 3, auth); // warm-up: these codes are used now, like the rest
     const rounds: { baseline: autocannon.Result; rapport: autocannon.Result }[] = [];
+    // CPU per request of each side (server process tree, PostgreSQL's processes): steadier than rates on a shared
+    // machine.
+    const pgPid = await postmasterPid(database.url);
+    const cpu = { bare: 0, bareDb: 0, rapport: 0, rapportDb: 0 };
+    const measured = async <T>(pid: number, key: 'bare' | 'rapport', work: () => Promise<T>) => {
+      const s0 = treeCpuMs(pid);
+      const d0 = pgPid ? treeCpuMs(pgPid) : 0;
+      const result = await work();
+      cpu[key] += treeCpuMs(pid) - s0;
+      cpu[`${key}Db`] += pgPid ? treeCpuMs(pgPid) - d0 : 0;
+      return result;
+    };
     for (let round = 0; round < 2; round++) {
       const codesNext = next;
       next = bareNext + round * 1_000_000;
-      const baseline = await run(bare.address, '/bare', SECONDS / 2);
+      const baseline = await measured(bare.proc.pid as number, 'bare', () => run(bare.address, '/bare', SECONDS / 2));
       next = codesNext;
-      const rapport = await run(url, '/v1/codes/register', SECONDS / 2, auth);
+      const rapport = await measured(server.pid as number, 'rapport', () =>
+        run(url, '/v1/codes/register', SECONDS / 2, auth),
+      );
       rounds.push({ baseline, rapport });
     }
     bare.proc.kill('SIGTERM');
@@ -305,7 +324,13 @@ async function main() {
       `  baseline  bare Fastify POST, one INSERT … ON CONFLICT DO NOTHING through pg, ${CONNECTIONS} connections: ${(baseline.requests.total / SECONDS).toFixed(0)} req/s, p99 ${baseline.latency.p99} ms (2 rounds alternating with Rapport's)`,
     );
     console.log(
-      `  rapport   POST /v1/codes/register, ${CONNECTIONS} connections, distinct phones, ${values['no-worker'] ? 'serve --no-worker' : 'serve (API + worker writing the timeline events)'}: ${regRate.toFixed(0)} registrations/s, p50 ${rapport.latency.p50} ms, p99 ${rapport.latency.p99} ms (the worse of 2 rounds), non-2xx ${rapport.non2xx} of ${rapport.requests.total}`,
+      `  rapport   POST /v1/codes/register, ${CONNECTIONS} connections, distinct phones, ${values['no-worker'] ? 'serve --no-worker' : 'serve (API + worker writing the timeline events)'}${values.processes === '1' ? '' : ` in ${values.processes} processes`}: ${regRate.toFixed(0)} registrations/s, p50 ${rapport.latency.p50} ms, p99 ${rapport.latency.p99} ms (the worse of 2 rounds), non-2xx ${rapport.non2xx} of ${rapport.requests.total}`,
+    );
+    const per = (ms: number, n: number) => `${((ms * 1000) / Math.max(1, n)).toFixed(0)} µs`;
+    console.log(
+      `  CPU per request: bare server ${per(cpu.bare, baseline.requests.total)} + PostgreSQL ${per(cpu.bareDb, baseline.requests.total)}; rapport server ${per(cpu.rapport, rapport.requests.total)} + PostgreSQL ${per(cpu.rapportDb, rapport.requests.total)}${pgPid ? '' : ' (PostgreSQL not on this machine: not measured)'}; load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
     );
     console.log(
       `  ratio ${(regRate / (baseline.requests.total / SECONDS)).toFixed(2)}; goal ≥ 3,000/s and p99 < 50 ms: ${regRate >= 3000 && rapport.latency.p99 < 50 && rapport.non2xx === 0 ? 'MET' : 'NOT MET'}`,

@@ -9,10 +9,12 @@
 //     by default, filled with SQL). Baseline: a bare route reading the wallet row by primary key. Goal: p99 < 5 ms.
 //
 //   node bench/loyalty.ts [--seconds 10] [--connections 32] [--rate 2000] [--customers 20000] [--entries 10000000]
+//                         [--processes 1]   (Rapport runs as `rapport serve --no-worker --processes N`)
 //
 // Uses DATABASE_URL when set (a fresh database is created on that server), otherwise starts a throwaway cluster.
 // Each server runs in its own process; autocannon drives them from this process.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
@@ -22,7 +24,7 @@ import { createApp } from '../src/app.ts';
 import { cardNumber } from '../src/modules/loyalty/loyalty.cardnumbers.ts';
 import { loadConfig } from '../src/platform/config.ts';
 import { randomToken } from '../src/platform/ids.ts';
-import { benchDatabase } from './support.ts';
+import { benchDatabase, freePort, postmasterPid, treeCpuMs } from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -33,18 +35,12 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '2000' },
     customers: { type: 'string', default: '20000' },
     entries: { type: 'string', default: '10000000' },
+    processes: { type: 'string', default: '1' },
   },
 });
 
 const RANGE = { prefix: '7001', length: 16 };
 const FILL_RANGE = { prefix: '7009', length: 16 };
-
-async function serveRapport(databaseUrl: string) {
-  const config = loadConfig(process.env, { databaseUrl, port: 0, logLevel: 'info', authCacheSeconds: 5 });
-  const app = await createApp(config, { api: true, worker: false });
-  const address = await app.server?.listen({ port: 0, host: '127.0.0.1' });
-  process.send?.({ address });
-}
 
 async function serveBare(databaseUrl: string) {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
@@ -83,6 +79,32 @@ async function serveBare(databaseUrl: string) {
   });
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   process.send?.({ address });
+}
+
+/** Rapport as operators run it: `rapport serve --no-worker [--processes N]` (JSON request logs at info). */
+async function serveCommand(databaseUrl: string, processes: string): Promise<{ proc: ChildProcess; address: string }> {
+  const port = await freePort();
+  const proc = spawn(
+    process.execPath,
+    [new URL('../bin/rapport.js', import.meta.url).pathname, 'serve', '--no-worker', '--processes', processes],
+    {
+      env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  const address = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 600; i++) {
+    if (proc.exitCode !== null) throw new Error(`rapport serve exited with ${proc.exitCode}`);
+    if (
+      await fetch(`${address}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return { proc, address };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('rapport serve did not answer /health');
 }
 
 function child(role: string, url: string): Promise<{ proc: ChildProcess; address: string }> {
@@ -288,7 +310,7 @@ async function main() {
   ).rows.map((r) => r.number);
   await seed.close();
 
-  const rapport = await child('rapport', databaseUrl);
+  const rapport = await serveCommand(databaseUrl, values.processes as string);
   const bare = await child('bare', databaseUrl);
   const tillHeaders = { authorization: `Bearer ${ownerKey}`, 'content-type': 'application/json' };
   const purchase = () => {
@@ -326,9 +348,23 @@ async function main() {
   await load(bareUrl, bareEarn, 3, connections);
   const till: Run[] = [];
   const base: Run[] = [];
+  // CPU per transaction of each side (server process tree, PostgreSQL's processes): steadier than rates on a
+  // shared machine.
+  const pgPid = await postmasterPid(databaseUrl);
+  const cpu = { bare: 0, bareDb: 0, rapport: 0, rapportDb: 0 };
+  const measured = async (pid: number, key: 'bare' | 'rapport', work: () => Promise<Run>) => {
+    const s0 = treeCpuMs(pid);
+    const d0 = pgPid ? treeCpuMs(pgPid) : 0;
+    const run = await work();
+    cpu[key] += (treeCpuMs(pid) - s0) / (run.rps * seconds);
+    cpu[`${key}Db`] += pgPid ? (treeCpuMs(pgPid) - d0) / (run.rps * seconds) : 0;
+    return run;
+  };
   for (let i = 0; i < 2; i++) {
-    base.push(await load(bareUrl, bareEarn, seconds, connections));
-    till.push(await load(tillUrl, purchase, seconds, connections));
+    base.push(await measured(bare.proc.pid as number, 'bare', () => load(bareUrl, bareEarn, seconds, connections)));
+    till.push(
+      await measured(rapport.proc.pid as number, 'rapport', () => load(tillUrl, purchase, seconds, connections)),
+    );
   }
   const atRate = await load(tillUrl, purchase, seconds, connections, rate);
   const baseAtRate = await load(bareUrl, bareEarn, seconds, connections, rate);
@@ -375,6 +411,12 @@ async function main() {
   console.log(
     `    rapport   POST …/purchases (5 rules, idempotency, timeline) : ${avg(till).toFixed(0)}/s  p99 ${maxP99(till)} ms`,
   );
+  const us = (ms: number) => `${((ms * 1000) / 2).toFixed(0)} µs`;
+  console.log(
+    `    CPU per transaction: baseline server ${us(cpu.bare)} + PostgreSQL ${us(cpu.bareDb)}; rapport server${values.processes === '1' ? '' : ` (${values.processes} processes)`} ${us(cpu.rapport)} + PostgreSQL ${us(cpu.rapportDb)}; load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
   console.log(`  at a fixed ${rate}/s for ${seconds}s:`);
   console.log(`    baseline  ${baseAtRate.rps.toFixed(0)}/s  p50 ${baseAtRate.p50} ms  p99 ${baseAtRate.p99} ms`);
   console.log(`    rapport   ${atRate.rps.toFixed(0)}/s  p50 ${atRate.p50} ms  p99 ${atRate.p99} ms`);
@@ -393,7 +435,6 @@ async function main() {
 
 // Last, so that every constant above is initialised. A server child leaves with the process that started it.
 process.on('SIGINT', () => process.exit(0));
-if (values.role === 'rapport' || values.role === 'bare') process.on('disconnect', () => process.exit(0));
-if (values.role === 'rapport') await serveRapport(values.url as string);
-else if (values.role === 'bare') await serveBare(values.url as string);
+if (values.role === 'bare') process.on('disconnect', () => process.exit(0));
+if (values.role === 'bare') await serveBare(values.url as string);
 else await main();
