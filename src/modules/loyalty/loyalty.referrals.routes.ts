@@ -45,9 +45,9 @@ export function referralRoutes(deps: LoyaltyDeps): FastifyPluginAsyncZod {
         config: { auth: 'loyalty:read' },
         schema: {
           tags: ['loyalty'],
-          summary: 'The member’s personal invite code and link (404 until one is made)',
+          summary: 'The member’s personal invite code and link (null until one is made)',
           params: memberParams,
-          response: { 200: InviteCode, ...errors },
+          response: { 200: InviteCode.nullable(), ...errors },
         },
       },
       async (request) => {
@@ -74,7 +74,7 @@ export function referralRoutes(deps: LoyaltyDeps): FastifyPluginAsyncZod {
         const { programme, profileId } = request.params;
         const made = await referrals.inviteCode(deps, workspaceId, programme, profileId, true);
         reply.code(made.created ? 201 : 200);
-        return made.code;
+        return made.code as InviteCode;
       },
     );
 

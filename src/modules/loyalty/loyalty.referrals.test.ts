@@ -343,7 +343,11 @@ describe('loyalty: referrals', () => {
       'GET',
       `/api/v1/loyalty/programmes/main/members/018f0000-0000-7000-8000-000000000000/referral`,
     );
-    assert.equal(none.status, 404);
+    assert.equal(none.status, 404, 'no such profile');
+    const fresh = await env.customer();
+    const noCode = await env.call('GET', `/api/v1/loyalty/programmes/main/members/${fresh.profileId}/referral`);
+    assert.equal(noCode.status, 200);
+    assert.equal(noCode.body, null, 'no code until one is made');
     const notUuid = await env.call('GET', '/api/v1/loyalty/programmes/main/members/nope/referral');
     assert.equal(notUuid.status, 400);
     const badStatus = await env.call('GET', '/api/v1/loyalty/programmes/main/referrals?status=maybe');

@@ -64,7 +64,7 @@ async function liveProfile(deps: LoyaltyDeps, db: Db, workspaceId: string, profi
   return id;
 }
 
-/** The member's invite code: read (GET, 404 when none yet) or made on demand (POST; enrols the profile). */
+/** The member's invite code: read (GET, null when none yet) or made on demand (POST; enrols the profile). */
 export async function inviteCode(
   deps: LoyaltyDeps,
   workspaceId: string,
@@ -76,7 +76,7 @@ export async function inviteCode(
   const live = await liveProfile(deps, deps.db, workspaceId, profileId);
   const existing = await refRepo.inviteCodeOf(deps.db, workspaceId, state.row.id, live);
   if (existing) return { created: false, code: codeOut(workspaceId, programmeKey, existing) };
-  if (!create) throw notFound('Invite code', 'INVITE_CODE_NOT_FOUND');
+  if (!create) return { created: false, code: null };
   const now = deps.clock.now();
   await repo.ensureMember(deps.db, workspaceId, state.row.id, live, {
     id: newId(),

@@ -330,19 +330,14 @@ export interface ReferralFilter {
   profileId?: string;
 }
 
-/** The member's invite code; `null` until one is made (404 INVITE_CODE_NOT_FOUND). */
+/** The member's invite code; `null` until one is made. */
 export function useInviteCode(programme: string, profileId: string) {
   const workspaceId = useCurrentWorkspaceId();
   return useQuery<InviteCode | null, ApiError>({
     queryKey: referralKeys.invite(workspaceId, programme, profileId),
-    queryFn: async () => {
-      try {
-        return await api<InviteCode>(`${programmePath(programme)}/members/${encodeURIComponent(profileId)}/referral`);
-      } catch (error) {
-        if (error instanceof ApiError && error.code === 'INVITE_CODE_NOT_FOUND') return null;
-        throw error;
-      }
-    },
+    queryFn: async () =>
+      (await api<InviteCode | null>(`${programmePath(programme)}/members/${encodeURIComponent(profileId)}/referral`)) ??
+      null,
   });
 }
 

@@ -3,7 +3,7 @@ import { IconArrowRight } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import type { Programme } from '../../../../src/modules/loyalty/loyalty.schemas.ts';
-import { useMember, useProgrammes } from '../../api/loyalty.ts';
+import { useMember, useMemberships, useProgrammes } from '../../api/loyalty.ts';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { useCan } from '../../components/RequirePermission.tsx';
 import { formatPoints } from '../../lib/money.ts';
@@ -16,21 +16,41 @@ export function ProfileLoyalty({ profileId, erased }: { profileId: string; erase
   const { t } = useTranslation();
   const canRead = useCan('loyalty:read');
   const programmes = useProgrammes();
+  // One lookup says which programmes the person belongs to; only those are read in full (cards).
+  const memberships = useMemberships(profileId, canRead && !erased);
   if (!canRead || erased) return null;
   if (programmes.isError) return <ProblemAlert error={programmes.error} />;
+  if (memberships.isError) return <ProblemAlert error={memberships.error} />;
   const items = programmes.data?.items ?? [];
-  if (items.length === 0) return null;
+  if (items.length === 0 || !memberships.data) return null;
+  const joined = new Set(memberships.data.memberships.map((m) => m.programme));
   return (
     <Paper withBorder radius="md" p={{ base: 'md', sm: 'lg' }} data-testid="profile-loyalty">
       <Title order={4} mb="sm">
         {t('nav.loyalty')}
       </Title>
       <Stack gap="md">
-        {items.map((programme) => (
-          <Membership key={programme.key} programme={programme} profileId={profileId} />
-        ))}
+        {items.map((programme) =>
+          joined.has(programme.key) ? (
+            <Membership key={programme.key} programme={programme} profileId={profileId} />
+          ) : (
+            <NotMember key={programme.key} programme={programme} profileId={profileId} />
+          ),
+        )}
       </Stack>
     </Paper>
+  );
+}
+
+function NotMember({ programme, profileId }: { programme: Programme; profileId: string }) {
+  const { t } = useTranslation();
+  return (
+    <Group justify="space-between" gap="sm" data-testid="profile-loyalty-none">
+      <Text size="sm" c="dimmed">
+        {t('loyalty.member.notMember', { programme: programme.name })}
+      </Text>
+      <IssueCardButton programme={programme} profileId={profileId} />
+    </Group>
   );
 }
 
@@ -41,15 +61,7 @@ function Membership({ programme, profileId }: { programme: Programme; profileId:
   if (member.isPending) return null;
   if (member.isError) return <ProblemAlert error={member.error} />;
   const to = `/loyalty/members/${profileId}?programme=${encodeURIComponent(programme.key)}`;
-  if (member.data === null)
-    return (
-      <Group justify="space-between" gap="sm" data-testid="profile-loyalty-none">
-        <Text size="sm" c="dimmed">
-          {t('loyalty.member.notMember', { programme: programme.name })}
-        </Text>
-        <IssueCardButton programme={programme} profileId={profileId} />
-      </Group>
-    );
+  if (member.data === null) return <NotMember programme={programme} profileId={profileId} />;
   const data = member.data;
   return (
     <Stack gap={6} data-testid="profile-loyalty-member">
