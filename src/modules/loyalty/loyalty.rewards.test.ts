@@ -95,7 +95,7 @@ describe('loyalty: rewards', () => {
     await env.purchase({ customer: { card: c.card }, lines: [line('A', 500_000)] });
     const noProof = await redeem(env, reward.id, { customer: { card: c.card } });
     assert.equal(noProof.status, 403);
-    assert.equal(noProof.body.code, 'PROOF_REQUIRED');
+    assert.equal(noProof.body.code, 'VERIFICATION_REQUIRED');
     const wrong = await redeem(env, reward.id, { customer: { card: c.card }, verification: { qr: 'x'.repeat(20) } });
     assert.equal(wrong.status, 403);
     assert.equal(wrong.body.code, 'VERIFICATION_FAILED');
@@ -146,7 +146,7 @@ describe('loyalty: rewards', () => {
     assert.equal(list.body.items[0].couponLast4, first.body.coupon.last4);
     const noMoney = await redeem(env, reward.id, { customer: { qr } });
     assert.equal(noMoney.status, 409);
-    assert.equal(noMoney.body.code, 'NOT_ENOUGH_POINTS');
+    assert.equal(noMoney.body.code, 'INSUFFICIENT_POINTS');
     await checkInvariants(env.ws.workspaceId);
 
     // At the till: valid for a big enough basket, not for a small one.

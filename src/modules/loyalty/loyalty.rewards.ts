@@ -16,7 +16,7 @@ import { type Answer, change, idempotencyOf, memberKeyOf, tillFields } from './l
  * loyalty_apply writes it in one statement together with the reward part (loyalty_apply_reward: one unit of stock
  * under the reward row's lock — never below 0 —, the per-member limit, the redemption, the coupon). It needs the
  * customer's proof exactly as spending at a till does (checkProof). Failure codes: REWARD_NOT_FOUND,
- * REWARD_NOT_AVAILABLE, OUT_OF_STOCK, NOT_ENOUGH_POINTS, TIER_REQUIRED, CLUB_REQUIRED, REWARD_LIMIT, PROOF_REQUIRED
+ * REWARD_NOT_AVAILABLE, OUT_OF_STOCK, INSUFFICIENT_POINTS, TIER_REQUIRED, CLUB_REQUIRED, REWARD_LIMIT, VERIFICATION_REQUIRED
  * (and the proof's own VERIFICATION_* codes).
  */
 
@@ -167,16 +167,12 @@ export async function updateReward(
   return (await repo.rewardById(deps.db, workspaceId, id)) as repo.RewardRow;
 }
 
-/** Maps the ledger's and the apply's refusals to the catalogue's stable codes. */
+/** Maps the apply's refusals to the catalogue's stable codes; the ledger's and the proof's keep the till's codes. */
 function rewardError(error: unknown): unknown {
   const e = error as { code?: string };
   if (e.code === 'LY102') return new DomainError('conflict', 'OUT_OF_STOCK', 'This reward is out of stock.');
   if (e.code === 'LY101')
     return new DomainError('conflict', 'REWARD_LIMIT', 'The customer has redeemed this reward as often as allowed.');
-  if (error instanceof DomainError && error.code === 'INSUFFICIENT_POINTS')
-    return new DomainError('conflict', 'NOT_ENOUGH_POINTS', error.message, error.details);
-  if (error instanceof DomainError && error.code === 'VERIFICATION_REQUIRED')
-    return new DomainError('forbidden', 'PROOF_REQUIRED', error.message);
   return error;
 }
 

@@ -534,6 +534,23 @@ export const enLoyalty = {
         noneMade: 'Has not invited anyone yet.',
       },
       roles: { referrer: 'invited', invitee: 'was invited' },
+      settings: {
+        title: 'Referral settings',
+        hint: 'What completes a referral, what each side is given, and when a referrer is held for review.',
+        minPurchase: 'Minimum first purchase',
+        referrerPoints: 'Points for the referrer',
+        inviteePoints: 'Points for the friend',
+        maxPerDay: 'Referrals a day before review',
+        maxPerDayHint: 'Beyond this, a referrer’s new referrals wait for review.',
+        landingUrl: 'Invite link leads to',
+        landingUrlHint: 'Your sign-up page (http or https); ?ref=<code> is added.',
+        rewardsHint:
+          'The points are paid by an earn rule on the “Referral Completed” event with the formula “points named by the event”.',
+        invalidAmount: 'Give an amount, e.g. 500.00',
+        invalidUrl: 'Give an address starting with http:// or https://',
+        save: 'Save',
+        saved: 'Settings saved',
+      },
     },
     approvals: {
       description:
@@ -558,7 +575,9 @@ export const enLoyalty = {
       willNeedApproval:
         'More than {{n}} points: this adjustment will wait for another staff user’s approval before it is applied.',
       threshold: 'Approval needed above',
-      thresholdHint: 'Manual adjustments of more points than this (either way) need a second staff user’s approval.',
+      thresholdHint:
+        'In {{programme}}, manual adjustments of more points than this (either way) need a second staff user’s approval. Empty: never.',
+      noThreshold: 'No approval needed',
     },
     settings: {
       programme: 'Programme',
@@ -595,11 +614,10 @@ export const enLoyalty = {
 /** Wording for the loyalty module's problem codes, merged into `problems`. */
 export const enLoyaltyProblems = {
   OUT_OF_STOCK: 'This reward is out of stock.',
-  NOT_ENOUGH_POINTS: 'The customer does not have enough points for this reward.',
   TIER_REQUIRED: 'This reward needs a higher tier.',
   CLUB_REQUIRED: 'This reward is for members of a club.',
   REWARD_LIMIT: 'The customer has redeemed this reward as often as allowed.',
-  PROOF_REQUIRED: 'Redeeming needs the customer: a code sent to their phone or their QR code.',
+  VERIFICATION_REQUIRED: 'This needs the customer: a code sent to their phone or their QR code.',
   REWARD_NOT_AVAILABLE: 'This reward cannot be redeemed now.',
   REWARD_NOT_FOUND: 'No such reward.',
   COUPON_NOT_VALID: 'This coupon code cannot be used.',

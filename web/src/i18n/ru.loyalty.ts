@@ -532,6 +532,23 @@ export const ruLoyalty: Pick<Dictionary, 'loyalty' | 'loyaltyRewards'> = {
         noneMade: 'Пока никого не пригласил.',
       },
       roles: { referrer: 'пригласил', invitee: 'приглашён' },
+      settings: {
+        title: 'Настройки приглашений',
+        hint: 'Что засчитывает приглашение, что получает каждая сторона и когда пригласившего отправляют на проверку.',
+        minPurchase: 'Минимальная первая покупка',
+        referrerPoints: 'Баллы пригласившему',
+        inviteePoints: 'Баллы другу',
+        maxPerDay: 'Приглашений в день без проверки',
+        maxPerDayHint: 'Сверх этого новые приглашения ждут проверки.',
+        landingUrl: 'Ссылка-приглашение ведёт на',
+        landingUrlHint: 'Ваша страница регистрации (http или https); добавляется ?ref=<код>.',
+        rewardsHint:
+          'Баллы начисляет правило на событие «Referral Completed» с формулой «баллы, указанные в событии».',
+        invalidAmount: 'Укажите сумму, например 500,00',
+        invalidUrl: 'Укажите адрес, начинающийся с http:// или https://',
+        save: 'Сохранить',
+        saved: 'Настройки сохранены',
+      },
     },
     approvals: {
       description:
@@ -592,11 +609,10 @@ export const ruLoyalty: Pick<Dictionary, 'loyalty' | 'loyaltyRewards'> = {
 
 export const ruLoyaltyProblems: Record<keyof typeof enLoyaltyProblems, string> = {
   OUT_OF_STOCK: 'Эта награда закончилась.',
-  NOT_ENOUGH_POINTS: 'У покупателя не хватает баллов на эту награду.',
   TIER_REQUIRED: 'Для этой награды нужен более высокий уровень.',
   CLUB_REQUIRED: 'Эта награда только для участников клуба.',
   REWARD_LIMIT: 'Покупатель уже обменял эту награду столько раз, сколько можно.',
-  PROOF_REQUIRED: 'Для обмена нужен покупатель: код из SMS или его QR-код.',
+  VERIFICATION_REQUIRED: 'Нужен покупатель: код из SMS на его телефон или его QR-код.',
   REWARD_NOT_AVAILABLE: 'Эту награду сейчас нельзя обменять.',
   REWARD_NOT_FOUND: 'Такой награды нет.',
   COUPON_NOT_VALID: 'Этот код купона нельзя использовать.',
