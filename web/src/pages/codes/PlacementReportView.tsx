@@ -56,6 +56,7 @@ export function PlacementReportView() {
           <Title order={4}>{t('codes.report.byMedium')}</Title>
           <FiguresTable
             testId="report-media"
+            heading={t('codes.placements.medium')}
             rows={report.data.media.map((m) => ({
               key: `${m.medium}-${m.currency}`,
               rowKey: m.medium,
@@ -66,6 +67,7 @@ export function PlacementReportView() {
           <Title order={4}>{t('codes.report.byPlacement')}</Title>
           <FiguresTable
             testId="report-placements"
+            heading={t('codes.placements.name')}
             rows={report.data.placements.map((p) => ({
               key: p.placementId,
               rowKey: p.keyword,
@@ -95,9 +97,11 @@ export function PlacementReportView() {
 
 function FiguresTable({
   testId,
+  heading,
   rows,
 }: {
   testId: string;
+  heading: string;
   rows: { key: string; rowKey: string; label: React.ReactNode; figures: Figures }[];
 }) {
   const { t, i18n } = useTranslation();
@@ -108,11 +112,11 @@ function FiguresTable({
     minor === null ? '—' : formatMinor(minor, currency, language);
   return (
     <Paper withBorder radius="md">
-      <Table.ScrollContainer minWidth={phone ? 640 : 860}>
+      <Table.ScrollContainer minWidth={phone ? 820 : 860}>
         <Table data-testid={testId} striped>
           <Table.Thead>
             <Table.Tr>
-              <Table.Th />
+              <Table.Th miw={200}>{heading}</Table.Th>
               <Table.Th ta="right">{t('codes.report.contacts')}</Table.Th>
               <Table.Th ta="right">{t('codes.report.people')}</Table.Th>
               <Table.Th ta="right">{t('codes.report.newProfiles')}</Table.Th>

@@ -355,7 +355,7 @@ function PlacementModal({ placement, onClose }: { placement: Placement | null; o
               error={keyword && !keywordOk ? t('codes.placements.keywordHint') : undefined}
               required
               maxLength={20}
-              ff="monospace"
+              styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
               data-testid="placement-keyword-input"
             />
           </SimpleGrid>
@@ -433,7 +433,7 @@ function PlacementModal({ placement, onClose }: { placement: Placement | null; o
               value={currency}
               onChange={(e) => setCurrency(e.currentTarget.value.toUpperCase().slice(0, 3))}
               maxLength={3}
-              ff="monospace"
+              styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
             />
           </SimpleGrid>
           <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="sm">
