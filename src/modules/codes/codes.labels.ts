@@ -113,12 +113,33 @@ export class LabelSheet extends Writable {
       .font('Helvetica')
       .fontSize(7)
       .text(this.#options.caption, tx, y + PAD + 6, { width: tw, height: 28, ellipsis: true, lineBreak: true });
+    // Courier is 0.6 em a character: 10 pt while the code fits a line, never under 8 pt; longer codes (up to 30
+    // characters and their dashes) wrap at a dash.
+    const size = Math.max(8, Math.min(10, tw / (grouped.length * 0.6)));
     doc
       .fillColor('black')
       .font('Courier-Bold')
-      .fontSize(grouped.length > 14 ? 8 : 10)
-      .text(grouped, tx, y + h / 2 - 4, { width: tw, lineBreak: false });
+      .fontSize(size)
+      .text(linesOf(grouped, Math.floor(tw / (size * 0.6))).join('\n'), tx, y + h / 2 - 4, { width: tw });
   }
+}
+
+/** Whole groups of four per line, as many as fit in `width` characters: "7KQ4-M2XD-9RPT-" / "7KQ4-M2XD". */
+export function linesOf(grouped: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  const groups = grouped.split('-');
+  for (const [i, group] of groups.entries()) {
+    const next = line ? `${line}-${group}` : group;
+    // A line that goes on ends with its dash, which must fit too.
+    const needed = next.length + (i < groups.length - 1 ? 1 : 0);
+    if (line && needed > width) {
+      lines.push(`${line}-`);
+      line = group;
+    } else line = next;
+  }
+  if (line) lines.push(line);
+  return lines;
 }
 
 /** A QR code as filled rectangles (one per run of dark modules in a row): sharp at any print size. */

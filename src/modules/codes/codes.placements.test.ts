@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { createTestApp, newWorkspace, type TestApp } from '../../testing.ts';
+import { linesOf } from './codes.labels.ts';
 import { CODES_MAINTENANCE_JOB } from './index.ts';
 
 let app: TestApp;
@@ -470,6 +471,16 @@ describe('placements: report', () => {
 });
 
 describe('labels as PDF', () => {
+  it('prints a code on one line when it fits, else whole groups per line', () => {
+    assert.deepEqual(linesOf('7KQ4-M2XD-9RPT', 14), ['7KQ4-M2XD-9RPT']);
+    assert.deepEqual(linesOf('7KQ4-M2XD-9RPT', 13), ['7KQ4-M2XD-', '9RPT']);
+    assert.deepEqual(linesOf('7KQ4-M2XD-9RPT-7KQ4-M2XD-9RPT-7KQ4-M2', 18), [
+      '7KQ4-M2XD-9RPT-',
+      '7KQ4-M2XD-9RPT-',
+      '7KQ4-M2',
+    ]);
+  });
+
   it('downloads a batch once as an A4 sheet of labels (24 a page), and the owner can export it again', async () => {
     const s = await setup();
     const promo = await s.promotion();
