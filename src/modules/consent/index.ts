@@ -1,6 +1,7 @@
 import type { Clock } from '../../platform/clock.ts';
 import type { Db } from '../../platform/db.ts';
 import type { PersonalDataRegistry } from '../../platform/personal-data.ts';
+import { listWordings } from './consent.repo.ts';
 import { type AuditRecorder, consentRoutes, hostedConsentPages } from './consent.routes.ts';
 import type { ConsentStatement } from './consent.schemas.ts';
 import {
@@ -61,6 +62,8 @@ export function createConsentModule(input: {
     /** The send check (one indexed read). */
     mayContact: (workspaceId: string, profileId: string, channel: string, purpose: string, address?: string) =>
       mayContact(deps, workspaceId, profileId, channel, purpose, address),
+    /** The workspace's consent wordings (purpose, version, locale, text): what forms show beside their boxes. */
+    wordings: (db: Db, workspaceId: string) => listWordings(db, workspaceId),
     /** Records statements inside the caller's transaction (forms, code entry, ingestion, imports). */
     record: (trx: Db, workspaceId: string, profileId: string, statements: ConsentStatement[], proof: Proof) =>
       recordStatements(deps, trx, workspaceId, profileId, statements, proof),

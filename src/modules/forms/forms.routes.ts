@@ -146,7 +146,7 @@ export function formsRoutes(deps: FormsRouteDeps): FastifyPluginAsyncZod {
     );
 
     for (const [action, change] of [
-      ['publish', service.publishForm],
+      ['publish', (trx: Db, ws: string, id: string) => service.publishForm(deps, trx, ws, id)],
       ['close', service.closeForm],
     ] as const) {
       app.post(

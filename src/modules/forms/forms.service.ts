@@ -13,6 +13,8 @@ export interface FormsDeps {
   publicUrl: string;
   /** The workspace's slug, for page addresses. */
   slugOf(workspaceId: string): Promise<string>;
+  /** The consent module's wordings: a published box must show the text of the wording it records. */
+  wordings(db: Db, workspaceId: string): Promise<{ purpose: string; version: string; locale: string; text: string }[]>;
 }
 
 export async function formOut(deps: FormsDeps, row: repo.FormRow, submissions: number): Promise<Form> {
@@ -79,10 +81,43 @@ export async function updateForm(trx: Db, workspaceId: string, id: string, defin
   return requireForm(trx, workspaceId, form.id);
 }
 
-export async function publishForm(trx: Db, workspaceId: string, id: string) {
+export async function publishForm(deps: Pick<FormsDeps, 'wordings'>, trx: Db, workspaceId: string, id: string) {
   const form = await requireForm(trx, workspaceId, id, true);
+  await checkWordings(deps, trx, workspaceId, form.definition);
   await repo.setStatus(trx, workspaceId, form.id, 'live', Math.max(form.version, form.published_version ?? 0));
   return requireForm(trx, workspaceId, form.id);
+}
+
+/**
+ * A consent box is proof only if the person saw the wording it records: each box must name an existing wording
+ * version of its purpose, and its label must be that wording's text in every language the wording has.
+ */
+async function checkWordings(
+  deps: Pick<FormsDeps, 'wordings'>,
+  db: Db,
+  workspaceId: string,
+  definition: FormDefinition,
+) {
+  if (definition.consents.length === 0) return;
+  const all = await deps.wordings(db, workspaceId);
+  for (const box of definition.consents) {
+    const texts = all.filter((w) => w.purpose === box.purpose && w.version === box.wordingVersion);
+    if (texts.length === 0)
+      throw new DomainError(
+        'invalid',
+        'UNKNOWN_WORDING',
+        `The consent box "${box.key}" names wording version "${box.wordingVersion}" of "${box.purpose}", which does not exist. Add it in the consent settings or choose an existing one.`,
+      );
+    for (const w of texts) {
+      const shown = box.label[w.locale as keyof typeof box.label];
+      if (shown && shown.trim() !== w.text.trim())
+        throw new DomainError(
+          'invalid',
+          'WORDING_MISMATCH',
+          `The ${w.locale.toUpperCase()} label of consent box "${box.key}" differs from the text of wording "${box.wordingVersion}": choose the wording again so the form shows what is recorded.`,
+        );
+    }
+  }
 }
 
 export async function closeForm(trx: Db, workspaceId: string, id: string) {

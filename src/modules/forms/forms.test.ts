@@ -81,6 +81,19 @@ async function setup() {
       body: Json;
     };
   };
+  // The wording the sample form's consent box shows, in both languages.
+  for (const [locale, text] of [
+    ['en', 'Send me news by e-mail'],
+    ['ru', 'Присылайте новости'],
+  ] as const) {
+    const added = await call('POST', '/api/v1/consent/wordings', {
+      purpose: 'marketing',
+      version: 'news-v2',
+      locale,
+      text,
+    });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+  }
   const create = async (key: string, definition: FormDefinitionInput, publish = true) => {
     const made = await call('POST', '/api/v1/forms', { key, definition });
     assert.equal(made.status, 201, JSON.stringify(made.body));
@@ -409,6 +422,25 @@ describe(`forms (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`, (
     const bot = await submit('limited', { answers: { email: 'spam@example.test' }, website: 'http://spam.example' });
     assert.equal(bot.status, 200, 'the bot is answered as if accepted');
     assert.equal((await call('GET', `/api/v1/forms/${form.id}`)).body.submissions, before);
+  });
+
+  it('publishes a consent box only with an existing wording, showing exactly its text', async () => {
+    const { create, call } = await setup();
+    const box = (signup().consents ?? [])[0] as Json;
+    const unknown = await create(
+      'unknown-wording',
+      signup({ consents: [{ ...box, wordingVersion: 'news-v9' }] }),
+      false,
+    );
+    const refused = await call('POST', `/api/v1/forms/${unknown.id}/publish`);
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.code, 'UNKNOWN_WORDING');
+    const edited = { ...box, label: { en: 'Send me news (and more) by e-mail', ru: box.label.ru } };
+    const mismatch = await create('edited-label', signup({ consents: [edited] }), false);
+    const refusedToo = await call('POST', `/api/v1/forms/${mismatch.id}/publish`);
+    assert.equal(refusedToo.status, 400);
+    assert.equal(refusedToo.body.code, 'WORDING_MISMATCH');
+    assert.equal((await call('GET', `/api/v1/forms/${mismatch.id}`)).body.status, 'draft', 'still a draft');
   });
 
   it('bad input gets a 4xx problem, never a 500', async () => {

@@ -36,7 +36,7 @@ export function createFormsModule(input: {
   publicUrl: string;
   org: Pick<OrgModule, 'recordAudit' | 'readAudit' | 'resolveWriteKey' | 'findWorkspace' | 'subjectKey'>;
   profiles: Pick<ProfilesModule, 'resolveObservations' | 'applyProjection' | 'readmitIdentifiers'>;
-  consent: Pick<ConsentModule, 'record'>;
+  consent: Pick<ConsentModule, 'record' | 'wordings'>;
   /** The events module's ingest: submission events go to the timeline through it. */
   ingest: (workspaceId: string, messages: unknown[]) => Promise<{ rejected: { code: string }[] }>;
   /** The queue's enqueue (inside the caller's transaction). */
@@ -79,6 +79,7 @@ export function createFormsModule(input: {
       slugOf,
       audit: input.org.recordAudit as AuditRecorder,
       readAudit: input.org.readAudit as ReadAuditRecorder,
+      wordings: input.consent.wordings,
     }),
     consumer: consumerRoutes({
       db: input.db,
