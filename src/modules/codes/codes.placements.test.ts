@@ -351,6 +351,15 @@ describe('placements: attribution', () => {
     const t = await s.traits(id);
     assert.equal(t.acquisition_medium, 'outdoor');
     assert.equal(t.acquisition_placement, 'FIRST');
+    // The person's export lists the placements that reached them, the first one marked.
+    const exported = await s.call('GET', `/api/v1/profiles/${id}/export`);
+    assert.equal(exported.status, 200);
+    const section = ((exported.body as Json).sections.codes as Json[]).filter((r) => r.record === 'placement contact');
+    assert.equal(section.length, 4);
+    assert.deepEqual(
+      section.filter((r) => r.first_touch).map((r) => r.placement),
+      ['FIRST'],
+    );
     const rows = await s.contacts();
     assert.equal(rows.length, 4);
     assert.deepEqual(

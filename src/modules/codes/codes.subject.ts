@@ -6,7 +6,8 @@ import type { KeyRing } from './codes.service.ts';
  * The codes module's part of a data subject's export and erasure. Registrations are kept (a prize fund and its
  * counts must add up) but nothing in them tells who the person was beyond the profile id, which the erasure turns
  * into a tombstone. Attempts lose their IP, network, device and identifier hashes — both the accepted ones (tied
- * to the profile) and the refused ones made with the person's own phone, e-mail or user id.
+ * to the profile) and the refused ones made with the person's own phone, e-mail or user id. Placement contacts
+ * are kept too (the report's counts must add up); they hold only the profile id, which becomes a tombstone.
  */
 export function codesContributor(keys: KeyRing): PersonalDataContributor {
   return {
@@ -23,9 +24,15 @@ export function codesContributor(keys: KeyRing): PersonalDataContributor {
         from code_attempts where workspace_id = ${workspaceId} and profile_id = any(${ids}::uuid[]) order by at`.execute(
         db,
       );
+      // Which placements (TV slot, print ad …) reached the person, and the first of them.
+      const contacts = await sql<Record<string, unknown>>`select c.at, c.kind, c.new_profile as first_touch,
+          p.keyword as placement, p.name as placement_name, p.medium
+        from placement_contacts c join code_placements p on p.id = c.placement_id
+        where c.workspace_id = ${workspaceId} and c.profile_id = any(${ids}::uuid[]) order by c.at`.execute(db);
       return [
         ...registrations.rows.map((r) => ({ record: 'code registration', ...r })),
         ...attempts.rows.map((r) => ({ record: 'code entry', ...r })),
+        ...contacts.rows.map((r) => ({ record: 'placement contact', ...r })),
       ];
     },
     async erase(trx, workspaceId, _profileId, subject) {
