@@ -11,6 +11,7 @@ import {
   dismissNotifications,
   ensureConsoleBuilt,
   LAPTOP,
+  PHONE,
   settled,
   shoot,
   signIn,
@@ -142,6 +143,38 @@ test('referrals and approvals in the console', { timeout: 300_000 }, async (t) =
       await owner.getByTestId('referrals-page').getByTestId('referral-row').waitFor();
       assert.equal(await owner.getByTestId('referral-row').count(), 1);
       await shoot(owner, '81-referrals');
+
+      // The settings below the list change the daily limit and keep the rest.
+      await owner.getByTestId('referral-max-per-day').fill('5');
+      await owner.getByTestId('referral-settings-save').click();
+      await owner.getByText('Settings saved').waitFor();
+      const saved = await api.get<{
+        settings: { referrals: Record<string, unknown>; adjustmentApprovalThreshold: number };
+      }>('/api/v1/loyalty/programmes/club');
+      assert.equal(saved.settings.referrals.maxPerDay, 5);
+      assert.equal(saved.settings.referrals.referrerPoints, 500);
+      assert.equal(saved.settings.adjustmentApprovalThreshold, 1000, 'other settings are kept');
+      await dismissNotifications(owner);
+      assertNoTrouble(problems);
+    });
+
+    await t.test('in Russian on a phone', async () => {
+      const phone = await (await browser?.newContext({ viewport: PHONE, locale: 'ru-RU' }))?.newPage();
+      assert.ok(phone);
+      watchForTrouble(phone, problems);
+      await signIn(phone, url, ADMIN_EMAIL, ADMIN_PASSWORD);
+      await phone.getByTestId('language-ru').click();
+      await phone.goto(`${url}/loyalty?view=referrals`);
+      await phone.getByTestId('referral-row').waitFor();
+      await phone.getByText('Настройки приглашений').waitFor();
+      await shoot(phone, '85-referrals-ru-phone', true);
+      await phone.goto(`${url}/loyalty/members/${anna}?programme=club`);
+      await phone.getByTestId('member-referrals').getByText('Пригласить друга').waitFor();
+      await phone.getByTestId('member-referrals').scrollIntoViewIfNeeded();
+      await settled(phone);
+      await shoot(phone, '86-member-referrals-ru-phone');
+      await phone.getByTestId('language-en').click();
+      await phone.close();
       assertNoTrouble(problems);
     });
 

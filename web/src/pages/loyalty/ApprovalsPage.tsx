@@ -15,6 +15,7 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import type { AdjustmentRequest } from '../../../../src/modules/loyalty/loyalty.referrals.schemas.ts';
+import type { Programme } from '../../../../src/modules/loyalty/loyalty.schemas.ts';
 import { useAdjustmentRequests, useDecideAdjustment } from '../../api/loyalty.ts';
 import { EmptyTableRow, LoadingBlock } from '../../components/ListStates.tsx';
 import { notifySuccess, ProblemAlert } from '../../components/ProblemAlert.tsx';
@@ -23,6 +24,7 @@ import { formatPoints } from '../../lib/money.ts';
 import { useIsPhone } from '../../lib/useIsPhone.ts';
 import { useWorkspaceClock } from '../../lib/useWorkspaceClock.ts';
 import { useLanguage } from './MemberParts.tsx';
+import { ApprovalThresholdCard } from './ReferralSettings.tsx';
 
 const STATUSES = ['pending', 'approved', 'rejected'] as const;
 const STATUS_COLOR: Record<AdjustmentRequest['status'], string> = {
@@ -32,7 +34,7 @@ const STATUS_COLOR: Record<AdjustmentRequest['status'], string> = {
 };
 
 /** /loyalty?view=approvals: large manual adjustments waiting for a second staff user. */
-export function ApprovalsPage() {
+export function ApprovalsPage({ programme }: { programme: Programme }) {
   const { t } = useTranslation();
   const phone = useIsPhone();
   const language = useLanguage();
@@ -170,6 +172,10 @@ export function ApprovalsPage() {
           </Table.ScrollContainer>
         </Paper>
       )}
+      <ApprovalThresholdCard
+        key={`${programme.key}:${programme.settings.adjustmentApprovalThreshold ?? ''}`}
+        programme={programme}
+      />
       {rejecting && <RejectModal request={rejecting} onClose={() => setRejecting(null)} />}
     </Stack>
   );

@@ -78,7 +78,7 @@ function LayoutView({ programme, children }: { programme: Programme; children: R
   const { pathname } = useLocation();
   const view = pathname.replace(/\/+$/, '') === '/loyalty' ? params.get('view') : null;
   if (view === 'referrals') return <ReferralsPage programme={programme} />;
-  if (view === 'approvals') return <ApprovalsPage />;
+  if (view === 'approvals') return <ApprovalsPage programme={programme} />;
   if (view === 'catalogue') return <CataloguePage programme={programme} />;
   if (view === 'clubs') return <ClubsPage programme={programme} />;
   return <>{children}</>;

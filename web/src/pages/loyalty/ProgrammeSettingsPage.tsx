@@ -82,6 +82,8 @@ function SettingsForm({ programme }: { programme: Programme }) {
         name: name.trim(),
         timeZone,
         settings: {
+          // Settings kept elsewhere (tiers, referrals, the approval threshold) stay as they are.
+          ...programme.settings,
           wallets: wallets.map((w) => ({
             key: w.key,
             name: w.name.trim(),

@@ -1,4 +1,4 @@
-import { Anchor, Badge, Button, Group, Paper, SegmentedControl, Stack, Table, Text } from '@mantine/core';
+import { Anchor, Badge, Button, Group, Paper, ScrollArea, SegmentedControl, Stack, Table, Text } from '@mantine/core';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
@@ -10,6 +10,7 @@ import { notifySuccess, ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { useCan } from '../../components/RequirePermission.tsx';
 import { useIsPhone } from '../../lib/useIsPhone.ts';
 import { useWorkspaceClock } from '../../lib/useWorkspaceClock.ts';
+import { ReferralSettingsCard } from './ReferralSettings.tsx';
 
 export const REFERRAL_STATUS_COLOR: Record<Referral['status'], string> = {
   pending: 'blue',
@@ -61,16 +62,18 @@ export function ReferralsPage({ programme }: { programme: Programme }) {
       <Text size="sm" c="dimmed" maw={760}>
         {t('loyalty.referrals.description')}
       </Text>
-      <SegmentedControl
-        value={filter}
-        onChange={(value) => setFilter(value as (typeof FILTERS)[number])}
-        data={FILTERS.map((f) => ({
-          value: f,
-          label: f === 'all' ? t('loyalty.referrals.all') : t(`loyalty.referrals.statuses.${f}`),
-        }))}
-        style={{ alignSelf: 'flex-start', maxWidth: '100%' }}
-        data-testid="referrals-filter"
-      />
+      {/* On a phone the filter scrolls sideways rather than being cut off. */}
+      <ScrollArea type="never" style={{ alignSelf: 'stretch' }}>
+        <SegmentedControl
+          value={filter}
+          onChange={(value) => setFilter(value as (typeof FILTERS)[number])}
+          data={FILTERS.map((f) => ({
+            value: f,
+            label: f === 'all' ? t('loyalty.referrals.all') : t(`loyalty.referrals.statuses.${f}`),
+          }))}
+          data-testid="referrals-filter"
+        />
+      </ScrollArea>
       {review.error ? <ProblemAlert error={review.error} /> : null}
       {referrals.isPending ? (
         <LoadingBlock />
@@ -153,6 +156,10 @@ export function ReferralsPage({ programme }: { programme: Programme }) {
           {t('loyalty.referrals.loadMore')}
         </Button>
       )}
+      <ReferralSettingsCard
+        key={`${programme.key}:${JSON.stringify(programme.settings.referrals ?? {})}`}
+        programme={programme}
+      />
     </Stack>
   );
 }
