@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import type { Clock } from '../../platform/clock.ts';
 import {
@@ -10,6 +10,7 @@ import {
   promotionMinutes,
 } from '../../platform/codes/alphabet.ts';
 import { CodeHasher } from '../../platform/codes/hash.ts';
+import { keyDeriver, newSecret, sealer } from '../../platform/codes/keys.ts';
 import type { Database, Db } from '../../platform/db.ts';
 import { DomainError, notFound } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
@@ -72,11 +73,9 @@ export function createKeyRing(): KeyRing {
     async of(db, workspaceId) {
       const hit = known.get(workspaceId);
       if (hit) return hit;
-      const settings = await repo.ensureSettings(db, workspaceId, randomBytes(32).toString('base64url'));
-      const secret = Buffer.from(settings.secret, 'base64url');
-      const derive = (purpose: string) => createHmac('sha256', secret).update(purpose).digest();
+      const settings = await repo.ensureSettings(db, workspaceId, newSecret());
+      const derive = keyDeriver(Buffer.from(settings.secret, 'base64url'));
       const identifiers = new CodeHasher(derive('rapport/codes/identifier'));
-      const sealKey = derive('rapport/codes/seal');
       // Addresses and networks repeat (a crowd behind one carrier): their hashes are kept for a while.
       const seen = new Map<string, string>();
       const keys: WorkspaceKeys = {
@@ -91,18 +90,7 @@ export function createKeyRing(): KeyRing {
           }
           return hit;
         },
-        seal(seed) {
-          const iv = randomBytes(12);
-          const cipher = createCipheriv('aes-256-gcm', sealKey, iv);
-          const body = Buffer.concat([cipher.update(seed), cipher.final()]);
-          return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
-        },
-        unseal(sealed) {
-          const raw = Buffer.from(sealed, 'base64url');
-          const decipher = createDecipheriv('aes-256-gcm', sealKey, raw.subarray(0, 12));
-          decipher.setAuthTag(raw.subarray(12, 28));
-          return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]);
-        },
+        ...sealer(derive('rapport/codes/seal')),
       };
       known.set(workspaceId, keys);
       return keys;

@@ -1,7 +1,8 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import type { PassThrough } from 'node:stream';
 import { codeFromBytes, formatCode, isWellFormed, normalizeCode } from '../../platform/codes/alphabet.ts';
 import { CodeHasher } from '../../platform/codes/hash.ts';
+import { keyDeriver, newSecret, type Sealer, sealer } from '../../platform/codes/keys.ts';
 import type { Db } from '../../platform/db.ts';
 import { DomainError, notFound } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
@@ -32,10 +33,8 @@ import { keyReused, type LoyaltyDeps, requestHash } from './loyalty.service.ts';
 export const COUPON_LENGTH = 12;
 export const WRONG_COUPONS = { limit: 20, windowSeconds: 600 };
 
-export interface CouponKeys {
+export interface CouponKeys extends Sealer {
   hasher: CodeHasher;
-  seal(seed: Buffer): string;
-  unseal(sealed: string): Buffer;
 }
 
 /** Keys derived from one CSPRNG secret per workspace (created on first use, never shown), as codes.service does. */
@@ -45,26 +44,10 @@ export function createCouponKeyRing() {
     async of(db: Db, workspaceId: string): Promise<CouponKeys> {
       const hit = known.get(workspaceId);
       if (hit) return hit;
-      const secret = Buffer.from(
-        await repo.ensureCouponSecret(db, workspaceId, randomBytes(32).toString('base64url')),
-        'base64url',
-      );
-      const derive = (purpose: string) => createHmac('sha256', secret).update(purpose).digest();
-      const sealKey = derive('rapport/loyalty/coupons/seal');
+      const derive = keyDeriver(Buffer.from(await repo.ensureCouponSecret(db, workspaceId, newSecret()), 'base64url'));
       const keys: CouponKeys = {
         hasher: new CodeHasher(derive('rapport/loyalty/coupons/hash')),
-        seal(seed) {
-          const iv = randomBytes(12);
-          const cipher = createCipheriv('aes-256-gcm', sealKey, iv);
-          const body = Buffer.concat([cipher.update(seed), cipher.final()]);
-          return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
-        },
-        unseal(sealed) {
-          const raw = Buffer.from(sealed, 'base64url');
-          const decipher = createDecipheriv('aes-256-gcm', sealKey, raw.subarray(0, 12));
-          decipher.setAuthTag(raw.subarray(12, 28));
-          return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]);
-        },
+        ...sealer(derive('rapport/loyalty/coupons/seal')),
       };
       known.set(workspaceId, keys);
       return keys;
