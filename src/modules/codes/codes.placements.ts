@@ -275,6 +275,8 @@ export function placementListener(deps: PlacementDeps): StoredEventListener {
   return {
     names: [],
     types: ['track', 'page', 'screen'],
+    // Only events that name a keyword at all: the rest keep ingestion's and imports' plain insert path.
+    when: (e) => keywordOfEvent(e) !== null,
     handle: async (trx, workspaceId, events) => {
       const named = events.flatMap((e) => {
         const keyword = keywordOfEvent(e);

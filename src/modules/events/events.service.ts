@@ -34,15 +34,25 @@ export interface StoredEventListener {
   names?: string[];
   /** Event types to hear (identify, track …); absent means track. */
   types?: string[];
+  /**
+   * A further test of the event itself (its properties or context), for listeners that hear only some events of
+   * every name. Events it refuses keep ingestion's plain insert path; it must be cheap and pure.
+   */
+  when?: (event: Pick<StoredEvent, 'type' | 'name' | 'properties' | 'context'>) => boolean;
   /** Runs inside the transaction that stored the events, for messages stored for the first time only. Keep it
    * light (or enqueue a job): every ingestion batch that carries such events waits for it. */
   handle: (trx: Db, workspaceId: string, events: StoredEvent[]) => Promise<void>;
 }
 
 /** Whom a listener hears: track events by default; any name when none are listed. */
-export function hears(listener: StoredEventListener, event: { type: string; name: string | null }): boolean {
+export function hears(
+  listener: StoredEventListener,
+  event: Pick<StoredEvent, 'type' | 'name' | 'properties' | 'context'>,
+): boolean {
   if (!(listener.types ?? ['track']).includes(event.type)) return false;
-  return !listener.names || listener.names.length === 0 || (event.name !== null && listener.names.includes(event.name));
+  const named =
+    !listener.names || listener.names.length === 0 || (event.name !== null && listener.names.includes(event.name));
+  return named && (!listener.when || listener.when(event));
 }
 
 /** What a valid event carries to its commit for the extensions. */

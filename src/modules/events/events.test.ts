@@ -140,6 +140,29 @@ describe('ingestion', () => {
     assert.equal(heard[0]?.profileId, profile.json().items[0].id);
   });
 
+  it('tells a listener with a test of the event only of the events that pass it', async () => {
+    const ws = await newWorkspace(app);
+    const { send } = await tracking(ws);
+    const heard: string[] = [];
+    app.events.onStored({
+      names: [],
+      types: ['track', 'page'],
+      when: (e) => typeof e.properties.placement === 'string',
+      handle: async (_trx, workspaceId, events) => {
+        if (workspaceId === ws.workspaceId) heard.push(...events.map((e) => e.messageId));
+      },
+    });
+    const batch = [
+      { type: 'track', userId: 'w-1', event: 'Order Completed', messageId: 'w-plain' },
+      { type: 'page', userId: 'w-1', name: 'Home', messageId: 'w-page', properties: { placement: 'TV1' } },
+      { type: 'track', userId: 'w-1', event: 'Signed Up', messageId: 'w-track', properties: { placement: 'RADIO' } },
+      { type: 'identify', userId: 'w-1', messageId: 'w-identify', traits: { placement: 'TV1' } },
+    ];
+    assert.equal((await send('batch', { batch })).status, 200);
+    assert.deepEqual(heard.sort(), ['w-page', 'w-track']);
+    assert.equal(await countEvents(ws.workspaceId), 4, 'every event is stored, heard or not');
+  });
+
   it('accepts gzip bodies and the write key in the body', async () => {
     const ws = await newWorkspace(app);
     const { key } = await tracking(ws);
