@@ -187,7 +187,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
             forms.routes,
             demoRoutes({ db: database.db, enqueue: queue.enqueue, audit: org.recordAudit }),
           ],
-          rootRoutes: [events.ingestion, consent.pages, codes.consumer, forms.consumer],
+          rootRoutes: [events.ingestion, consent.pages, codes.consumer, forms.consumer, loyalty.invitePages],
         })
       : null;
 

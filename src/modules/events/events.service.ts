@@ -38,7 +38,7 @@ export interface StoredEventListener {
    * A further test of the event itself (its properties or context), for listeners that hear only some events of
    * every name. Events it refuses keep ingestion's plain insert path; it must be cheap and pure.
    */
-  when?: (event: Pick<StoredEvent, 'type' | 'name' | 'properties' | 'context'>) => boolean;
+  when?: (event: Pick<StoredEvent, 'type' | 'name' | 'properties' | 'context' | 'traits'>) => boolean;
   /** Runs inside the transaction that stored the events, for messages stored for the first time only. Keep it
    * light (or enqueue a job): every ingestion batch that carries such events waits for it. */
   handle: (trx: Db, workspaceId: string, events: StoredEvent[]) => Promise<void>;
@@ -47,7 +47,7 @@ export interface StoredEventListener {
 /** Whom a listener hears: track events by default; any name when none are listed. */
 export function hears(
   listener: StoredEventListener,
-  event: Pick<StoredEvent, 'type' | 'name' | 'properties' | 'context'>,
+  event: Pick<StoredEvent, 'type' | 'name' | 'properties' | 'context' | 'traits'>,
 ): boolean {
   if (!(listener.types ?? ['track']).includes(event.type)) return false;
   const named =

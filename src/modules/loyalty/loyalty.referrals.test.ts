@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import fastifyCookie from '@fastify/cookie';
-import Fastify from 'fastify';
 import { randomToken } from '../../platform/ids.ts';
 import { createTestApp, type TestApp } from '../../testing.ts';
 import { REFERRAL_COMPLETED } from './loyalty.referrals.schemas.ts';
@@ -295,33 +293,25 @@ describe('loyalty: referrals', () => {
     const env = await referralWorkspace({ landingUrl: 'https://shop.example.com/welcome?utm=invite' });
     const a = await env.customer();
     const code = await env.inviteCode(a.profileId);
-    // The composition root registers `invitePages` at the root, as it does the codes module's hosted pages.
-    const pages = Fastify();
-    await pages.register(fastifyCookie);
-    await pages.register(app.loyalty.invitePages);
-    try {
-      const ip = `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.7`;
-      const open = (path: string) => pages.inject({ method: 'GET', url: path, remoteAddress: ip });
-      const link = (await env.call('GET', `/api/v1/loyalty/programmes/main/members/${a.profileId}/referral`)).body
-        .link as string;
-      const opened = await open(link);
-      assert.equal(opened.statusCode, 302);
-      assert.equal(opened.headers.location, `https://shop.example.com/welcome?utm=invite&ref=${code}`);
-      assert.equal(opened.cookies.find((c) => c.name === 'rapport_ref')?.value, code);
-      // Typed by hand: lower case and a hyphen still lead there; a wrong check character does not.
-      assert.equal(
-        (await open(`/i/${env.ws.workspaceId}/${code.slice(0, 4).toLowerCase()}-${code.slice(4)}`)).statusCode,
-        302,
-      );
-      const wrong = `${code.slice(0, 8)}${code[8] === '2' ? '3' : '2'}`;
-      assert.equal((await open(`/i/${env.ws.workspaceId}/${wrong}`)).statusCode, 404);
-      assert.equal((await open(`/i/not-a-workspace/${code}`)).statusCode, 404);
-      let limited = 0;
-      for (let i = 0; i < 70; i++) if ((await open(link)).statusCode === 429) limited++;
-      assert.ok(limited > 0, 'too many opens from one address are refused');
-    } finally {
-      await pages.close();
-    }
+    const ip = `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.7`;
+    const open = (path: string) => app.server.inject({ method: 'GET', url: path, remoteAddress: ip });
+    const link = (await env.call('GET', `/api/v1/loyalty/programmes/main/members/${a.profileId}/referral`)).body
+      .link as string;
+    const opened = await open(link);
+    assert.equal(opened.statusCode, 302);
+    assert.equal(opened.headers.location, `https://shop.example.com/welcome?utm=invite&ref=${code}`);
+    assert.equal(opened.cookies.find((c) => c.name === 'rapport_ref')?.value, code);
+    // Typed by hand: lower case and a hyphen still lead there; a wrong check character does not.
+    assert.equal(
+      (await open(`/i/${env.ws.workspaceId}/${code.slice(0, 4).toLowerCase()}-${code.slice(4)}`)).statusCode,
+      302,
+    );
+    const wrong = `${code.slice(0, 8)}${code[8] === '2' ? '3' : '2'}`;
+    assert.equal((await open(`/i/${env.ws.workspaceId}/${wrong}`)).statusCode, 404);
+    assert.equal((await open(`/i/not-a-workspace/${code}`)).statusCode, 404);
+    let limited = 0;
+    for (let i = 0; i < 70; i++) if ((await open(link)).statusCode === 429) limited++;
+    assert.ok(limited > 0, 'too many opens from one address are refused');
   });
 
   it('bad input is a 4xx problem', async () => {

@@ -323,9 +323,25 @@ function codeOfEvent(e: StoredEvent): unknown {
  * `properties.referralCode`, identify trait `referral_code`), signals of identify events, and `Loyalty Purchase`
  * events that may complete a referral. Runs in the transaction that stored the events, first delivery only.
  */
+/** Without computing anything: could this event matter to referrals? The rest keep ingestion's plain path. */
+function mayMatter(e: Pick<StoredEvent, 'type' | 'name' | 'properties' | 'context' | 'traits'>): boolean {
+  if (e.type === 'track' && e.name === LOYALTY_PURCHASE) return true;
+  const referrer = e.context.referrer as { code?: unknown } | undefined;
+  if (referrer?.code !== undefined || e.properties.referralCode !== undefined) return true;
+  if (e.type !== 'identify') return false;
+  const device = (e.context.device as { id?: unknown } | undefined)?.id;
+  return (
+    e.traits.referral_code !== undefined ||
+    device !== undefined ||
+    e.traits.address !== undefined ||
+    e.properties.address !== undefined
+  );
+}
+
 export function referralListener(deps: LoyaltyDeps): StoredEventListener {
   return {
     types: ['track', 'identify', 'page', 'screen'],
+    when: mayMatter,
     handle: async (trx, workspaceId, events) => {
       for (const e of events) {
         if (e.type === 'track' && e.name === LOYALTY_PURCHASE) {
@@ -366,11 +382,11 @@ async function onPurchase(deps: LoyaltyDeps, trx: Db, workspaceId: string, e: St
   const amount = e.properties.amount;
   const transactionId = e.properties.transactionId;
   if (typeof programmeKey !== 'string' || typeof amount !== 'number' || typeof transactionId !== 'string') return;
-  const programme = await repo.programmeByKey(trx, workspaceId, programmeKey);
-  if (!programme) return;
-  const r = await refRepo.referralOfInvitee(trx, workspaceId, programme.id, e.profileId);
+  // The programme from the process's cache (the purchase that wrote this event has just read it).
+  const state = await deps.programmes.get(trx, workspaceId, programmeKey).catch(() => null);
+  if (!state) return;
+  const r = await refRepo.referralOfInvitee(trx, workspaceId, state.row.id, e.profileId);
   if (r?.status !== 'pending') return;
-  const state = await deps.programmes.get(trx, workspaceId, programmeKey);
   if (amount <= 0 || amount < settingsOf(state).minPurchaseMinor) return;
   if (e.occurredAt.getTime() < r.created_at.getTime()) return;
   if (await complete(deps, trx, workspaceId, state, r, transactionId)) deps.timelineWritten();

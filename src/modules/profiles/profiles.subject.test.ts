@@ -222,6 +222,7 @@ describe('data-subject export', () => {
       'codes',
       'consents',
       'events',
+      'form_submissions',
       'identities',
       'loyalty',
       'merges',
@@ -251,6 +252,7 @@ describe('data-subject export', () => {
       'codes.csv',
       'consents.csv',
       'events.csv',
+      'form_submissions.csv',
       'identities.csv',
       'loyalty.csv',
       'merges.csv',
@@ -318,6 +320,7 @@ describe('data-subject erasure', () => {
       'consents',
       'loyalty',
       'codes',
+      'form_submissions',
     ]);
 
     assert.deepEqual(await findAnywhere(NEEDLES), []);
