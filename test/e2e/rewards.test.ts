@@ -225,6 +225,21 @@ test('rewards in the console', { timeout: 300_000 }, async (t) => {
       await dismissNotifications(page);
       await shoot(page, '84-clubs');
 
+      // An operator adds the member to the club from her card; the card shows it and the API agrees.
+      await page.goto(`${url}/loyalty/members/${vera}`);
+      await page.getByTestId('member-clubs').waitFor();
+      await choose(page, page.getByTestId('member-club-choice'), 'Parents');
+      await page.getByTestId('member-club-join').click();
+      await page.getByTestId('member-club').waitFor();
+      assert.match((await page.getByTestId('member-club').textContent()) ?? '', /Parents/);
+      const hers = await api.get<{ clubs: { key: string }[] }>(`/api/v1/loyalty/programmes/club/members/${vera}/clubs`);
+      assert.deepEqual(
+        hers.clubs.map((c) => c.key),
+        ['parents'],
+      );
+      await page.getByTestId('member-clubs').scrollIntoViewIfNeeded();
+      await shoot(page, '87-member-club');
+
       const ru = await browser?.newContext({ viewport: LAPTOP, locale: 'ru-RU' });
       const russian = await ru?.newPage();
       if (ru && russian) {

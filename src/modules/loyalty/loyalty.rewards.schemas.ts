@@ -288,3 +288,4 @@ export const MemberClub = z.object({
   nameRu: z.string().nullable(),
   joinedAt: z.string(),
 });
+export type MemberClub = z.infer<typeof MemberClub>;

@@ -13,6 +13,7 @@ import type {
   CouponRedeem,
   CouponUse,
   CouponValidity,
+  MemberClub,
   RedeemRequest,
   Redemption,
   RedemptionRow,
@@ -498,6 +499,28 @@ export function useClubs(programme: string) {
     queryKey: rewardsKey(workspaceId, programme, 'clubs'),
     queryFn: () => api(`${programmePath(programme)}/clubs`),
     staleTime: 0,
+  });
+}
+
+/** The clubs a member belongs to, and joining or leaving one on their behalf (audited on the server). */
+export function useMemberClubs(programme: string, profileId: string) {
+  const workspaceId = useCurrentWorkspaceId();
+  return useQuery<{ clubs: MemberClub[] }, ApiError>({
+    queryKey: rewardsKey(workspaceId, programme, 'member-clubs', profileId),
+    queryFn: () => api(`${programmePath(programme)}/members/${encodeURIComponent(profileId)}/clubs`),
+    staleTime: 0,
+  });
+}
+
+export function useJoinOrLeaveClub(programme: string, profileId: string) {
+  const invalidate = useInvalidateLoyalty();
+  return useMutation<{ clubs: MemberClub[] }, ApiError, { clubId: string; action: 'join' | 'leave' }>({
+    mutationFn: ({ clubId, action }) =>
+      api(`${programmePath(programme)}/clubs/${encodeURIComponent(clubId)}/${action}`, {
+        method: 'POST',
+        body: { customer: { profileId } },
+      }),
+    onSuccess: invalidate,
   });
 }
 

@@ -72,6 +72,12 @@ export const enLoyalty = {
       times: '×{{factor}} points',
       empty: 'No clubs yet.',
       saved: 'Club saved',
+      memberTitle: 'Clubs',
+      memberNone: 'Not in any club.',
+      memberJoin: 'Join',
+      memberLeave: 'Leave',
+      memberChoose: 'Add to a club',
+      memberSince: 'since {{date}}',
     },
     redeem: {
       title: 'Rewards',

@@ -75,6 +75,12 @@ export const ruLoyalty: Pick<Dictionary, 'loyalty' | 'loyaltyRewards'> = {
       times: '×{{factor}} баллов',
       empty: 'Клубов пока нет.',
       saved: 'Клуб сохранён',
+      memberTitle: 'Клубы',
+      memberNone: 'Не состоит в клубах.',
+      memberJoin: 'Вступить',
+      memberLeave: 'Выйти',
+      memberChoose: 'Добавить в клуб',
+      memberSince: 'с {{date}}',
     },
     redeem: {
       title: 'Награды',

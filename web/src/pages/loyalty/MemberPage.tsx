@@ -13,6 +13,7 @@ import { useWorkspaceClock } from '../../lib/useWorkspaceClock.ts';
 import { AdjustPointsButton, CardsTable, IssueCardButton } from './CardActions.tsx';
 import { RewardsPanel } from './CatalogueRedeem.tsx';
 import { useProgramme } from './LoyaltyLayout.tsx';
+import { MemberClubs } from './MemberClubs.tsx';
 import { BalanceCards, LedgerTable, LotsTable, Section } from './MemberParts.tsx';
 import { ReferralPanel } from './ReferralPanel.tsx';
 
@@ -105,6 +106,7 @@ function MemberView({ programme, member }: { programme: Programme; member: Membe
       )}
       <BalanceCards balances={member.balances} programme={programme} />
       <RewardsPanel programme={programme} member={member} />
+      <MemberClubs programme={programme} profileId={member.profileId} />
       <Section title={t('loyalty.cards.title')} testId="member-cards">
         <CardsTable cards={member.cards} />
       </Section>
