@@ -199,6 +199,8 @@ export const Form = z.object({
   hostedUrl: z.string(),
   embedUrl: z.string(),
   submitUrl: z.string(),
+  /** The workspace's newest write key, for the embed snippet (write keys are public); null when it has none. */
+  writeKey: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

@@ -13,6 +13,8 @@ export interface FormsDeps {
   publicUrl: string;
   /** The workspace's slug, for page addresses. */
   slugOf(workspaceId: string): Promise<string>;
+  /** The workspace's newest write key (publishable), for the embed snippet. */
+  writeKeyOf(workspaceId: string): Promise<string | null>;
   /** The consent module's wordings: a published box must show the text of the wording it records. */
   wordings(db: Db, workspaceId: string): Promise<{ purpose: string; version: string; locale: string; text: string }[]>;
 }
@@ -33,6 +35,7 @@ export async function formOut(deps: FormsDeps, row: repo.FormRow, submissions: n
     hostedUrl: hosted,
     embedUrl: `${hosted}/embed.js`,
     submitUrl: `${deps.publicUrl}/v1/forms/${encodeURIComponent(row.key)}/submit`,
+    writeKey: await deps.writeKeyOf(row.workspace_id),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };

@@ -424,6 +424,15 @@ describe(`forms (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`, (
     assert.equal((await call('GET', `/api/v1/forms/${form.id}`)).body.submissions, before);
   });
 
+  it("gives the embed snippet the workspace's newest write key, never a secret key", async () => {
+    const { create, call, writeKey } = await setup();
+    const form = await create('snippet-key', signup());
+    assert.equal(form.writeKey, writeKey);
+    const newer = (await call('POST', '/api/v1/keys', { kind: 'write', name: 'landing' })).body.secret as string;
+    assert.equal((await call('GET', `/api/v1/forms/${form.id}`)).body.writeKey, newer);
+    assert.match(newer, /^wk_/);
+  });
+
   it('publishes a consent box only with an existing wording, showing exactly its text', async () => {
     const { create, call } = await setup();
     const box = (signup().consents ?? [])[0] as Json;

@@ -34,7 +34,10 @@ export function createFormsModule(input: {
   clock: Clock;
   logger?: Logger;
   publicUrl: string;
-  org: Pick<OrgModule, 'recordAudit' | 'readAudit' | 'resolveWriteKey' | 'findWorkspace' | 'subjectKey'>;
+  org: Pick<
+    OrgModule,
+    'recordAudit' | 'readAudit' | 'resolveWriteKey' | 'findWorkspace' | 'subjectKey' | 'publishableWriteKey'
+  >;
   profiles: Pick<ProfilesModule, 'resolveObservations' | 'applyProjection' | 'readmitIdentifiers'>;
   consent: Pick<ConsentModule, 'record' | 'wordings'>;
   /** The events module's ingest: submission events go to the timeline through it. */
@@ -77,6 +80,7 @@ export function createFormsModule(input: {
       clock: input.clock,
       publicUrl,
       slugOf,
+      writeKeyOf: input.org.publishableWriteKey,
       audit: input.org.recordAudit as AuditRecorder,
       readAudit: input.org.readAudit as ReadAuditRecorder,
       wordings: input.consent.wordings,

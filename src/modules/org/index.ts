@@ -51,6 +51,11 @@ export function createOrgModule(input: {
     bootstrap: (options: Parameters<typeof bootstrap>[1]) => bootstrap(deps, options),
     /** For ingestion: which workspace a write key belongs to (null when unknown, revoked or not a write key). */
     resolveWriteKey: (key: string) => resolveWriteKey(deps, key),
+    /**
+     * The workspace's newest active write key, for snippets that go into web pages (forms' embed code). Write keys
+     * only append events and are public by design; secret keys are never returned.
+     */
+    publishableWriteKey: (workspaceId: string) => repo.newestWriteKey(deps.db, workspaceId),
     /** For command-line tools: a workspace by id or slug, or the first one when none is named. */
     findWorkspace: async (idOrSlug?: string) =>
       idOrSlug ? repo.findWorkspaceByIdOrSlug(input.db, idOrSlug) : repo.firstWorkspace(input.db),

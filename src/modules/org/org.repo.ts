@@ -394,6 +394,21 @@ export async function findActiveKeyByHash(db: Db, secretHash: string) {
     .executeTakeFirst();
 }
 
+/** The newest active write key in clear (write keys are publishable: they sit in web pages). */
+export async function newestWriteKey(db: Db, workspaceId: string): Promise<string | null> {
+  const row = await q(db)
+    .selectFrom('api_keys')
+    .select('write_key')
+    .where('workspace_id', '=', workspaceId)
+    .where('kind', '=', 'write')
+    .where('revoked_at', 'is', null)
+    .where('write_key', 'is not', null)
+    .orderBy('created_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row?.write_key ?? null;
+}
+
 export async function touchKeyUse(db: Db, id: string, at: Date) {
   await q(db).updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
 }

@@ -108,7 +108,9 @@ export const enForms = {
     open: 'Open',
     snippet: 'Embed in your site',
     snippetHint:
-      'Paste where the form should appear. Replace the write key with one of yours (Settings → API keys): it is publishable.',
+      'Paste where the form should appear. It carries the workspace’s newest write key, which is publishable: it can only send answers and events.',
+    snippetNoKey:
+      'The workspace has no write key yet: an owner creates one under Settings → API keys, then it appears here.',
     notLive: 'Publish the form to open its page and snippet.',
     submissions: 'Submissions',
     results: 'Results',

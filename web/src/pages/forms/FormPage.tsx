@@ -151,7 +151,7 @@ function Share({ form, t }: { form: Form; t: FormsT }) {
         </Text>
       </Paper>
     );
-  const snippet = `<div id="rapport-form-${form.key}"></div>\n<script src="${form.embedUrl}" data-write-key="wk_…" data-target="#rapport-form-${form.key}" async></script>`;
+  const snippet = `<div id="rapport-form-${form.key}"></div>\n<script src="${form.embedUrl}" data-write-key="${form.writeKey ?? 'wk_…'}" data-target="#rapport-form-${form.key}" async></script>`;
   return (
     <Stack gap="md">
       <Paper withBorder radius="md" p="md">
@@ -185,7 +185,7 @@ function Share({ form, t }: { form: Form; t: FormsT }) {
           <Copy value={snippet} t={t} testId="snippet-copy" />
         </Group>
         <Text size="sm" c="dimmed" mb="xs">
-          {t('detail.snippetHint')}
+          {form.writeKey ? t('detail.snippetHint') : t('detail.snippetNoKey')}
         </Text>
         <Code block data-testid="snippet">
           {snippet}
