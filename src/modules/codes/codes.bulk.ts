@@ -196,19 +196,23 @@ function dropRepeats(chunk: Chunk) {
 /** Binary COPY rows of the chunk's kept hashes, in hash order. */
 function copyRows(sorted: BigInt64Array, exclude: Set<bigint>, workspace: Buffer, batch: Buffer): Buffer {
   const words = new Int32Array(sorted.buffer, sorted.byteOffset, sorted.length * 2);
+  // Every row is the same but for its 8 hash bytes: a template row is copied in, then the hash written into it.
+  const template = Buffer.alloc(ROW_BYTES);
+  template.writeInt16BE(3, 0);
+  template.writeInt32BE(8, 2);
+  template.writeInt32BE(16, 14);
+  workspace.copy(template, 18);
+  template.writeInt32BE(16, 34);
+  batch.copy(template, 38);
   const out = Buffer.allocUnsafe(sorted.length * ROW_BYTES);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let o = 0;
   for (let i = 0; i < sorted.length; i++) {
     if (i > 0 && sameAsPrevious(words, i)) continue;
     if (exclude.size > 0 && exclude.has(sorted[i] as bigint)) continue;
-    out.writeInt16BE(3, o);
-    out.writeInt32BE(8, o + 2);
-    out.writeInt32BE(words[2 * i + 1] as number, o + 6);
-    out.writeInt32BE(words[2 * i] as number, o + 10);
-    out.writeInt32BE(16, o + 14);
-    workspace.copy(out, o + 18);
-    out.writeInt32BE(16, o + 34);
-    batch.copy(out, o + 38);
+    out.set(template, o);
+    view.setInt32(o + 6, words[2 * i + 1] as number);
+    view.setInt32(o + 10, words[2 * i] as number);
     o += ROW_BYTES;
   }
   return out.subarray(0, o);
