@@ -180,6 +180,9 @@ async function main() {
     const big = await app.codes.admin.createBatch(workspace.id, promotion.id, { count: CODES }, 'bench');
     const bigFile = join(dir, 'big.csv');
     let last = 0;
+    const pgPidGen = await postmasterPid(database.url);
+    const genCpu0 = process.cpuUsage();
+    const genDb0 = pgPidGen ? treeCpuMs(pgPidGen) : 0;
     const t0 = performance.now();
     await app.codes.admin.generateBatch(workspace.id, big.id, createWriteStream(bigFile), 'csv', (done, total) => {
       if (Date.now() - last > 10_000) {
@@ -188,6 +191,9 @@ async function main() {
       }
     });
     const genRate = CODES / ((performance.now() - t0) / 1000);
+    const genCpu = process.cpuUsage(genCpu0);
+    const genNodeUs = ((genCpu.user + genCpu.system) / CODES).toFixed(2);
+    const genDbUs = pgPidGen ? (((treeCpuMs(pgPidGen) - genDb0) * 1000) / CODES).toFixed(2) : '?';
     const bigSize = statSync(bigFile).size;
     rmSync(bigFile);
     const copyAfter = await copyBaseline(database.url, CODES);
@@ -203,6 +209,11 @@ async function main() {
     );
     console.log(
       `  rapport   generate ${CODES.toLocaleString('en')} codes of ${big.length} characters (CSPRNG, check character, HMAC, sorted COPY into the unique index, ${(bigSize / 1e6).toFixed(0)} MB clear list written): ${genRate.toFixed(0)} codes/s`,
+    );
+    console.log(
+      `            CPU per code: this process (generation, hashing, CSV) ${genNodeUs} µs, PostgreSQL ${genDbUs} µs; wall ${(1e6 / genRate).toFixed(2)} µs; load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
     );
     console.log(
       `  ratio ${ratio.toFixed(2)} to binary COPY, ${(genRate / csvRate).toFixed(2)} to CSV COPY (goal ≥ 0.40 of the binary one): ${ratio >= 0.4 ? 'MET' : 'NOT MET'}`,
