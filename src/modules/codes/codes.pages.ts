@@ -2,8 +2,8 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db } from '../../platform/db.ts';
 import { DomainError } from '../../platform/errors.ts';
+import { deviceOf } from '../../platform/http/hosted.ts';
 import { Problem, sendProblem } from '../../platform/http/problem.ts';
-import { randomToken } from '../../platform/ids.ts';
 import { hitRateLimit } from '../../platform/ratelimit.ts';
 import type { RegistrationInput, RegistrationOutcome, WorkspaceContextCache } from './codes.register.ts';
 import { RegisterBody, Registered } from './codes.schemas.ts';
@@ -152,7 +152,6 @@ export function consumerRoutes(deps: ConsumerDeps): FastifyPluginAsync {
         (_r, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
       );
       const html = 'text/html; charset=utf-8';
-      const DEVICE_COOKIE = 'rp_dev';
 
       const find = async (params: { workspace: string; promotion: string }) => {
         const workspace = await workspaceBySlug(params.workspace);
@@ -207,19 +206,6 @@ export function consumerRoutes(deps: ConsumerDeps): FastifyPluginAsync {
           .code(404)
           .type(html)
           .send(page(lang, text(lang).notFound, `<h1>${escapeHtml(text(lang).notFound)}</h1>`));
-
-      const deviceOf = (request: FastifyRequest, reply: FastifyReply) => {
-        const known = request.cookies[DEVICE_COOKIE];
-        if (known && /^[A-Za-z0-9]{16,40}$/.test(known)) return known;
-        const fresh = randomToken(24);
-        reply.setCookie(DEVICE_COOKIE, fresh, {
-          path: '/p/',
-          httpOnly: true,
-          sameSite: 'lax',
-          maxAge: 365 * 24 * 3600,
-        });
-        return fresh;
-      };
 
       pages.get<{ Params: { workspace: string; promotion: string } }>(
         '/p/:workspace/:promotion',

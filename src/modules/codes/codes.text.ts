@@ -1,15 +1,10 @@
+import { hostedPage, type Lang } from '../../platform/http/hosted.ts';
 import type { RegistrationOutcome } from './codes.register.ts';
 import type { Reward } from './codes.schemas.ts';
 
+export { escapeHtml, type Lang, langOf } from '../../platform/http/hosted.ts';
+
 /** What people read: the hosted page, the API's messages, SMS replies. English and Russian. */
-
-export type Lang = 'en' | 'ru';
-
-export function langOf(query: unknown, acceptLanguage: string | undefined): Lang {
-  const asked = (query as { lang?: string } | undefined)?.lang;
-  if (asked === 'ru' || asked === 'en') return asked;
-  return /^\s*ru\b/i.test(acceptLanguage ?? '') ? 'ru' : 'en';
-}
 
 const TEXT = {
   en: {
@@ -102,10 +97,6 @@ export function replyOf(outcome: RegistrationOutcome): string {
   return `${messageOf('en', outcome)} / ${messageOf('ru', outcome)}`;
 }
 
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
 const STYLE = `body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1a1b1e;font-size:1rem}
 main{max-width:30rem;margin:0 auto;padding:1.25rem 1rem 2rem}
 h1{font-size:1.35rem;margin:.25rem 0 .5rem}
@@ -127,8 +118,5 @@ input:focus-visible,button:focus-visible,a:focus-visible{outline:3px solid #74c0
 a{color:#1864ab}`;
 
 export function page(lang: Lang, title: string, body: string): string {
-  return `<!doctype html>
-<html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title><link rel="icon" href="data:,"><style>${STYLE}</style></head>
-<body><main>${body}</main></body></html>`;
+  return hostedPage(lang, title, body, STYLE);
 }

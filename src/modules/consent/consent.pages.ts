@@ -1,12 +1,8 @@
+import { escapeHtml, type Lang } from '../../platform/http/hosted.ts';
+
+export { escapeHtml, type Lang, langOf } from '../../platform/http/hosted.ts';
+
 /** The hosted consumer pages (unsubscribe, preference centre, confirmation): plain HTML, no script, EN and RU. */
-
-export type Lang = 'en' | 'ru';
-
-export function langOf(query: unknown, acceptLanguage: string | undefined): Lang {
-  const asked = (query as { lang?: string } | undefined)?.lang;
-  if (asked === 'ru' || asked === 'en') return asked;
-  return /^\s*ru\b/i.test(acceptLanguage ?? '') ? 'ru' : 'en';
-}
 
 const TEXT = {
   en: {
@@ -59,10 +55,6 @@ const TEXT = {
 
 export function text(lang: Lang) {
   return TEXT[lang];
-}
-
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 export function page(lang: Lang, title: string, body: string): string {

@@ -1,14 +1,9 @@
+import { escapeHtml, hostedPage, type Lang } from '../../platform/http/hosted.ts';
 import type { FieldError, FormDefinition, FormField, LocalText } from './forms.schemas.ts';
 
+export { escapeHtml, type Lang, langOf } from '../../platform/http/hosted.ts';
+
 /** The hosted form page: plain HTML that works without script, mobile-first, English and Russian, accessible. */
-
-export type Lang = 'en' | 'ru';
-
-export function langOf(query: unknown, acceptLanguage: string | undefined): Lang {
-  const asked = (query as { lang?: string } | undefined)?.lang;
-  if (asked === 'ru' || asked === 'en') return asked;
-  return /^\s*ru\b/i.test(acceptLanguage ?? '') ? 'ru' : 'en';
-}
 
 const TEXT = {
   en: {
@@ -71,10 +66,6 @@ export function text(lang: Lang) {
   return TEXT[lang];
 }
 
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
 export const local = (t: LocalText | undefined, lang: Lang) => (t ? (lang === 'ru' && t.ru.trim() ? t.ru : t.en) : '');
 
 const STYLE = `body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1a1b1e;font-size:1rem;line-height:1.4}
@@ -104,10 +95,7 @@ input:focus-visible,select:focus-visible,textarea:focus-visible,button:focus-vis
 a{color:#1864ab}`;
 
 export function page(lang: Lang, title: string, body: string): string {
-  return `<!doctype html>
-<html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title><link rel="icon" href="data:,"><style>${STYLE}</style></head>
-<body><main>${body}</main></body></html>`;
+  return hostedPage(lang, title, body, STYLE);
 }
 
 export type PageValues = Record<string, string | string[]>;

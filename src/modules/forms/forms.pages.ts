@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db } from '../../platform/db.ts';
 import { DomainError } from '../../platform/errors.ts';
+import { deviceOf } from '../../platform/http/hosted.ts';
 import { Problem } from '../../platform/http/problem.ts';
 import { randomToken } from '../../platform/ids.ts';
 import { hitRateLimit } from '../../platform/ratelimit.ts';
@@ -22,7 +23,6 @@ export interface ConsumerDeps {
 }
 
 const CACHE_MS = 5_000;
-const DEVICE_COOKIE = 'rp_dev';
 const HTML = 'text/html; charset=utf-8';
 
 /** Write keys and workspace slugs change rarely: each process remembers them for five seconds. */
@@ -159,19 +159,6 @@ export function consumerRoutes(deps: ConsumerDeps): FastifyPluginAsync {
         const form = await repo.findForm(deps.db, workspace.id, params.form);
         if (!form || form.status === 'draft' || !/^[a-z0-9][a-z0-9-]*$/.test(params.form)) return null;
         return { workspace, form };
-      };
-
-      const deviceOf = (request: FastifyRequest, reply: FastifyReply) => {
-        const known = request.cookies[DEVICE_COOKIE];
-        if (known && /^[A-Za-z0-9]{16,40}$/.test(known)) return known;
-        const fresh = randomToken(24);
-        reply.setCookie(DEVICE_COOKIE, fresh, {
-          path: '/p/',
-          httpOnly: true,
-          sameSite: 'lax',
-          maxAge: 365 * 24 * 3600,
-        });
-        return fresh;
       };
 
       const plain = (reply: FastifyReply, status: number, lang: Lang, message: string) =>
