@@ -152,8 +152,17 @@ export async function settled(page: Page) {
 
 /** Toasts of earlier steps would cover what the next screenshot is about. */
 export async function dismissNotifications(page: Page) {
-  for (const close of await page.locator('.mantine-Notification-root button').all()) await close.click();
-  await waitUntil(async () => (await page.locator('.mantine-Notification-root').count()) === 0, 'the toasts close');
+  // Toasts also close on their own and move up as others go: close the first one left, one at a time, until none.
+  const close = page.locator('.mantine-Notification-root button').first();
+  await waitUntil(
+    async () => {
+      if ((await page.locator('.mantine-Notification-root').count()) === 0) return true;
+      await close.click({ timeout: 1_000 }).catch(() => {});
+      return false;
+    },
+    'the toasts close',
+    15_000,
+  );
 }
 
 /** Picks an option of a Mantine Select (or MultiSelect) by its visible label. */
