@@ -1,6 +1,7 @@
 import { enAudit } from './en.audit.ts';
 import { enCodes, enCodesProblems } from './en.codes.ts';
 import { enConsent } from './en.consent.ts';
+import { enLoyaltyRewards } from './en.loyalty.rewards.ts';
 import { enLoyalty, enLoyaltyProblems } from './en.loyalty.ts';
 
 /** English strings of the console. ru.ts must have the same keys: its type is derived from this object. */
@@ -455,6 +456,7 @@ export const en = {
   ...enAudit,
   ...enCodes,
   ...enLoyalty,
+  ...enLoyaltyRewards,
 };
 
 /** Same shape as `en`, with any text: what every other language must provide. */

@@ -2,6 +2,7 @@ import type { Dictionary } from './en.ts';
 import { ruAudit } from './ru.audit.ts';
 import { ruCodes, ruCodesProblems } from './ru.codes.ts';
 import { ruConsent } from './ru.consent.ts';
+import { ruLoyaltyRewards } from './ru.loyalty.rewards.ts';
 import { ruLoyalty, ruLoyaltyProblems } from './ru.loyalty.ts';
 
 /** Русские строки консоли. Тип Dictionary не даст пропустить ни одного ключа из en.ts. */
@@ -466,4 +467,5 @@ export const ru: Dictionary = {
   ...ruAudit,
   ...ruCodes,
   ...ruLoyalty,
+  ...ruLoyaltyRewards,
 };
