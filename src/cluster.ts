@@ -18,13 +18,14 @@ export interface ClusterChild {
   worker: boolean;
 }
 
-/** In a process forked by the primary: which one it is and whether it runs the background work. */
-export function clusterChild(): ClusterChild | null {
-  if (cluster.isPrimary) return null;
-  return {
-    index: Number(process.env.RAPPORT_CLUSTER_INDEX ?? 0),
-    worker: process.env.RAPPORT_CLUSTER_WORKER === '1',
-  };
+/**
+ * In a process forked by the primary: which one it is and whether it runs the background work. The primary says so
+ * on the child's command line (`--cluster-child <index>[:worker]`), which `serve` parses with its other options.
+ */
+export function clusterChild(flag: string | undefined): ClusterChild | null {
+  if (cluster.isPrimary || flag === undefined) return null;
+  const [index, role] = flag.split(':');
+  return { index: Number(index), worker: role === 'worker' };
 }
 
 /** Tells the primary this process listens (the primary prints the welcome once all do). */
@@ -51,10 +52,10 @@ export async function runPrimary(
   const children = new Map<number, Worker>();
 
   const fork = (index: number) => {
-    const child = cluster.fork({
-      RAPPORT_CLUSTER_INDEX: String(index),
-      RAPPORT_CLUSTER_WORKER: options.worker && index === 0 ? '1' : '0',
+    cluster.setupPrimary({
+      args: [...process.argv.slice(2), '--cluster-child', `${index}${options.worker && index === 0 ? ':worker' : ''}`],
     });
+    const child = cluster.fork();
     children.set(index, child);
     child.on('message', (message: { rapport?: string; address?: string }) => {
       if (message?.rapport !== 'listening') return;

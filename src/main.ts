@@ -61,9 +61,13 @@ async function main(argv: string[]) {
 async function serve(args: string[]) {
   const { values } = parseArgs({
     args,
-    options: { 'no-worker': { type: 'boolean', default: false }, processes: { type: 'string' } },
+    options: {
+      'no-worker': { type: 'boolean', default: false },
+      processes: { type: 'string' },
+      'cluster-child': { type: 'string' },
+    },
   });
-  const child = clusterChild();
+  const child = clusterChild(values['cluster-child']);
   if (child) return runRoles({ api: true, worker: child.worker }, child.index);
   const config = loadConfig();
   const processes = values.processes === undefined ? config.processes : Number(values.processes);
