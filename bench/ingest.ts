@@ -16,7 +16,7 @@ import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { randomToken } from '../src/platform/ids.ts';
-import { benchDatabase, freePort } from './support.ts';
+import { benchDatabase, freePort, postmasterPid, treeCpuMs } from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -196,7 +196,28 @@ async function main() {
   const seedRate = seeded.events / ((performance.now() - t0) / 1000);
   // Phase 2: sustained traffic of known people with 1% newcomers.
   await load(url, writeKey, 3);
+  // CPU of the sustained phase, per event: the server's process tree, PostgreSQL's processes, this load generator.
+  const pgPid = databaseUrl ? await postmasterPid(databaseUrl) : null;
+  if (databaseUrl && process.env.BENCH_ANALYZE) {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    await client.query('analyze');
+    await client.end();
+  }
+  if (databaseUrl && process.env.BENCH_STATEMENTS_RESET) {
+    // For a look at pg_stat_statements afterwards: the sustained phase alone (the server must have it preloaded).
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    await client.query('create extension if not exists pg_stat_statements');
+    await client.query('select pg_stat_statements_reset()');
+    await client.end();
+  }
+  const serverPid = server.child.pid as number;
+  const cpu0 = { server: treeCpuMs(serverPid), db: pgPid ? treeCpuMs(pgPid) : 0, load: process.cpuUsage() };
   const result = await load(url, writeKey, SECONDS);
+  const perEvent = (ms: number) => `${((ms * 1000) / result.events).toFixed(0)} µs`;
+  const loadCpu = process.cpuUsage(cpu0.load);
+  const cpuLine = `server ${perEvent(treeCpuMs(serverPid) - cpu0.server)}${pgPid ? ` + PostgreSQL ${perEvent(treeCpuMs(pgPid) - cpu0.db)}` : ''} + load generator ${perEvent((loadCpu.user + loadCpu.system) / 1000)}`;
   server.child.kill('SIGTERM');
   await server.exited;
   const rapportRate = result.events / SECONDS;
@@ -218,6 +239,7 @@ async function main() {
   console.log(
     `  rapport   sustained /v1/batch with identity resolution: ${rapportRate.toFixed(0)} events/s, batch p99 ${result.p99.toFixed(0)} ms`,
   );
+  console.log(`  CPU per event in the sustained phase: ${cpuLine}`);
   console.log(
     `  ratio ${(rapportRate / copyRate).toFixed(2)}; goal on PostgreSQL ≥ 20,000 events/s: ${backend === 'postgres' ? (rapportRate >= 20_000 ? 'MET' : 'NOT MET') : 'n/a'}`,
   );

@@ -7,7 +7,7 @@ import {
   CONCURRENT_MERGE,
   type ProfilesModule,
 } from '../profiles/index.ts';
-import { appendEvents, eventLineTail } from './events.bulk.repo.ts';
+import { appendEvents, type BatchFields, eventLineTail } from './events.bulk.repo.ts';
 import { isRejection, type NormalizedEvent, normalizeMessage } from './events.normalize.ts';
 import type { IngestResult } from './events.schemas.ts';
 import { hears, type StoredEvent, type StoredEventListener } from './events.service.ts';
@@ -100,21 +100,59 @@ async function prepare(
   const prepared: Slice[] = [];
   for (const rows of slices(candidates)) {
     await new Promise((resolve) => setImmediate(resolve));
-    prepared.push({
-      rows,
-      chunk: deps.profiles.groupBulk(
-        rows.map(({ event }) => ({
-          ids: event.ids,
-          traits: event.profileTraits,
-          at: event.occurredAt,
-          channel: event.channel,
-          alone: deps.handledByIngest(event),
-          routeKey: event.messageId,
-        })),
-      ),
-    });
+    prepared.push({ rows, chunk: chunkOf(deps, rows) });
   }
   return prepared;
+}
+
+function chunkOf(deps: BulkWriteDeps, rows: Candidate[]): BulkChunk {
+  return deps.profiles.groupBulk(
+    rows.map(({ event }) => ({
+      ids: event.ids,
+      traits: event.profileTraits,
+      at: event.occurredAt,
+      channel: event.channel,
+      alone: deps.handledByIngest(event),
+      routeKey: event.messageId,
+    })),
+  );
+}
+
+/** What the bulk path needs to write events ingestion has already normalised. */
+export type BulkWriteDeps = Omit<BulkImportDeps, 'ingest'>;
+
+/**
+ * Ingestion's group commit through the bulk path: a group of normalised events (several tracking batches) written
+ * as an import writes its chunks — people resolved set-wise, events COPYed — in transactions of at most
+ * BULK_LOCK_BUDGET identifiers. Returns the events the resolution left to the one-by-one path (merges, conflicting
+ * values, erased people, context extensions), in their order, for the caller to write after these commit. `memory`
+ * is the owners and spans this caller's earlier committed groups found; it must not be shared by two groups in
+ * flight at once.
+ */
+export async function appendNormalized(
+  deps: BulkWriteDeps,
+  workspaceId: string,
+  events: readonly NormalizedEvent[],
+  memory: BulkMemory,
+): Promise<NormalizedEvent[]> {
+  let fixed: BatchFields = { workspaceId, receivedAt: '' };
+  let receivedAt: Date | null = null;
+  const candidates = events.map((event, index): Candidate => {
+    if (event.receivedAt !== receivedAt) {
+      receivedAt = event.receivedAt;
+      fixed = { workspaceId, receivedAt: receivedAt.toISOString() };
+    }
+    const id = newId();
+    return { index, event, id, tail: eventLineTail(fixed, id, event) };
+  });
+  const deferred: NormalizedEvent[] = [];
+  for (const rows of slices(candidates)) {
+    const profileIds = await resolveAndAppend(deps, workspaceId, { rows, chunk: chunkOf(deps, rows) }, memory);
+    rows.forEach((c, i) => {
+      if (profileIds[i] === null) deferred.push(c.event);
+    });
+  }
+  return deferred;
 }
 
 async function writeBatch(
@@ -164,7 +202,7 @@ function* slices(candidates: Candidate[]): Generator<Candidate[]> {
 
 /** One transaction: people resolved set-wise, events appended, projection last. Returns null for deferred rows. */
 async function resolveAndAppend(
-  deps: BulkImportDeps,
+  deps: BulkWriteDeps,
   workspaceId: string,
   slice: Slice,
   memory: BulkMemory,

@@ -1,7 +1,7 @@
 import type { ContextExtension } from '../../platform/context-extension.ts';
 import type { Db } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
-import { CONCURRENT_MERGE, erasedSubjectRejection, type ProfilesModule } from '../profiles/index.ts';
+import { BulkMemory, CONCURRENT_MERGE, erasedSubjectRejection, type ProfilesModule } from '../profiles/index.ts';
 import { isRejection, type NormalizedEvent, normalizeMessage } from './events.normalize.ts';
 import * as repo from './events.repo.ts';
 import type { IngestResult } from './events.schemas.ts';
@@ -13,6 +13,11 @@ export interface EventsDeps {
   extensions?: ContextExtension[];
   /** Modules reacting to stored events of some names or types (loyalty earning on `Code Registered` …). */
   listeners?: StoredEventListener[];
+  /**
+   * The bulk path (events.bulk.ts `appendNormalized`), when the database has COPY-capable transactions: a group's
+   * events are written through it and only the ones it defers take the one-by-one path.
+   */
+  bulk?: (workspaceId: string, events: NormalizedEvent[], memory: BulkMemory) => Promise<NormalizedEvent[]>;
 }
 
 /** An event as stored, handed to listeners inside the transaction that stored it. */
@@ -316,8 +321,48 @@ const committers = new WeakMap<EventsDeps, GroupCommitter>();
 function committerOf(deps: EventsDeps): GroupCommitter {
   let committer = committers.get(deps);
   if (!committer) {
-    committer = new GroupCommitter((workspaceId, events) => commitEvents(deps, workspaceId, events));
+    const bulk = deps.bulk;
+    const memories = new Memories();
+    committer = new GroupCommitter(
+      bulk
+        ? async (workspaceId, events) => {
+            const memory = memories.take(workspaceId);
+            let deferred: NormalizedEvent[];
+            try {
+              deferred = await bulk(workspaceId, events, memory);
+            } finally {
+              memories.give(workspaceId, memory);
+            }
+            if (deferred.length > 0) await commitEvents(deps, workspaceId, deferred);
+          }
+        : (workspaceId, events) => commitEvents(deps, workspaceId, events),
+    );
     committers.set(deps, committer);
   }
   return committer;
+}
+
+/**
+ * What the bulk path remembers between groups (owners of identifiers, profiles' spans), per workspace: one memory
+ * per group in flight, for the workspaces most recently written. A memory is only a guess checked under the
+ * locks (profiles.bulk.ts), so one left behind by a merge or an erasure elsewhere costs a second reading, nothing
+ * else.
+ */
+class Memories {
+  readonly #free = new Map<string, BulkMemory[]>();
+  static readonly WORKSPACES = 16;
+  static readonly OWNERS = 200_000;
+
+  take(workspaceId: string): BulkMemory {
+    const free = this.#free.get(workspaceId);
+    return free?.pop() ?? new BulkMemory(Memories.OWNERS);
+  }
+
+  give(workspaceId: string, memory: BulkMemory) {
+    const free = this.#free.get(workspaceId) ?? [];
+    this.#free.delete(workspaceId); // most recent last
+    this.#free.set(workspaceId, free);
+    if (free.length < LANES) free.push(memory);
+    if (this.#free.size > Memories.WORKSPACES) this.#free.delete(this.#free.keys().next().value as string);
+  }
 }

@@ -5,8 +5,9 @@ import type { Logger } from '../../platform/logger.ts';
 import type { PersonalDataRegistry } from '../../platform/personal-data.ts';
 import type { OrgModule } from '../org/index.ts';
 import type { ProfilesModule } from '../profiles/index.ts';
-import { bulkImport } from './events.bulk.ts';
+import { appendNormalized, bulkImport } from './events.bulk.ts';
 import { type ImportOptions, importFile, importStream, type StreamImportOptions } from './events.import.ts';
+import type { NormalizedEvent } from './events.normalize.ts';
 import * as repo from './events.repo.ts';
 import { ingestionRoutes, timelineRoutes } from './events.routes.ts';
 import { type EventsDeps, ingest, type StoredEventListener } from './events.service.ts';
@@ -46,17 +47,32 @@ export function createEventsModule(input: {
 }) {
   const extensions: ContextExtension[] = [];
   const listeners: StoredEventListener[] = [];
-  const deps: EventsDeps = { db: input.db, profiles: input.profiles, extensions, listeners };
+  const handledByIngest = (event: NormalizedEvent) => extensions.some((x) => event.context[x.key] !== undefined);
+  const copyTransaction = input.copyTransaction;
+  const deps: EventsDeps = {
+    db: input.db,
+    profiles: input.profiles,
+    extensions,
+    listeners,
+    bulk: copyTransaction
+      ? (workspaceId, events, memory) =>
+          appendNormalized(
+            { copyTransaction, profiles: input.profiles, handledByIngest, listeners },
+            workspaceId,
+            events,
+            memory,
+          )
+      : undefined,
+  };
   /** What an import writes its batches with: the bulk path, whose deferred rows go through `ingest`. */
   const importWriter = (workspaceId: string) => {
-    const copyTransaction = input.copyTransaction;
     if (!copyTransaction) return (messages: unknown[]) => ingest(deps, workspaceId, messages, new Date());
     return bulkImport(
       {
         copyTransaction,
         profiles: input.profiles,
         ingest: (ws, messages, receivedAt) => ingest(deps, ws, messages, receivedAt),
-        handledByIngest: (event) => extensions.some((x) => event.context[x.key] !== undefined),
+        handledByIngest,
         listeners,
       },
       workspaceId,

@@ -150,30 +150,11 @@ export async function applyDeltas(db: Db, workspaceId: string, deltas: Projectio
   // traits travel as null and channels as one comma-separated text (channel names are [a-z_]): parsing a jsonb
   // per profile and array cost more than the update itself.
   const traits = rows.map((r) => (hasKeys(r.traits) ? JSON.stringify(r.traits) : null));
-  const result = await sql<{ id: string }>`update profiles p set
-      traits = case when v.traits is null then p.traits
-                    else p.traits || rapport_newer_traits(p.trait_times, v.traits, v.trait_times) end,
-      trait_times = case when v.traits is null then p.trait_times
-                         else p.trait_times || rapport_newer_times(p.trait_times, v.trait_times) end,
-      channels = case when p.channels @> string_to_array(v.channels, ',') then p.channels
-                      else array(select distinct x from unnest(p.channels || string_to_array(v.channels, ',')) as x order by x) end,
-      first_seen_at = least(p.first_seen_at, v.first_seen_at),
-      last_seen_at = greatest(p.last_seen_at, v.last_seen_at),
-      updated_at = now()
-    from unnest(${rows.map((r) => r.id)}::uuid[], ${traits}::jsonb[],
-                ${rows.map((r, i) => (traits[i] === null ? null : JSON.stringify(r.traitTimes)))}::jsonb[],
-                ${rows.map((r) => r.channels.join(','))}::text[],
-                ${rows.map((r) => r.firstSeenAt.toISOString())}::timestamptz[], ${rows.map((r) => r.lastSeenAt.toISOString())}::timestamptz[])
-      as v(id, traits, trait_times, channels, first_seen_at, last_seen_at)
-    -- The ids again, as an array: the planner then reads just these rows by primary key, where a join alone made it
-    -- hash the workspace's whole profiles table once the batch is a few percent of it.
-    where p.workspace_id = ${workspaceId} and p.id = v.id and p.id = any(${rows.map((r) => r.id)}::uuid[]) and (
-      v.traits is not null
-      or not (p.channels @> string_to_array(v.channels, ','))
-      or v.first_seen_at < p.first_seen_at
-      or v.last_seen_at > p.last_seen_at + interval '1 minute'
-    )
-    returning p.id`.execute(db);
+  // One function (migration 202611230400) whose plan is a primary-key probe per row whatever the statistics say.
+  const result = await sql<{ id: string }>`select rapport_apply_deltas(${workspaceId}, ${rows.map((r) => r.id)}::uuid[],
+      ${traits}::jsonb[], ${rows.map((r, i) => (traits[i] === null ? null : JSON.stringify(r.traitTimes)))}::jsonb[],
+      ${rows.map((r) => r.channels.join(','))}::text[], ${rows.map((r) => r.firstSeenAt.toISOString())}::timestamptz[],
+      ${rows.map((r) => r.lastSeenAt.toISOString())}::timestamptz[]) as id`.execute(db);
   return result.rows.map((r) => r.id);
 }
 
