@@ -429,6 +429,13 @@ export async function replaceIdentitiesByHashes(
 }
 
 /** Which of these (kind, hash) pairs belong to erased people: one primary-key probe each. */
+/** Whether anyone of the workspace was erased and not readmitted (a primary-key probe). */
+export async function anyErased(db: Db, workspaceId: string): Promise<boolean> {
+  const result = await sql<{ any: boolean }>`select exists (
+      select 1 from erased_identities where workspace_id = ${workspaceId}) as any`.execute(db);
+  return Boolean(result.rows[0]?.any);
+}
+
 export async function findErasedHashes(db: Db, workspaceId: string, kinds: string[], hashes: string[]) {
   if (kinds.length === 0) return [];
   const result = await sql<{ kind: string; hash: string }>`
