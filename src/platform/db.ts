@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -93,8 +94,34 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
   return openPGlite(config.dataDir);
 }
 
+/**
+ * Statements whose text starts with this comment are prepared once per connection, under a name derived from their
+ * text, and then only bound and executed: PostgreSQL parses them once and, after a few runs, reuses a generic plan
+ * instead of planning every call (≈ 0.1–0.4 ms for the hot paths' statements with a dozen array parameters). Only for
+ * statements of a fixed shape whose best plan does not depend on the values (lookups by key); on PGlite the comment
+ * is just a comment.
+ */
+export const PREPARED = '/*prepared*/';
+
+/** pg's client, preparing the statements marked PREPARED (see above). */
+class PreparingClient extends pg.Client {
+  static readonly #names = new Map<string, string>();
+  // biome-ignore lint/suspicious/noExplicitAny: pg's query has a dozen overloads; this only forwards them
+  override query(config: any, values?: any, callback?: any): any {
+    if (typeof config === 'string' && config.startsWith(PREPARED)) {
+      let name = PreparingClient.#names.get(config);
+      if (!name) {
+        name = `rapport_${createHash('sha1').update(config).digest('hex').slice(0, 20)}`;
+        if (PreparingClient.#names.size < 10_000) PreparingClient.#names.set(config, name);
+      }
+      return super.query({ name, text: config, values }, callback);
+    }
+    return super.query(config, values, callback);
+  }
+}
+
 export async function openPostgres(connectionString: string, poolSize = 10): Promise<Database> {
-  const pool = new pg.Pool({ connectionString, max: poolSize, types: pgTypes() });
+  const pool = new pg.Pool({ connectionString, max: poolSize, types: pgTypes(), Client: PreparingClient });
   pool.on('error', () => {
     // An idle client lost its connection; the pool replaces it. Without a listener the process would crash.
   });

@@ -114,7 +114,7 @@ export async function countRateLimits(
   const ends = new Map<string, Date>();
   for (const w of [...reads, ...writes]) ends.set(`${w.bucket}\u0001${w.start.getTime()}`, w.end);
   if (writes.length === 0 && reads.length === 0) return new Map();
-  const rows = await sql<{ bucket: string; window_start: Date; hits: number; hit: boolean }>`
+  const rows = await sql<{ bucket: string; window_start: Date; hits: number; hit: boolean }>`/*prepared*/ 
     with hit as (
       insert into rate_limit_counters (bucket, window_start, hits, expires_at)
       select bucket, window_start, hits, expires_at
@@ -174,7 +174,7 @@ export async function refundRateLimits(
     .filter((r) => r.count > 0)
     .sort((a, b) => (a.bucket < b.bucket ? -1 : a.bucket > b.bucket ? 1 : 0));
   if (rows.length === 0) return;
-  await sql`update rate_limit_counters c set hits = greatest(c.hits - v.n, 0)
+  await sql`/*prepared*/ update rate_limit_counters c set hits = greatest(c.hits - v.n, 0)
     from unnest(${rows.map((r) => r.bucket)}::text[], ${rows.map((r) => r.windowStart.toISOString())}::timestamptz[],
       ${rows.map((r) => r.count)}::int[]) as v(bucket, window_start, n)
     where c.bucket = v.bucket and c.window_start = v.window_start`.execute(db);

@@ -131,7 +131,7 @@ export async function listPromotions(db: Db, workspaceId: string) {
 /** Budgets as they stand (the cached promotion rows are seconds old; a pre-check wants the current count). */
 export async function budgetsUsed(db: Db, workspaceId: string, ids: string[]) {
   if (ids.length === 0) return new Map<string, number>();
-  const rows = await sql<{ id: string; budget_used: number }>`select id, budget_used from code_promotions
+  const rows = await sql<{ id: string; budget_used: number }>`/*prepared*/ select id, budget_used from code_promotions
     where workspace_id = ${workspaceId} and id = any(${ids}::uuid[])`.execute(db);
   return new Map(rows.rows.map((r) => [r.id, r.budget_used]));
 }
@@ -277,7 +277,7 @@ export async function lookUpCodes(
   hashes: string[],
   promotionIds: (string | null)[],
 ) {
-  const rows = await sql<Candidate>`select i.ord, c.hash::text as code_hash, c.batch_id, b.promotion_id,
+  const rows = await sql<Candidate>`/*prepared*/ select i.ord, c.hash::text as code_hash, c.batch_id, b.promotion_id,
       case when b.status <> 'active' then 'revoked'
            when i.promotion_id is not null and i.promotion_id <> b.promotion_id then 'other_promotion'
            when p.status <> 'active' then 'paused'
@@ -311,7 +311,7 @@ export interface CountKey {
 /** Current counts (absent = 0) without locking: the pre-check before a code is looked at. One probe per key. */
 export async function personCounts(db: Db, workspaceId: string, keys: CountKey[]) {
   if (keys.length === 0) return new Map<string, number>();
-  const rows = await sql<{ promotion_id: string; subject: string; period: string; n: number }>`
+  const rows = await sql<{ promotion_id: string; subject: string; period: string; n: number }>`/*prepared*/ 
     select k.promotion_id, k.subject, k.period, c.n
     from unnest(${keys.map((k) => k.promotionId)}::uuid[], ${keys.map((k) => k.subject)}::text[],
       ${keys.map((k) => k.period)}::text[]) as k(promotion_id, subject, period)
@@ -517,7 +517,12 @@ export async function claimAndRecord(
 ) {
   const c = <T>(f: (r: RedemptionWrite) => T) => claims.map(f);
   const a = <T>(f: (r: ClaimedAttempt) => T) => attempts.map(f);
-  const rows = await sql<{ kind: 'won' | 'count'; id: string | null; key: string | null; n: number | null }>`
+  const rows = await sql<{
+    kind: 'won' | 'count';
+    id: string | null;
+    key: string | null;
+    n: number | null;
+  }>`/*prepared*/ 
     with r as (
       insert into code_redemptions (id, workspace_id, code_hash, promotion_id, batch_id, profile_id, channel, reward,
         registered_at)

@@ -9,5 +9,7 @@ import { type Kysely, sql } from 'kysely';
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`alter function loyalty_member_state(uuid, uuid, text, text, uuid, text[], text, timestamptz)
     set plan_cache_mode = force_generic_plan`.execute(db);
-  await sql`alter function loyalty_apply(uuid, uuid, bigint, jsonb, jsonb) set plan_cache_mode = force_generic_plan`.execute(db);
+  await sql`alter function loyalty_apply(uuid, uuid, bigint, jsonb, jsonb) set plan_cache_mode = force_generic_plan`.execute(
+    db,
+  );
 }
