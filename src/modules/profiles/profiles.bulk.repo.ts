@@ -24,7 +24,7 @@ export async function stageIdentifiers(
 
 /** Owners of the staged identifiers that have one: a primary-key probe each (see findOwners for the `limit 1`). */
 export async function stagedOwners(trx: Db, workspaceId: string): Promise<{ n: number; profile_id: string }[]> {
-  const result = await sql<{ n: number; profile_id: string }>`
+  const result = await sql<{ n: number; profile_id: string }>`/*prepared*/
     select s.n, o.profile_id from rapport_bulk_identifiers s
     cross join lateral (
       select i.profile_id from identities i
@@ -84,18 +84,12 @@ export async function attachStaged(
   attach: { n: number; profileId: string }[],
 ): Promise<number> {
   if (attach.length === 0) return 0;
-  const result = await sql`insert into identities (workspace_id, kind, value, profile_id)
+  const result = await sql`/*prepared*/ insert into identities (workspace_id, kind, value, profile_id)
     select ${workspaceId}, s.kind, s.value, v.profile_id
     from unnest(${attach.map((a) => a.n)}::int[], ${attach.map((a) => a.profileId)}::uuid[]) as v(n, profile_id)
     join rapport_bulk_identifiers s on s.n = v.n
     on conflict (workspace_id, kind, value) do nothing`.execute(trx);
   return Number(result.numAffectedRows ?? 0);
-}
-
-/** For the rest of the transaction, plans that drive index probes from their input: no scans, no hash or merge. */
-export async function probeByKeyFromNowOn(trx: Db) {
-  await sql`select set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
-      set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`.execute(trx);
 }
 
 /**
@@ -104,7 +98,7 @@ export async function probeByKeyFromNowOn(trx: Db) {
  */
 export async function lockProfilesShared(trx: Db, workspaceId: string, profileIds: string[]) {
   if (profileIds.length === 0) return;
-  await sql`select pg_advisory_xact_lock_shared(h) from (
+  await sql`/*prepared*/ select pg_advisory_xact_lock_shared(h) from (
       select distinct hashtextextended(${workspaceId} || chr(2) || 'profile:' || id, 0) as h
       from unnest(string_to_array(${profileIds.join(',')}, ',')) as id order by h
     ) as ordered`.execute(trx);

@@ -183,13 +183,11 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V) {
 }
 
 /**
- * The bulk transaction's last statement: the projection, each delta finding its profile by primary key. A workspace
- * filled by an import grows faster than its statistics: planned from them, the update scanned every profile of the
- * workspace for each chunk. Planner options hold until the transaction ends, hence last.
+ * The bulk transaction's last statement: the projection, each delta finding its profile by primary key whatever the
+ * statistics say (a workspace filled by an import grows faster than them): applyDeltas' function plans it so.
  */
 export async function applyBulkProjection(trx: Db, workspaceId: string, deltas: repo.ProjectionDelta[]) {
   if (deltas.length === 0) return;
-  await bulkRepo.probeByKeyFromNowOn(trx);
   await repo.applyDeltas(trx, workspaceId, deltas);
 }
 

@@ -431,7 +431,7 @@ export async function replaceIdentitiesByHashes(
 /** Which of these (kind, hash) pairs belong to erased people: one primary-key probe each. */
 /** Whether anyone of the workspace was erased and not readmitted (a primary-key probe). */
 export async function anyErased(db: Db, workspaceId: string): Promise<boolean> {
-  const result = await sql<{ any: boolean }>`select exists (
+  const result = await sql<{ any: boolean }>`/*prepared*/ select exists (
       select 1 from erased_identities where workspace_id = ${workspaceId}) as any`.execute(db);
   return Boolean(result.rows[0]?.any);
 }
