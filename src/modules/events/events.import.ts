@@ -230,7 +230,12 @@ export async function importStream(
     inFlight.push(settled);
     if (inFlight.length >= PIPELINE_DEPTH) await inFlight.shift();
   };
-  const add = async (line: number, text: string, message: Record<string, unknown> | null, error?: string) => {
+  const add = async (
+    line: number,
+    text: string | (() => string),
+    message: Record<string, unknown> | null,
+    error?: string,
+  ) => {
     summary.rows++;
     // A parsed chunk of the file is handed over record by record in microtasks: without a turn of the event loop
     // now and then, the replies to the batch being written would wait until the whole chunk is parsed.
@@ -245,7 +250,10 @@ export async function importStream(
       return;
     }
     // The same row of the same file always gets the same id, so importing twice adds nothing.
-    message.messageId ??= `import-${createHash('sha256').update(`${line}\u0000${text}`).digest('hex').slice(0, 32)}`;
+    if (message.messageId === undefined || message.messageId === null) {
+      const content = typeof text === 'function' ? text() : text;
+      message.messageId = `import-${createHash('sha256').update(`${line}\u0000${content}`).digest('hex').slice(0, 32)}`;
+    }
     pending.push({ line, message });
     if (pending.length >= batchSize) await cut();
   };
@@ -276,8 +284,12 @@ export async function importStream(
       parse({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true, info: true, trim: true }),
     );
     for await (const record of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
-      const text = JSON.stringify(record.record);
-      await add(record.info.lines, text, rowToMessage(kind, record.record, options.mapping ?? {}));
+      // The row's text is needed only to derive a message id for a row without one.
+      await add(
+        record.info.lines,
+        () => JSON.stringify(record.record),
+        rowToMessage(kind, record.record, options.mapping ?? {}),
+      );
     }
   }
   await flush();
