@@ -64,6 +64,8 @@ export function createEventsModule(input: {
           )
       : undefined,
   };
+  // The same ingestion without the bulk path (its own group commit), for the rows an import's bulk path deferred.
+  const oneByOne: EventsDeps = { ...deps, bulk: undefined };
   /** What an import writes its batches with: the bulk path, whose deferred rows go through `ingest`. */
   const importWriter = (workspaceId: string) => {
     if (!copyTransaction) return (messages: unknown[]) => ingest(deps, workspaceId, messages, new Date());
@@ -71,7 +73,8 @@ export function createEventsModule(input: {
       {
         copyTransaction,
         profiles: input.profiles,
-        ingest: (ws, messages, receivedAt) => ingest(deps, ws, messages, receivedAt),
+        // Its deferred rows need judgement: straight to the one-by-one path, not through the bulk path again.
+        ingest: (ws, messages, receivedAt) => ingest(oneByOne, ws, messages, receivedAt),
         handledByIngest,
         listeners,
       },
