@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
-import { testDatabaseUrl } from './platform/config.ts';
+import { childEnvironment, testDatabaseUrl } from './platform/config.ts';
 import { randomToken } from './platform/ids.ts';
 import { freePort } from './testing.ts';
 
@@ -27,7 +27,7 @@ after(() => {
 function start(args: string[], env: Record<string, string>): Running {
   let output = '';
   const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, LOG_LEVEL: 'warn', RAPPORT_ADMIN_EMAIL: '', RAPPORT_ADMIN_PASSWORD: '', ...env },
+    env: childEnvironment({ LOG_LEVEL: 'warn', RAPPORT_ADMIN_EMAIL: '', RAPPORT_ADMIN_PASSWORD: '', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (d) => {

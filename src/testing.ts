@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { type App, createApp } from './app.ts';
 import type { Clock } from './platform/clock.ts';
-import { type Config, loadConfig, testDatabaseUrl } from './platform/config.ts';
+import { type Config, childEnvironment, loadConfig, testDatabaseUrl } from './platform/config.ts';
 import { randomToken } from './platform/ids.ts';
 
 /**
@@ -162,7 +162,7 @@ export function spawnRapport(
   env: Record<string, string>,
 ): { child: ChildProcess; exited: Promise<unknown> } {
   const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, LOG_LEVEL: 'error', ...env },
+    env: childEnvironment({ LOG_LEVEL: 'error', ...env }),
     stdio: 'ignore',
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));

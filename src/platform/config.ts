@@ -69,10 +69,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   return { ...parsed.data, ...overrides };
 }
 
+/** The variables loadConfig reads (besides every `RAPPORT_…`). */
+const CONFIG_VARIABLES = new Set(['PORT', 'HOST', 'DATABASE_URL', 'LOG_LEVEL']);
+
+/**
+ * The environment for a `rapport` process a test or tool starts: this process's own (PATH, HOME, NODE_OPTIONS …)
+ * without any of Rapport's configuration variables, plus `given`. So a developer's shell with DATABASE_URL set
+ * cannot turn a test meant for the embedded database into one against their server.
+ */
+export function childEnvironment(
+  given: Record<string, string>,
+  env: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
+  const inherited = Object.entries(env).filter(([name]) => !CONFIG_VARIABLES.has(name) && !name.startsWith('RAPPORT_'));
+  return { ...Object.fromEntries(inherited), ...given };
+}
+
 /** Test-only knobs live here too so that tests never read process.env themselves. */
 export function testDatabaseUrl(env: NodeJS.ProcessEnv = process.env): string | undefined {
   return env.TEST_DATABASE_URL || undefined;
 }
 export function chromiumPath(env: NodeJS.ProcessEnv = process.env): string {
   return env.CHROMIUM_PATH || '/usr/bin/chromium';
+}
+/** Runs of the loyalty model-based property test (LOYALTY_MODEL_RUNS, default 40) and whether to print its stats. */
+export function loyaltyModelSettings(env: NodeJS.ProcessEnv = process.env): { runs: number; stats: boolean } {
+  const runs = Number(env.LOYALTY_MODEL_RUNS ?? 40);
+  return { runs: Number.isInteger(runs) && runs > 0 ? runs : 40, stats: Boolean(env.LOYALTY_MODEL_STATS) };
 }

@@ -114,7 +114,7 @@ export async function countRateLimits(
   const ends = new Map<string, Date>();
   for (const w of [...reads, ...writes]) ends.set(`${w.bucket}\u0001${w.start.getTime()}`, w.end);
   if (writes.length === 0 && reads.length === 0) return new Map();
-  const rows = await sql<{ bucket: string; window_start: Date; hits: number; hit: boolean }>`/*prepared*/ 
+  const rows = await sql<{ bucket: string; window_start: Date; hits: number; hit: boolean }>`/*prepared*/
     with hit as (
       insert into rate_limit_counters (bucket, window_start, hits, expires_at)
       select bucket, window_start, hits, expires_at

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { createApp } from '../../app.ts';
 import { isWellFormed, normalizeCode } from '../../platform/codes/alphabet.ts';
-import { loadConfig } from '../../platform/config.ts';
+import { childEnvironment, loadConfig } from '../../platform/config.ts';
 
 const run = promisify(execFile);
 const BIN = new URL('../../../bin/rapport.js', import.meta.url).pathname;
@@ -18,12 +18,11 @@ describe('rapport codes', () => {
     timeout: 120_000,
   }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rapport-codes-cli-'));
-    const env = {
-      ...process.env,
+    const env = childEnvironment({
       RAPPORT_DATA_DIR: join(dir, 'data'),
       LOG_LEVEL: 'error',
       RAPPORT_ADMIN_PASSWORD: 'cli test pw',
-    };
+    });
     try {
       const app = await createApp(loadConfig(env, {}), { api: false, worker: false });
       const workspace = await app.org.findWorkspace();

@@ -311,7 +311,7 @@ export interface CountKey {
 /** Current counts (absent = 0) without locking: the pre-check before a code is looked at. One probe per key. */
 export async function personCounts(db: Db, workspaceId: string, keys: CountKey[]) {
   if (keys.length === 0) return new Map<string, number>();
-  const rows = await sql<{ promotion_id: string; subject: string; period: string; n: number }>`/*prepared*/ 
+  const rows = await sql<{ promotion_id: string; subject: string; period: string; n: number }>`/*prepared*/
     select k.promotion_id, k.subject, k.period, c.n
     from unnest(${keys.map((k) => k.promotionId)}::uuid[], ${keys.map((k) => k.subject)}::text[],
       ${keys.map((k) => k.period)}::text[]) as k(promotion_id, subject, period)
@@ -522,7 +522,7 @@ export async function claimAndRecord(
     id: string | null;
     key: string | null;
     n: number | null;
-  }>`/*prepared*/ 
+  }>`/*prepared*/
     with r as (
       insert into code_redemptions (id, workspace_id, code_hash, promotion_id, batch_id, profile_id, channel, reward,
         registered_at)

@@ -1,4 +1,4 @@
-import { escapeHtml, type Lang } from '../../platform/http/hosted.ts';
+import { escapeHtml, hostedPage, type Lang } from '../../platform/http/hosted.ts';
 
 export { escapeHtml, type Lang, langOf } from '../../platform/http/hosted.ts';
 
@@ -57,12 +57,7 @@ export function text(lang: Lang) {
   return TEXT[lang];
 }
 
-export function page(lang: Lang, title: string, body: string): string {
-  return `<!doctype html>
-<html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style>
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1a1b1e}
+const STYLE = `body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1a1b1e}
 main{max-width:32rem;margin:0 auto;padding:2rem 1.25rem}
 h1{font-size:1.4rem;margin:0 0 1rem}
 .card{background:#fff;border-radius:.75rem;padding:1.25rem;box-shadow:0 1px 3px rgba(0,0,0,.08)}
@@ -73,7 +68,8 @@ legend{font-weight:600;margin-bottom:.5rem}
 label{display:flex;gap:.75rem;align-items:center;padding:.5rem 0;font-size:1rem}
 input[type=checkbox]{width:1.25rem;height:1.25rem}
 p{line-height:1.5}
-a{color:#1c7ed6}
-</style></head>
-<body><main><h1>${escapeHtml(title)}</h1><div class="card">${body}</div></main></body></html>`;
+a{color:#1c7ed6}`;
+
+export function page(lang: Lang, title: string, body: string): string {
+  return hostedPage(lang, title, `<h1>${escapeHtml(title)}</h1><div class="card">${body}</div>`, STYLE);
 }

@@ -5,7 +5,7 @@ import type { Logger } from '../../platform/logger.ts';
 import type { PersonalDataRegistry } from '../../platform/personal-data.ts';
 import type { OrgModule } from '../org/index.ts';
 import type { ProfilesModule } from '../profiles/index.ts';
-import { appendNormalized, bulkImport } from './events.bulk.ts';
+import { appendNormalized, type BulkWriteDeps, bulkImport } from './events.bulk.ts';
 import { type ImportOptions, importFile, importStream, type StreamImportOptions } from './events.import.ts';
 import type { NormalizedEvent } from './events.normalize.ts';
 import * as repo from './events.repo.ts';
@@ -49,34 +49,26 @@ export function createEventsModule(input: {
   const listeners: StoredEventListener[] = [];
   const handledByIngest = (event: NormalizedEvent) => extensions.some((x) => event.context[x.key] !== undefined);
   const copyTransaction = input.copyTransaction;
+  const bulkDeps: BulkWriteDeps | undefined = copyTransaction
+    ? { copyTransaction, profiles: input.profiles, handledByIngest, listeners }
+    : undefined;
   const deps: EventsDeps = {
     db: input.db,
     profiles: input.profiles,
     extensions,
     listeners,
-    bulk: copyTransaction
-      ? (workspaceId, events, memory) =>
-          appendNormalized(
-            { copyTransaction, profiles: input.profiles, handledByIngest, listeners },
-            workspaceId,
-            events,
-            memory,
-          )
-      : undefined,
+    bulk: bulkDeps && ((workspaceId, events, memory) => appendNormalized(bulkDeps, workspaceId, events, memory)),
   };
   // The same ingestion without the bulk path (its own group commit), for the rows an import's bulk path deferred.
   const oneByOne: EventsDeps = { ...deps, bulk: undefined };
   /** What an import writes its batches with: the bulk path, whose deferred rows go through `ingest`. */
   const importWriter = (workspaceId: string) => {
-    if (!copyTransaction) return (messages: unknown[]) => ingest(deps, workspaceId, messages, new Date());
+    if (!bulkDeps) return (messages: unknown[]) => ingest(deps, workspaceId, messages, new Date());
     return bulkImport(
       {
-        copyTransaction,
-        profiles: input.profiles,
+        ...bulkDeps,
         // Its deferred rows need judgement: straight to the one-by-one path, not through the bulk path again.
         ingest: (ws, messages, receivedAt) => ingest(oneByOne, ws, messages, receivedAt),
-        handledByIngest,
-        listeners,
       },
       workspaceId,
     );

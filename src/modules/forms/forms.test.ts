@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
+import { testDatabaseUrl } from '../../platform/config.ts';
 import { createTestApp, newWorkspace, type TestApp } from '../../testing.ts';
 import { FormDefinition, type FormDefinitionInput } from './forms.schemas.ts';
 
@@ -128,7 +129,7 @@ async function setup() {
   return { ws, writeKey, basic, call, create, submit, profileBy, timeline };
 }
 
-describe(`forms (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`, () => {
+describe(`forms (${testDatabaseUrl() ? 'PostgreSQL' : 'PGlite'})`, () => {
   it('validates definitions: keys, choices, trait names, identity fields', async () => {
     assert.equal(FormDefinition.safeParse(signup()).success, true);
     const bad = (d: FormDefinitionInput) => FormDefinition.safeParse(d).success;

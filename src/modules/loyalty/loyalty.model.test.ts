@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { sql } from 'kysely';
+import { loyaltyModelSettings } from '../../platform/config.ts';
 import { randomToken } from '../../platform/ids.ts';
 import { createTestApp, type TestApp } from '../../testing.ts';
 import { loyaltyWorkspace } from './loyalty.testing.ts';
@@ -346,7 +347,7 @@ describe('loyalty ledger: model-based', () => {
         }
       }),
       {
-        numRuns: Number(process.env.LOYALTY_MODEL_RUNS ?? 40),
+        numRuns: loyaltyModelSettings().runs,
         endOnFailure: true,
         // One sequence that surely reaches the rare branches: a claw-back with nothing left to take, give-backs.
         examples: [
@@ -367,7 +368,7 @@ describe('loyalty ledger: model-based', () => {
       },
     );
     // The generator reaches every branch: spending and refused spending, claw-backs short of points, give-backs.
-    if (process.env.LOYALTY_MODEL_STATS) console.log(stats);
+    if (loyaltyModelSettings().stats) console.log(stats);
     for (const branch of ['burned', 'refusedBurns', 'notRecovered', 'refunded', 'replay', 'reuse'])
       assert.ok((stats[branch] ?? 0) > 0, `the runs reached ${branch}`);
   });
