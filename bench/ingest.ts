@@ -5,6 +5,8 @@
 //
 // postgres: DATABASE_URL when set (a fresh database is created there), else a throwaway cluster.
 // The server runs as its own process (`rapport serve --no-worker`); this process generates the load.
+// BENCH_PROFILE_DIR=<dir> writes the server's CPU profile there; BENCH_STATEMENTS_RESET=1 resets pg_stat_statements
+// before the sustained phase (when the server preloads it), for a look at that phase's statements afterwards.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -198,12 +200,6 @@ async function main() {
   await load(url, writeKey, 3);
   // CPU of the sustained phase, per event: the server's process tree, PostgreSQL's processes, this load generator.
   const pgPid = databaseUrl ? await postmasterPid(databaseUrl) : null;
-  if (databaseUrl && process.env.BENCH_ANALYZE) {
-    const client = new pg.Client({ connectionString: databaseUrl });
-    await client.connect();
-    await client.query('analyze');
-    await client.end();
-  }
   if (databaseUrl && process.env.BENCH_STATEMENTS_RESET) {
     // For a look at pg_stat_statements afterwards: the sustained phase alone (the server must have it preloaded).
     const client = new pg.Client({ connectionString: databaseUrl });
