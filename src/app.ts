@@ -109,8 +109,8 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
     profiles.onMerge(loyalty.onMerge);
     events.onStored(loyalty.eventListener);
 
-    // Codes: promotions, batches, registrations (issue 5). `Code Registered` events reach the timeline through a
-    // job enqueued in the registration's transaction; the queue exists a few lines below.
+    // Codes: promotions, batches, registrations (issue 5). `Code Registered` events are written to the timeline in
+    // the registration's transaction; placement contacts go through a job (the queue exists a few lines below).
     let enqueue: Queue['enqueue'] | undefined;
     const codes = createCodesModule({
       db: database.db,
@@ -122,6 +122,7 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
       profiles,
       consent,
       ingest: (workspaceId, messages) => events.ingest(workspaceId, messages),
+      timeline: (trx, workspaceId, items, receivedAt) => events.appendResolved(trx, workspaceId, items, receivedAt),
       enqueue: (trx, name, data) => (enqueue as Queue['enqueue'])(trx, name, data),
       personalData,
     });

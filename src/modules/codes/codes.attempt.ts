@@ -156,11 +156,17 @@ export function attemptRow(p: Prepared): repo.AttemptWrite {
   };
 }
 
-/** The timeline's `Code Registered` event; its messageId makes the job's retries add nothing. */
+/** The phone and e-mail a person registered with, as traits of their profile (and of the event's context). */
+export function contactTraits(p: Pick<Prepared, 'ids'>): Record<string, string> {
+  const traits: Record<string, string> = {};
+  for (const id of p.ids) if (id.kind === 'phone' || id.kind === 'email') traits[id.kind] = id.value;
+  return traits;
+}
+
+/** The timeline's `Code Registered` event; its messageId, derived from the registration's id, is never stored twice. */
 export function eventOf(r: repo.RedemptionWrite & { p: Prepared }, promo: repo.PromotionRow, at: Date) {
   const input = r.p.input;
-  const traits: Record<string, string> = {};
-  for (const id of r.p.ids) if (id.kind === 'phone' || id.kind === 'email') traits[id.kind] = id.value;
+  const traits = contactTraits(r.p);
   const userId = r.p.ids.find((i) => i.kind === 'user_id')?.value;
   const anonymousId = r.p.ids.find((i) => i.kind === 'anonymous_id')?.value;
   const messenger = r.p.ids.find((i) => !['user_id', 'email', 'phone', 'anonymous_id'].includes(i.kind));

@@ -7,9 +7,8 @@ import type { ProfilesModule } from '../profiles/index.ts';
 import {
   allowanceKeys,
   attemptRow,
-  CODE_REGISTERED_JOB,
+  contactTraits,
   decided,
-  type Enqueue,
   eventOf,
   type Prepared,
   type WorkspaceContext,
@@ -33,7 +32,13 @@ export interface ClaimDeps {
     statements: ConsentStatement[],
     proof: { ip?: string | null; userAgent?: string | null },
   ) => Promise<unknown>;
-  enqueue: Enqueue;
+  /** The events module's `appendResolved`: the `Code Registered` events go to the timeline in the claim's transaction. */
+  timeline: (
+    trx: Db,
+    workspaceId: string,
+    items: { message: unknown; profileId: string }[],
+    receivedAt: Date,
+  ) => Promise<void>;
 }
 
 interface Claim {
@@ -79,7 +84,10 @@ export async function commitGroup(
     const resolution = await deps.profiles.resolveObservations(
       trx,
       workspaceId,
-      candidates.map((p) => ({ ids: p.ids, traits: null, at: now, channel: 'code_entry' })),
+      candidates.map((p) => {
+        const traits = contactTraits(p);
+        return { ids: p.ids, traits: Object.keys(traits).length > 0 ? traits : null, at: now, channel: 'code_entry' };
+      }),
     );
     projection = resolution.projection;
     // Entering a code is the person's own doing: an erased person who comes back is taken in again.
@@ -175,7 +183,7 @@ export async function commitGroup(
   );
   for (const u of undone) decided(u.claim.p, { status: 'refused' }, u.reason);
 
-  const messages: object[] = [];
+  const messages: { message: unknown; profileId: string }[] = [];
   for (const c of winners) {
     if (undone.some((u) => u.claim === c)) continue;
     const consents = await recordConsents(deps, trx, workspaceId, c.p);
@@ -190,9 +198,14 @@ export async function commitGroup(
       },
       null,
     );
-    messages.push(eventOf({ ...c.redemption, p: c.p }, c.promotion, now));
+    messages.push({
+      message: eventOf({ ...c.redemption, p: c.p }, c.promotion, now),
+      profileId: c.redemption.profileId,
+    });
   }
-  if (messages.length > 0) await deps.enqueue(trx, CODE_REGISTERED_JOB, { workspaceId, messages });
+  // In the claim's transaction: the timeline event exists exactly when the registration does, and what listens to
+  // it (loyalty earning on `Code Registered`) commits with it.
+  await deps.timeline(trx, workspaceId, messages, now);
   // Last: row locks on busy profiles are held only until the commit right after.
   if (projection.length > 0) await deps.profiles.applyProjection(trx, workspaceId, projection);
 }

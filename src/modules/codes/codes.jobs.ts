@@ -10,8 +10,9 @@ export interface RegisteredJob {
 
 /**
  * Writes the `Code Registered` events of committed registrations to the timeline, through the events module's
- * ingestion. The job is enqueued in the registration's transaction (it exists exactly when the registration
- * does), and each message's id is derived from the registration's, so a retried job adds nothing.
+ * ingestion. Registrations now write their event in their own transaction (codes.claim.ts); this job drains the ones
+ * that versions before 2026-11-23 enqueued instead. Each message's id is derived from the registration's, so a
+ * retried job adds nothing.
  */
 export function codesJobs(
   ingest: (workspaceId: string, messages: unknown[]) => Promise<{ rejected: { code: string }[] }>,

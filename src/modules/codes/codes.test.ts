@@ -166,16 +166,16 @@ describe('codes: registration', () => {
     const profileId = found.body.items[0].id as string;
     const consent = await call('GET', `/api/v1/consent/check?profileId=${profileId}&channel=sms&purpose=marketing`);
     assert.deepEqual(consent.body, { allowed: true, reason: 'granted' });
-    // The event arrives through the job enqueued in the registration's transaction.
-    let timeline: Json[] = [];
-    for (let i = 0; i < 100 && !timeline.some((e) => e.name === 'Code Registered'); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      timeline = (await call('GET', `/api/v1/profiles/${profileId}/events`)).body.items;
-    }
+    // The event is written in the registration's transaction: on the timeline as soon as the answer is.
+    const timeline: Json[] = (await call('GET', `/api/v1/profiles/${profileId}/events`)).body.items;
     const event = timeline.find((e) => e.name === 'Code Registered');
     assert.ok(event, 'Code Registered on the timeline');
     assert.equal(event.properties.registrationId, r.body.registrationId);
     assert.equal(event.properties.promotion, p.key);
+    assert.equal(event.channel, 'code_entry');
+    assert.equal(timeline.filter((e) => e.name === 'Code Registered').length, 1);
+    const profile = await call('GET', `/api/v1/profiles/${profileId}`);
+    assert.equal(profile.body.traits.phone, who, 'the phone registered with is a trait of the profile');
   });
 
   it('answers unknown, used, expired and foreign codes identically (status and body, byte for byte)', async () => {

@@ -7,6 +7,7 @@ import type { QueueDefinition } from '../../platform/queue.ts';
 import type { ConsentModule } from '../consent/index.ts';
 import type { OrgModule } from '../org/index.ts';
 import type { ProfilesModule } from '../profiles/index.ts';
+import type { ClaimDeps } from './codes.claim.ts';
 import { handleInbound, type InboundMessage, type InboundPlacements } from './codes.inbound.ts';
 import { codesJobs } from './codes.jobs.ts';
 import { consumerRoutes } from './codes.pages.ts';
@@ -49,8 +50,10 @@ export function createCodesModule(input: {
   org: Pick<OrgModule, 'recordAudit' | 'resolveWriteKey' | 'findWorkspace'>;
   profiles: Pick<ProfilesModule, 'resolveObservations' | 'applyProjection' | 'readmitIdentifiers' | 'directory'>;
   consent: Pick<ConsentModule, 'record'>;
-  /** The events module's ingest: the `Code Registered` events go to the timeline through it. */
+  /** The events module's ingest: placement contacts (and `Code Registered` jobs left by earlier versions) use it. */
   ingest: (workspaceId: string, messages: unknown[]) => Promise<{ rejected: { code: string }[] }>;
+  /** The events module's appendResolved: `Code Registered` events are written in the registration's transaction. */
+  timeline: ClaimDeps['timeline'];
   /** The queue's enqueue (inside the caller's transaction). */
   enqueue: Enqueue;
   personalData?: PersonalDataRegistry;
@@ -74,7 +77,7 @@ export function createCodesModule(input: {
     profiles: input.profiles,
     recordConsents: (trx, workspaceId, profileId, statements, proof) =>
       input.consent.record(trx, workspaceId, profileId, statements, proof),
-    enqueue: input.enqueue,
+    timeline: input.timeline,
     context,
   });
   const slugs = new Map<string, string>();

@@ -40,7 +40,7 @@ export async function insertEventsReturningNew(db: Db, workspaceId: string, rows
 
 function insertStatement(workspaceId: string, rows: EventWrite[], returning: boolean) {
   const col = <T>(f: (r: EventWrite) => T) => rows.map(f);
-  return sql`insert into events (id, workspace_id, message_id, profile_id, type, name, channel, occurred_at,
+  return sql`/*prepared*/ insert into events (id, workspace_id, message_id, profile_id, type, name, channel, occurred_at,
       received_at, user_id, anonymous_id, properties, traits, context)
     select id, ${workspaceId}, message_id, profile_id, type, name, channel, occurred_at, received_at, user_id, anonymous_id,
       properties, traits, context

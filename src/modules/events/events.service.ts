@@ -150,25 +150,7 @@ async function commitEvents(deps: EventsDeps, workspaceId: string, valid: Pendin
           valid.map((e) => ({ ids: e.ids, traits: e.profileTraits, at: e.occurredAt, channel: e.channel })),
         );
         const rows = valid.map((e, i) => ({ ...e, id: newId(), profileId: resolution.profileIds[i] as string }));
-        const listeners = deps.listeners ?? [];
-        // Every row of a message id that any row of it makes watched goes the watched way, so that the first row of
-        // a message sent twice in one group is the one stored and heard, whichever of its copies is watched.
-        const watchedIds = new Set(
-          rows.filter((r) => r.extensionValues || listeners.some((l) => hears(l, r))).map((r) => r.messageId),
-        );
-        const plain = rows.filter((r) => !watchedIds.has(r.messageId));
-        const extended = rows.filter((r) => watchedIds.has(r.messageId));
-        await repo.insertEvents(trx, workspaceId, plain);
-        if (extended.length > 0) {
-          // Only messages stored for the first time reach extensions and listeners: a retried batch does nothing twice.
-          const stored = await repo.insertEventsReturningNew(trx, workspaceId, extended);
-          const fresh = firstOfEach(extended.filter((r) => stored.has(r.messageId)));
-          await applyExtensions(trx, workspaceId, fresh);
-          for (const listener of listeners) {
-            const heard = fresh.filter((r) => hears(listener, r));
-            if (heard.length > 0) await listener.handle(trx, workspaceId, heard.map(storedEvent));
-          }
-        }
+        await storeResolved(deps, trx, workspaceId, rows);
         // Last, so that row locks on busy profiles are held only until the commit right after.
         await deps.profiles.applyProjection(trx, workspaceId, resolution.projection);
       });
@@ -179,6 +161,62 @@ async function commitEvents(deps: EventsDeps, workspaceId: string, valid: Pendin
       throw error;
     }
   }
+}
+
+/**
+ * Writes events whose people are already resolved, inside the caller's transaction: plain rows inserted, rows that
+ * an extension or a listener watches inserted returning the message ids stored for the first time, which alone reach
+ * the extensions and listeners.
+ */
+async function storeResolved(
+  deps: EventsDeps,
+  trx: Db,
+  workspaceId: string,
+  rows: (PendingEvent & { id: string; profileId: string })[],
+): Promise<void> {
+  const listeners = deps.listeners ?? [];
+  // Every row of a message id that any row of it makes watched goes the watched way, so that the first row of
+  // a message sent twice in one group is the one stored and heard, whichever of its copies is watched.
+  const watchedIds = new Set(
+    rows.filter((r) => r.extensionValues || listeners.some((l) => hears(l, r))).map((r) => r.messageId),
+  );
+  const plain = rows.filter((r) => !watchedIds.has(r.messageId));
+  const extended = rows.filter((r) => watchedIds.has(r.messageId));
+  await repo.insertEvents(trx, workspaceId, plain);
+  if (extended.length > 0) {
+    // Only messages stored for the first time reach extensions and listeners: a retried batch does nothing twice.
+    const stored = await repo.insertEventsReturningNew(trx, workspaceId, extended);
+    const fresh = firstOfEach(extended.filter((r) => stored.has(r.messageId)));
+    await applyExtensions(trx, workspaceId, fresh);
+    for (const listener of listeners) {
+      const heard = fresh.filter((r) => hears(listener, r));
+      if (heard.length > 0) await listener.handle(trx, workspaceId, heard.map(storedEvent));
+    }
+  }
+}
+
+/**
+ * Appends events of people another module has just resolved, in that module's transaction (a code registration
+ * writes its `Code Registered` event with its claim): normalised as tracking messages, stored, heard by the
+ * listeners when stored for the first time. The caller has already applied the people's projection (last seen,
+ * channels, traits) and must send no context that an extension acts on. A message that does not normalise is a
+ * programming error and fails the transaction.
+ */
+export async function appendResolved(
+  deps: EventsDeps,
+  trx: Db,
+  workspaceId: string,
+  items: { message: unknown; profileId: string }[],
+  receivedAt: Date,
+): Promise<void> {
+  const rows = items.map(({ message, profileId }) => {
+    const event = normalizeMessage(message, receivedAt);
+    if (isRejection(event)) throw new Error(`events: a resolved message does not normalise (${event.code})`);
+    if ((deps.extensions ?? []).some((x) => event.context[x.key] !== undefined))
+      throw new Error(`events: a resolved message carries context an extension acts on`);
+    return { ...event, id: newId(), profileId };
+  });
+  if (rows.length > 0) await storeResolved(deps, trx, workspaceId, rows);
 }
 
 /** The same message twice in one group was stored once: keep its first row. */

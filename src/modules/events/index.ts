@@ -10,7 +10,7 @@ import { type ImportOptions, importFile, importStream, type StreamImportOptions 
 import type { NormalizedEvent } from './events.normalize.ts';
 import * as repo from './events.repo.ts';
 import { ingestionRoutes, timelineRoutes } from './events.routes.ts';
-import { type EventsDeps, ingest, type StoredEventListener } from './events.service.ts';
+import { appendResolved, type EventsDeps, ingest, type StoredEventListener } from './events.service.ts';
 import { eventsContributor } from './events.subject.ts';
 import { uploadRoutes } from './events.uploads.routes.ts';
 import { type Enqueue, runImport, type UploadDeps, uploadJobs } from './events.uploads.ts';
@@ -103,6 +103,16 @@ export function createEventsModule(input: {
     /** Appends messages of the tracking API for a workspace (imports use this too). */
     ingest: (workspaceId: string, messages: unknown[], receivedAt = new Date()) =>
       ingest(deps, workspaceId, messages, receivedAt),
+    /**
+     * Appends events of people the caller has just resolved, inside the caller's transaction (events.service.ts
+     * `appendResolved`): a code registration's `Code Registered` event is written and heard with its claim.
+     */
+    appendResolved: (
+      trx: Db,
+      workspaceId: string,
+      items: { message: unknown; profileId: string }[],
+      receivedAt: Date,
+    ) => appendResolved(deps, trx, workspaceId, items, receivedAt),
     /** Imports a CSV or NDJSON file of events or profiles into a workspace (streaming, idempotent, resumable). */
     importFile: (workspaceId: string, options: ImportOptions) => importFile(importWriter(workspaceId), options),
     /** The same from any stream (console uploads): the caller keeps rejects and checkpoints. */

@@ -64,7 +64,7 @@ export async function programmesWithTiers(db: Db): Promise<ProgrammeRow[]> {
 
 /** Programmes of a workspace that have active rules for an event name (for the event listener). */
 export async function programmesHearing(db: Db, workspaceId: string, eventNames: string[]): Promise<ProgrammeRow[]> {
-  const r = await sql<ProgrammeRow>`select ${PROGRAMME_COLUMNS} from loyalty_programmes p
+  const r = await sql<ProgrammeRow>`/*prepared*/ select ${PROGRAMME_COLUMNS} from loyalty_programmes p
     where p.workspace_id = ${workspaceId} and exists (select 1 from loyalty_rules r where r.workspace_id = p.workspace_id
       and r.programme_id = p.id and r.trigger = 'event' and r.status = 'active' and r.event_name = any(${eventNames}::text[]))`.execute(
     db,

@@ -39,7 +39,7 @@ const q = (db: Db) => tables<ProfilesTables>(db) as Kysely<ProfilesTables>;
  */
 export async function lockKeys(db: Db, workspaceId: string, keys: string[]) {
   if (keys.length === 0) return;
-  await sql`select pg_advisory_xact_lock(h) from (
+  await sql`/*prepared*/ select pg_advisory_xact_lock(h) from (
       select distinct hashtextextended(${workspaceId} || chr(2) || k, 0) as h from unnest(${keys}::text[]) as k order by h
     ) as ordered`.execute(db);
 }
@@ -51,7 +51,7 @@ export async function lockKeys(db: Db, workspaceId: string, keys: string[]) {
  */
 export async function lockKeysShared(db: Db, workspaceId: string, keys: string[]) {
   if (keys.length === 0) return;
-  await sql`select pg_advisory_xact_lock_shared(h) from (
+  await sql`/*prepared*/ select pg_advisory_xact_lock_shared(h) from (
       select distinct hashtextextended(${workspaceId} || chr(2) || k, 0) as h from unnest(${keys}::text[]) as k order by h
     ) as ordered`.execute(db);
 }
