@@ -24,7 +24,7 @@ import * as repo from './codes.repo.ts';
  */
 
 export interface ClaimDeps {
-  profiles: Pick<ProfilesModule, 'resolveObservations' | 'applyProjection' | 'readmitIdentifiers'>;
+  profiles: Pick<ProfilesModule, 'resolveObservations' | 'applyProjection'>;
   recordConsents: (
     trx: Db,
     workspaceId: string,
@@ -81,6 +81,7 @@ export async function commitGroup(
   let projection: Parameters<ClaimDeps['profiles']['applyProjection']>[2] = [];
   const claims: Claim[] = [];
   if (candidates.length > 0) {
+    // Entering a code is the person's own doing: an erased person who comes back is taken in again.
     const resolution = await deps.profiles.resolveObservations(
       trx,
       workspaceId,
@@ -88,14 +89,9 @@ export async function commitGroup(
         const traits = contactTraits(p);
         return { ids: p.ids, traits: Object.keys(traits).length > 0 ? traits : null, at: now, channel: 'code_entry' };
       }),
+      { readmit: true },
     );
     projection = resolution.projection;
-    // Entering a code is the person's own doing: an erased person who comes back is taken in again.
-    await deps.profiles.readmitIdentifiers(
-      trx,
-      workspaceId,
-      candidates.flatMap((p) => p.ids),
-    );
     for (const [i, p] of candidates.entries()) {
       const c = p.found as repo.Candidate;
       p.profileId = resolution.profileIds[i] as string;

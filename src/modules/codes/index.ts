@@ -48,7 +48,7 @@ export function createCodesModule(input: {
   logger?: Logger;
   publicUrl: string;
   org: Pick<OrgModule, 'recordAudit' | 'resolveWriteKey' | 'findWorkspace'>;
-  profiles: Pick<ProfilesModule, 'resolveObservations' | 'applyProjection' | 'readmitIdentifiers' | 'directory'>;
+  profiles: Pick<ProfilesModule, 'resolveObservations' | 'applyProjection' | 'directory'>;
   consent: Pick<ConsentModule, 'record'>;
   /** The events module's ingest: placement contacts (and `Code Registered` jobs left by earlier versions) use it. */
   ingest: (workspaceId: string, messages: unknown[]) => Promise<{ rejected: { code: string }[] }>;

@@ -42,7 +42,7 @@ export interface SubmitDeps {
   db: Db;
   clock: Clock;
   logger?: Logger;
-  profiles: Pick<ProfilesModule, 'resolveObservations' | 'applyProjection' | 'readmitIdentifiers'>;
+  profiles: Pick<ProfilesModule, 'resolveObservations' | 'applyProjection'>;
   recordConsents: (
     trx: Db,
     workspaceId: string,
@@ -200,11 +200,13 @@ async function write(
 ): Promise<SubmitOutcome> {
   const now = deps.clock.now();
   const traits = Object.keys(checked.traits).length > 0 ? checked.traits : null;
-  const resolution = await deps.profiles.resolveObservations(trx, workspaceId, [
-    { ids, traits, at: now, channel: 'form' },
-  ]);
   // Filling in a form is the person's own doing: someone erased who signs up again is taken in again.
-  await deps.profiles.readmitIdentifiers(trx, workspaceId, ids);
+  const resolution = await deps.profiles.resolveObservations(
+    trx,
+    workspaceId,
+    [{ ids, traits, at: now, channel: 'form' }],
+    { readmit: true },
+  );
   const profileId = resolution.profileIds[0] as string;
 
   const email = ids.find((i) => i.kind === 'email')?.value;

@@ -38,7 +38,7 @@ export function createFormsModule(input: {
     OrgModule,
     'recordAudit' | 'readAudit' | 'resolveWriteKey' | 'findWorkspace' | 'subjectKey' | 'publishableWriteKey'
   >;
-  profiles: Pick<ProfilesModule, 'resolveObservations' | 'applyProjection' | 'readmitIdentifiers'>;
+  profiles: Pick<ProfilesModule, 'resolveObservations' | 'applyProjection'>;
   consent: Pick<ConsentModule, 'record' | 'wordings'>;
   /** The events module's ingest: submission events go to the timeline through it. */
   ingest: (workspaceId: string, messages: unknown[]) => Promise<{ rejected: { code: string }[] }>;

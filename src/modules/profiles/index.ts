@@ -16,9 +16,9 @@ import {
 } from './profiles.service.ts';
 import type { AuditRecorder, ReadAuditRecorder } from './profiles.staff.ts';
 import {
+  erasedHashesOf,
   erasedIdentifiers,
   profileContributors,
-  readmitIdentifiers,
   type SubjectDeps,
   type SubjectKeyOf,
 } from './profiles.subject.ts';
@@ -74,9 +74,24 @@ export function createProfilesModule(input: {
   for (const contributor of profileContributors(input.subjectKey)) input.personalData.register(contributor);
   return {
     routes: profilesRoutes({ ...subject, readAudit: input.readAudit }),
-    /** Resolves interactions to profiles inside the caller's transaction (see profiles.service.ts). */
-    resolveObservations: (trx: Db, workspaceId: string, observations: Observation[]) =>
-      resolveObservations(deps, trx, workspaceId, observations),
+    /**
+     * Resolves interactions to profiles inside the caller's transaction (see profiles.service.ts). With `readmit`,
+     * the people came back themselves (a sign-up, a code entered): their identifiers stop counting as erased, in the
+     * same statement that looks them up.
+     */
+    resolveObservations: (
+      trx: Db,
+      workspaceId: string,
+      observations: Observation[],
+      options: { readmit?: boolean } = {},
+    ) =>
+      resolveObservations(
+        deps,
+        trx,
+        workspaceId,
+        observations,
+        options.readmit ? (ids) => erasedHashesOf(input.subjectKey, trx, workspaceId, ids) : undefined,
+      ),
     /**
      * Resolves a chunk of an import (grouped by groupBulk) set-wise inside the caller's copyTransaction
      * (profiles.bulk.ts): a profile per observation, or null for those to send through resolveObservations
@@ -117,9 +132,6 @@ export function createProfilesModule(input: {
      */
     erasedIdentifiers: (db: Db, workspaceId: string, messages: readonly (readonly Identifier[])[]) =>
       erasedIdentifiers(input.subjectKey, db, workspaceId, messages),
-    /** The person signed up again themselves: their identifiers stop counting as erased (inside the sign-up's trx). */
-    readmitIdentifiers: (trx: Db, workspaceId: string, ids: readonly Identifier[]) =>
-      readmitIdentifiers(input.subjectKey, trx, workspaceId, ids),
     /** The live profile id an id stands for (itself or its survivor), or undefined. */
     resolveProfileId: async (workspaceId: string, id: string) => (await liveProfile(input.db, workspaceId, id))?.id,
   };

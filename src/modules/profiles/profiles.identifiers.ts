@@ -46,6 +46,24 @@ export function identifierKey(id: Identifier): string {
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{1,63}$/;
 
 /**
+ * Phones in E.164 as libphonenumber reads them. Parsing with full metadata costs ≈ 10–20 µs, and the same numbers
+ * come back again and again (a customer's every event, a registration's claim and then its timeline event), so the
+ * answers for recently seen texts are kept: a bounded map, the oldest entry dropped first.
+ */
+const phones = new Map<string, string | null>();
+const PHONES_KEPT = 50_000;
+function canonicalPhone(text: string, defaultCountry: CountryCode | undefined): string | null {
+  const key = `${defaultCountry ?? ''}\u0000${text}`;
+  const known = phones.get(key);
+  if (known !== undefined) return known;
+  const phone = parsePhoneNumberFromString(text, defaultCountry);
+  const value = phone?.isValid() ? phone.number : null;
+  if (phones.size >= PHONES_KEPT) phones.delete(phones.keys().next().value as string);
+  phones.set(key, value);
+  return value;
+}
+
+/**
  * Canonical form of an identifier, or null when the value cannot be one: e-mails lower-cased, phones in E.164
  * (a national number is read in `defaultCountry`), card numbers as digits only.
  */
@@ -60,8 +78,8 @@ export function normalizeIdentifier(kind: string, raw: unknown, defaultCountry?:
       return EMAIL.test(email) ? { kind, value: email } : null;
     }
     case 'phone': {
-      const phone = parsePhoneNumberFromString(text, defaultCountry);
-      return phone?.isValid() ? { kind, value: phone.number } : null;
+      const value = canonicalPhone(text, defaultCountry);
+      return value === null ? null : { kind, value };
     }
     case 'card': {
       const digits = text.replace(/[\s-]/g, '');

@@ -85,6 +85,56 @@ export async function findOwners(db: Db, workspaceId: string, kinds: string[], v
   return result.rows;
 }
 
+/**
+ * `lockKeys` on the given keys, then `findOwners` under those locks, in one round trip (the function of migration
+ * 202612020100 runs the read with a snapshot taken after the locks).
+ */
+export async function lockAndFindOwners(
+  db: Db,
+  workspaceId: string,
+  keys: string[],
+  kinds: string[],
+  values: string[],
+) {
+  if (keys.length === 0) return findOwners(db, workspaceId, kinds, values);
+  if (kinds.length === 0) {
+    await lockKeys(db, workspaceId, keys);
+    return [];
+  }
+  const result = await sql<{ kind: string; value: string; profile_id: string }>`/*prepared*/
+    select kind, value, profile_id from rapport_lock_and_find_owners(${workspaceId}, ${keys}::text[], ${kinds}::text[],
+      ${values}::text[])`.execute(db);
+  return result.rows;
+}
+
+/**
+ * `findOwners`, taking back erased identifiers first (their hashes leave the erasure list) in the same statement:
+ * a person's own sign-up readmits them (profiles.subject.ts `readmitIdentifiers`).
+ */
+export async function readmitAndFindOwners(
+  db: Db,
+  workspaceId: string,
+  kinds: string[],
+  values: string[],
+  erased: { kinds: string[]; hashes: string[] },
+) {
+  if (erased.kinds.length === 0) return findOwners(db, workspaceId, kinds, values);
+  const result = await sql<{ kind: string; value: string; profile_id: string }>`/*prepared*/
+    with readmitted as (
+      delete from erased_identities e
+      using unnest(${erased.kinds}::text[], ${erased.hashes}::text[]) as k(kind, hash)
+      where e.workspace_id = ${workspaceId} and e.kind = k.kind and e.hash = k.hash
+    )
+    select k.kind, k.value, o.profile_id
+    from unnest(${kinds}::text[], ${values}::text[]) as k(kind, value)
+    cross join lateral (
+      select i.profile_id from identities i
+      where i.workspace_id = ${workspaceId} and i.kind = k.kind and i.value = k.value
+      limit 1
+    ) as o`.execute(db);
+  return result.rows;
+}
+
 /** Identifiers of the given profiles, of the listed kinds or of all kinds but the excluded ones. */
 export async function identifiersOfProfiles(
   db: Db,
@@ -124,6 +174,31 @@ export async function insertProfiles(db: Db, workspaceId: string, rows: ProfileW
                 ${rows.map((r) => JSON.stringify(r.traitTimes))}::jsonb[], ${rows.map((r) => JSON.stringify(r.channels))}::jsonb[],
                 ${rows.map((r) => r.firstSeenAt.toISOString())}::timestamptz[], ${rows.map((r) => r.lastSeenAt.toISOString())}::timestamptz[])
       as v(id, traits, trait_times, channels, first_seen_at, last_seen_at)`.execute(db);
+}
+
+/** New profiles and the identifiers attached to profiles (new or not), in one statement. */
+export async function insertProfilesAndIdentities(
+  db: Db,
+  workspaceId: string,
+  rows: ProfileWrite[],
+  identities: { kind: string; value: string; profileId: string }[],
+) {
+  if (rows.length === 0) return insertIdentities(db, workspaceId, identities);
+  if (identities.length === 0) return insertProfiles(db, workspaceId, rows);
+  // The identities' key to their profile is checked at the end of the statement, when the new profiles are there.
+  await sql`/*prepared*/ with p as (
+      insert into profiles (id, workspace_id, traits, trait_times, channels, first_seen_at, last_seen_at)
+      select id, ${workspaceId}, traits, trait_times, array(select jsonb_array_elements_text(channels)), first_seen_at,
+        last_seen_at
+      from unnest(${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => JSON.stringify(r.traits))}::jsonb[],
+                  ${rows.map((r) => JSON.stringify(r.traitTimes))}::jsonb[], ${rows.map((r) => JSON.stringify(r.channels))}::jsonb[],
+                  ${rows.map((r) => r.firstSeenAt.toISOString())}::timestamptz[], ${rows.map((r) => r.lastSeenAt.toISOString())}::timestamptz[])
+        as v(id, traits, trait_times, channels, first_seen_at, last_seen_at)
+    )
+    insert into identities (workspace_id, kind, value, profile_id)
+    select ${workspaceId}, kind, value, profile_id
+    from unnest(${identities.map((r) => r.kind)}::text[], ${identities.map((r) => r.value)}::text[],
+      ${identities.map((r) => r.profileId)}::uuid[]) as v(kind, value, profile_id)`.execute(db);
 }
 
 /** What a batch adds to existing profiles, applied relative to the row as it is when the UPDATE runs. */

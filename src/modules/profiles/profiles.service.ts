@@ -96,16 +96,16 @@ export async function resolveObservations(
   trx: Db,
   workspaceId: string,
   observations: Observation[],
+  readmit?: (ids: Identifier[]) => Promise<{ kinds: string[]; hashes: string[] }>,
 ): Promise<BatchResolution> {
   const keys = new Map<string, Identifier>();
   for (const o of observations) for (const id of o.ids) keys.set(identifierKey(id), id);
   const all = [...keys.values()];
-  const rows = await repo.findOwners(
-    trx,
-    workspaceId,
-    all.map((i) => i.kind),
-    all.map((i) => i.value),
-  );
+  const kinds = all.map((i) => i.kind);
+  const values = all.map((i) => i.value);
+  const rows = readmit
+    ? await repo.readmitAndFindOwners(trx, workspaceId, kinds, values, await readmit(all))
+    : await repo.findOwners(trx, workspaceId, kinds, values);
   const owners = new Map(rows.map((r) => [`${r.kind}\u0001${r.value}`, r.profile_id]));
   const known = observations.map((o) => {
     const first = owners.get(identifierKey(o.ids[0] as Identifier));
@@ -164,11 +164,17 @@ async function resolveWithLocks(
     );
     return new Map(rows.map((r) => [`${r.kind}\u0001${r.value}`, r.profile_id]));
   };
-  await repo.lockKeys(trx, workspaceId, [...slowIds.keys()]);
   // Owners may still move until their profiles are locked too (a concurrent merge of a profile we matched), so
   // lock what we found and read again until nothing new appears.
   const locked = new Set<string>();
-  let owners = await readOwners();
+  const first = await repo.lockAndFindOwners(
+    trx,
+    workspaceId,
+    [...slowIds.keys()],
+    ids.map((i) => i.kind),
+    ids.map((i) => i.value),
+  );
+  let owners = new Map(first.map((r) => [`${r.kind}\u0001${r.value}`, r.profile_id]));
   for (let round = 0; round < 5; round++) {
     const fresh = [...new Set(owners.values())].filter((id) => !locked.has(id));
     if (fresh.length === 0) break;
@@ -214,18 +220,19 @@ async function resolveWithLocks(
     addObservation(deltaFor(deltas, survivorOf(assigned[i] as string), o.at), withoutRefused(o, rejected[i] ?? []));
 
   // New profiles that survive are inserted whole; one born and absorbed within the batch never reaches the table.
+  // New identifiers point at survivors already, so they go in with the new profiles, before the merges.
   const inserts = [...deltas.values()].filter((d) => created.has(d.id));
-  await repo.insertProfiles(trx, workspaceId, inserts);
+  await repo.insertProfilesAndIdentities(
+    trx,
+    workspaceId,
+    inserts,
+    attached.map((a) => ({ kind: a.id.kind, value: a.id.value, profileId: survivorOf(a.profileId) })),
+  );
   const persisted = merges
     .filter((m) => !created.has(m.absorbedId))
     .map((m) => ({ absorbedId: m.absorbedId, survivorId: survivorOf(m.absorbedId), mergeId: newId() }));
   for (const m of persisted) await repo.foldInto(trx, workspaceId, m.survivorId, m.absorbedId);
   await repo.applyMerges(trx, workspaceId, persisted, 'identity', null);
-  await repo.insertIdentities(
-    trx,
-    workspaceId,
-    attached.map((a) => ({ kind: a.id.kind, value: a.id.value, profileId: survivorOf(a.profileId) })),
-  );
   const finalMerges = persisted.map((m) => ({ survivorId: m.survivorId, absorbedId: m.absorbedId }));
   if (finalMerges.length > 0) for (const listener of deps.mergeListeners) await listener(trx, workspaceId, finalMerges);
 

@@ -255,11 +255,18 @@ export async function readmitIdentifiers(
   ids: readonly Identifier[],
 ): Promise<number> {
   if (ids.length === 0) return 0;
-  const key = await subjectKey(trx, workspaceId);
-  return repo.deleteErasedHashes(
-    trx,
-    workspaceId,
-    ids.map((i) => i.kind),
-    ids.map((i) => identifierHash(key, i)),
-  );
+  const { kinds, hashes } = await erasedHashesOf(subjectKey, trx, workspaceId, ids);
+  return repo.deleteErasedHashes(trx, workspaceId, kinds, hashes);
+}
+
+/** The kinds and keyed hashes under which identifiers would be on the workspace's erasure list. */
+export async function erasedHashesOf(
+  subjectKey: SubjectKeyOf,
+  db: Db,
+  workspaceId: string,
+  ids: readonly Identifier[],
+): Promise<{ kinds: string[]; hashes: string[] }> {
+  if (ids.length === 0) return { kinds: [], hashes: [] };
+  const key = await subjectKey(db, workspaceId);
+  return { kinds: ids.map((i) => i.kind), hashes: ids.map((i) => identifierHash(key, i)) };
 }
