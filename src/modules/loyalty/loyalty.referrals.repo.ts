@@ -89,8 +89,25 @@ export async function referralById(db: Db, workspaceId: string, id: string, lock
   return r.rows[0];
 }
 
+/** Which of these profiles are invitees with a referral still pending (in any programme of the workspace). */
+export async function pendingInvitees(db: Db, workspaceId: string, profileIds: string[]): Promise<Set<string>> {
+  // A probe of the (workspace, programme, invitee) key per programme and profile.
+  const r = await sql<{ id: string }>`/*prepared*/ select distinct u.id
+    from unnest(${profileIds}::uuid[]) as u(id)
+    cross join loyalty_programmes p
+    cross join lateral (
+      select 1 from loyalty_referrals r
+      where r.workspace_id = ${workspaceId} and r.programme_id = p.id and r.invitee_profile_id = u.id
+        and r.status = 'pending'
+      limit 1
+    ) as pending
+    where p.workspace_id = ${workspaceId}`.execute(db);
+  return new Set(r.rows.map((x) => x.id));
+}
+
 export async function referralOfInvitee(db: Db, workspaceId: string, programmeId: string, profileId: string) {
-  const r = await sql<ReferralRow>`select ${REFERRAL_COLUMNS}
+  // Every purchase asks it (a first purchase completes a referral): prepared, not planned per till transaction.
+  const r = await sql<ReferralRow>`/*prepared*/ select ${REFERRAL_COLUMNS}
     from loyalty_referrals r join loyalty_programmes p on p.id = r.programme_id
     where r.workspace_id = ${workspaceId} and r.programme_id = ${programmeId}
       and r.invitee_profile_id = ${profileId}`.execute(db);

@@ -343,9 +343,12 @@ export function referralListener(deps: LoyaltyDeps): StoredEventListener {
     types: ['track', 'identify', 'page', 'screen'],
     when: mayMatter,
     handle: async (trx, workspaceId, events) => {
+      // Purchases matter only for invitees whose referral is pending: one query for the batch finds them.
+      const buyers = events.filter((e) => e.type === 'track' && e.name === LOYALTY_PURCHASE).map((e) => e.profileId);
+      const invitees = buyers.length > 0 ? await refRepo.pendingInvitees(trx, workspaceId, buyers) : new Set<string>();
       for (const e of events) {
         if (e.type === 'track' && e.name === LOYALTY_PURCHASE) {
-          await onPurchase(deps, trx, workspaceId, e);
+          if (invitees.has(e.profileId)) await onPurchase(deps, trx, workspaceId, e);
           continue;
         }
         const code = parseInviteCode(codeOfEvent(e));
