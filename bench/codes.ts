@@ -335,7 +335,7 @@ async function main() {
       `  baseline  bare Fastify POST, one INSERT … ON CONFLICT DO NOTHING through pg, ${CONNECTIONS} connections: ${(baseline.requests.total / SECONDS).toFixed(0)} req/s, p99 ${baseline.latency.p99} ms (2 rounds alternating with Rapport's)`,
     );
     console.log(
-      `  rapport   POST /v1/codes/register, ${CONNECTIONS} connections, distinct phones, ${values['no-worker'] ? 'serve --no-worker' : 'serve (API + worker writing the timeline events)'}${values.processes === '1' ? '' : ` in ${values.processes} processes`}: ${regRate.toFixed(0)} registrations/s, p50 ${rapport.latency.p50} ms, p99 ${rapport.latency.p99} ms (the worse of 2 rounds), non-2xx ${rapport.non2xx} of ${rapport.requests.total}`,
+      `  rapport   POST /v1/codes/register, ${CONNECTIONS} connections, distinct phones, ${values['no-worker'] ? 'serve --no-worker' : 'serve (API + worker)'}${values.processes === '1' ? '' : ` in ${values.processes} processes`}: ${regRate.toFixed(0)} registrations/s, p50 ${rapport.latency.p50} ms, p99 ${rapport.latency.p99} ms (the worse of 2 rounds), non-2xx ${rapport.non2xx} of ${rapport.requests.total}`,
     );
     const per = (ms: number, n: number) => `${((ms * 1000) / Math.max(1, n)).toFixed(0)} µs`;
     console.log(
