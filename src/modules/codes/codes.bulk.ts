@@ -235,23 +235,29 @@ async function loadChunk(ctx: LoadContext, target: BulkTarget, chunk: Chunk, sor
   const batch = uuidBytes(ctx.batchId);
   // Hashes taken by codes stored earlier (repeats within the chunk are skipped by copyRows, first one kept).
   const exclude = new Set<bigint>();
-  for (let attempt = 1; ; attempt++) {
+  let deadlocks = 0;
+  let fruitless = 0;
+  for (;;) {
     try {
       await target.copy(copyRows(sorted, exclude, workspace, batch));
       return;
     } catch (error) {
       const code = (error as { code?: string }).code;
       // Two chunks copied at once that share a hash can deadlock on it (one is aborted): copy again.
-      if (code === DEADLOCK && attempt <= 5) continue;
-      if (code !== UNIQUE_VIOLATION || attempt > 5) throw error;
+      if (code === DEADLOCK && ++deadlocks <= 5) continue;
+      if (code !== UNIQUE_VIOLATION) throw error;
       const candidates = [...new Set(sorted)].filter((h) => !exclude.has(h)).map(String);
       const taken = await repo.takenHashes(ctx.database.db, candidates);
+      const before = exclude.size;
       chunk.hashes.forEach((h, i) => {
         if (taken.has(h.toString())) {
           exclude.add(h);
           chunk.dropped.add(i);
         }
       });
+      // A retry that drops newly taken hashes made progress (chunks committed meanwhile on the other connection can
+      // take more, as often as there are codes in the chunk); only retries that find nothing new are counted.
+      if (exclude.size === before && ++fruitless > 5) throw error;
     }
   }
 }
