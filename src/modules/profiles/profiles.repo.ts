@@ -115,7 +115,7 @@ export async function lockAndFindOwners(
 
 /**
  * `findOwners`, taking back erased identifiers first (their hashes leave the erasure list) in the same statement:
- * a person's own sign-up readmits them (profiles.subject.ts `readmitIdentifiers`).
+ * a person's own sign-up readmits them (`resolveObservations(…, { readmit: true })`).
  */
 export async function readmitAndFindOwners(
   db: Db,
@@ -518,12 +518,4 @@ export async function findErasedHashes(db: Db, workspaceId: string, kinds: strin
     where exists (select 1 from erased_identities e
                   where e.workspace_id = ${workspaceId} and e.kind = k.kind and e.hash = k.hash)`.execute(db);
   return result.rows;
-}
-
-export async function deleteErasedHashes(db: Db, workspaceId: string, kinds: string[], hashes: string[]) {
-  if (kinds.length === 0) return 0;
-  const result = await sql`/*prepared*/ delete from erased_identities e
-    using unnest(${kinds}::text[], ${hashes}::text[]) as k(kind, hash)
-    where e.workspace_id = ${workspaceId} and e.kind = k.kind and e.hash = k.hash`.execute(db);
-  return Number(result.numAffectedRows ?? 0);
 }

@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import { randomToken } from '../../platform/ids.ts';
 import { createTestApp, newWorkspace, type TestApp, type TestWorkspace } from '../../testing.ts';
 import { normalizeIdentifier } from './profiles.identifiers.ts';
-import { erasedIdentifiers, readmitIdentifiers } from './profiles.subject.ts';
+import { erasedIdentifiers } from './profiles.subject.ts';
 
 let app: TestApp;
 before(async () => {
@@ -389,11 +389,18 @@ describe('data-subject erasure', () => {
       [ids('email', PERSON.email)],
     ]);
     assert.deepEqual(foreign, [[]]);
-    // Their own sign-up lifts it.
-    const lifted = await app.database.db
+    // Their own sign-up lifts it, for the identifiers they gave, and they have a profile again.
+    const { profileIds } = await app.database.db
       .transaction()
-      .execute((trx) => readmitIdentifiers(app.org.subjectKey, trx, ws.workspaceId, [ids('email', PERSON.email)]));
-    assert.equal(lifted, 1);
+      .execute((trx) =>
+        app.profiles.resolveObservations(
+          trx,
+          ws.workspaceId,
+          [{ ids: [ids('email', PERSON.email)], traits: null, at: new Date(), channel: 'form' }],
+          { readmit: true },
+        ),
+      );
+    assert.equal(profileIds.length, 1);
     const after = await erasedIdentifiers(app.org.subjectKey, app.database.db, ws.workspaceId, [
       [ids('email', PERSON.email), ids('phone', PERSON.phone)],
     ]);

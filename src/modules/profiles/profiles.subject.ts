@@ -17,7 +17,8 @@ import type { StaffDeps } from './profiles.staff.ts';
  * `erased_identities`. The hashes let ingestion recognise the person — `erasedIdentifiers` below — without keeping
  * the e-mail or phone. The rule (docs/operations.md): imports and write-key ingestion that carry an erased
  * identifier are refused with ERASED_SUBJECT, so nobody re-creates the person by accident; only the person coming
- * back themselves (their own sign-up through a hosted form) lifts it, with `readmitIdentifiers`.
+ * back themselves (their own sign-up through a hosted form, a code they enter) lifts it: `resolveObservations(…,
+ * { readmit: true })`, with the hashes from `erasedHashesOf`.
  */
 
 /** The workspace's HMAC key (org), read inside the caller's transaction when there is one. */
@@ -242,21 +243,6 @@ export function erasedSubjectRejection(matched: readonly Identifier[]): { code: 
     code: ERASED_SUBJECT,
     message: `This person's data was erased (recognised by ${kinds}); it is not taken again from imports or tracking.`,
   };
-}
-
-/**
- * The person came back themselves (their own sign-up): their identifiers stop counting as erased, so that their
- * new profile can be found and added to. Returns how many hashes were lifted. Call inside the sign-up's transaction.
- */
-export async function readmitIdentifiers(
-  subjectKey: SubjectKeyOf,
-  trx: Db,
-  workspaceId: string,
-  ids: readonly Identifier[],
-): Promise<number> {
-  if (ids.length === 0) return 0;
-  const { kinds, hashes } = await erasedHashesOf(subjectKey, trx, workspaceId, ids);
-  return repo.deleteErasedHashes(trx, workspaceId, kinds, hashes);
 }
 
 /** The kinds and keyed hashes under which identifiers would be on the workspace's erasure list. */
