@@ -24,7 +24,7 @@ import { createApp } from '../src/app.ts';
 import { cardNumber } from '../src/modules/loyalty/loyalty.cardnumbers.ts';
 import { loadConfig } from '../src/platform/config.ts';
 import { randomToken } from '../src/platform/ids.ts';
-import { benchDatabase, freePort, postmasterPid, treeCpuMs } from './support.ts';
+import { benchDatabase, freePort, perfAround, postmasterPid, treeCpuMs } from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -363,7 +363,9 @@ async function main() {
   for (let i = 0; i < 2; i++) {
     base.push(await measured(bare.proc.pid as number, 'bare', () => load(bareUrl, bareEarn, seconds, connections)));
     till.push(
-      await measured(rapport.proc.pid as number, 'rapport', () => load(tillUrl, purchase, seconds, connections)),
+      await perfAround(`till-${i}`, () =>
+        measured(rapport.proc.pid as number, 'rapport', () => load(tillUrl, purchase, seconds, connections)),
+      ),
     );
   }
   const atRate = await load(tillUrl, purchase, seconds, connections, rate);

@@ -81,3 +81,22 @@ export async function postmasterPid(url: string): Promise<number | null> {
     await client.end();
   }
 }
+
+/**
+ * With BENCH_PERF_DIR set, records the whole machine with `perf record -a -g` while `work` runs (one file per
+ * label: `perf report -i <dir>/<label>.data --comm postgres` shows where PostgreSQL's CPU went in that phase only).
+ */
+export async function perfAround<T>(label: string, work: () => Promise<T>): Promise<T> {
+  const dir = process.env.BENCH_PERF_DIR;
+  if (!dir) return work();
+  const { spawn } = await import('node:child_process');
+  const perf = spawn('perf', ['record', '-a', '-g', '-F', '499', '-o', `${dir}/${label}.data`], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 300));
+  try {
+    return await work();
+  } finally {
+    const exited = new Promise((r) => perf.once('exit', r));
+    perf.kill('SIGINT');
+    await exited;
+  }
+}
