@@ -12,7 +12,8 @@
 //                         [--processes 1]   (Rapport runs as `rapport serve --no-worker --processes N`)
 //
 // Uses DATABASE_URL when set (a fresh database is created on that server), otherwise starts a throwaway cluster.
-// Each server runs in its own process; autocannon drives them from this process.
+// Each server runs in its own process; autocannon drives them from this process. BENCH_PROFILE_DIR=<dir> writes
+// Rapport's CPU profile there; BENCH_PERF_DIR=<dir> records `perf record -a -g` during each till round.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -88,7 +89,15 @@ async function serveCommand(databaseUrl: string, processes: string): Promise<{ p
     process.execPath,
     [new URL('../bin/rapport.js', import.meta.url).pathname, 'serve', '--no-worker', '--processes', processes],
     {
-      env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), LOG_LEVEL: 'info' },
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        PORT: String(port),
+        LOG_LEVEL: 'info',
+        ...(process.env.BENCH_PROFILE_DIR
+          ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}` }
+          : {}),
+      },
       stdio: ['ignore', 'ignore', 'inherit'],
     },
   );

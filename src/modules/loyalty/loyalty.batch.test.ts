@@ -79,7 +79,8 @@ describe('loyalty: group commit', () => {
 
   it('reads a group of states as single reads do, in the order asked, null for unknown cards', async () => {
     const { ws, db, programmeId, people, stateOf } = await setUp();
-    const [a, b] = people as [{ card: string }, { card: string }];
+    const a = people[0] as { card: string };
+    const b = people[1] as { card: string };
     const single = [await stateOf(a.card), await stateOf(b.card)];
     const asked: ledgerRepo.StateItem[] = [
       ledgerRepo.stateItem(ws, programmeId, { card: b.card }, { periods: ['2020-01-01'] }),
