@@ -24,12 +24,14 @@ export interface CouponRow {
   redemption_id: string | null;
   batch_id: string | null;
   created_at: Date;
+  /** Set when the redemption that issued the coupon was cancelled: never valid again. */
+  voided_at: Date | null;
   /** The live (not reversed) use, if any. */
   used_at: Date | null;
 }
 
 const COUPON = sql`c.id, c.programme_id, c.last4, c.currency, c.value_minor, c.min_basket_minor, c.valid_from,
-  c.valid_until, c.member_id, c.redemption_id, c.batch_id, c.created_at,
+  c.valid_until, c.member_id, c.redemption_id, c.batch_id, c.created_at, c.voided_at,
   (select u.used_at from loyalty_coupon_uses u where u.coupon_id = c.id and u.reversed_at is null) as used_at`;
 
 export async function couponByHash(db: Db, workspaceId: string, codeHash: string) {
@@ -94,10 +96,14 @@ export async function insertUse(
     now: Date;
   },
 ): Promise<boolean> {
+  // The coupon is share-locked and must not be void: a cancellation of its redemption (which locks it for update,
+  // loyalty_cancel_reward) is waited for, and the coupon it voided is then not used.
   const r = await sql`insert into loyalty_coupon_uses (id, workspace_id, coupon_id, key, hash, basket_minor, currency,
       branch, branch_id, cashier, recorded_by, external_id, used_at)
-    values (${u.id}, ${workspaceId}, ${u.couponId}, ${u.key}, ${u.hash}, ${u.basketMinor}, ${u.currency}, ${u.branch},
-      ${u.branchId}, ${u.cashier}, ${u.recordedBy}, ${u.externalId}, ${u.now.toISOString()})
+    select ${u.id}, ${workspaceId}, c.id, ${u.key}, ${u.hash}, ${u.basketMinor}, ${u.currency}, ${u.branch},
+      ${u.branchId}, ${u.cashier}, ${u.recordedBy}, ${u.externalId}, ${u.now.toISOString()}
+    from (select id from loyalty_coupons where workspace_id = ${workspaceId} and id = ${u.couponId} and voided_at is null
+      for share) c
     on conflict do nothing`.execute(db);
   return Number(r.numAffectedRows ?? 0) > 0;
 }

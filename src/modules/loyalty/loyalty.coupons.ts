@@ -123,6 +123,7 @@ async function liveCoupon(deps: LoyaltyDeps, actor: Actor, raw: string, branch: 
   const live =
     coupon &&
     !coupon.used_at &&
+    !coupon.voided_at &&
     (!coupon.valid_from || coupon.valid_from <= now) &&
     (!coupon.valid_until || coupon.valid_until > now);
   if (!live) {

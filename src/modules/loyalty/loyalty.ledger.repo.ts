@@ -261,6 +261,8 @@ export interface Changes {
   tier: { key: string; since: Date } | null;
   /** A reward redeemed by the change: stock, limit, redemption and coupon (loyalty_apply_reward, loyalty.rewards.ts). */
   reward?: Record<string, unknown>;
+  /** A redemption cancelled by the change: stock back, coupon void (loyalty_cancel_reward, loyalty.rewards.ts). */
+  cancelReward?: { id: string; at: string; by: string | null; reason: string | null };
 }
 
 export function emptyChanges(): Changes {
@@ -315,6 +317,7 @@ function changeDocument(apply: Apply): Record<string, unknown> {
   if (apply.verification) doc.verification = apply.verification;
   if (ch.tier) doc.tier = ch.tier;
   if (ch.reward) doc.reward = ch.reward;
+  if (ch.cancelReward) doc.cancelReward = ch.cancelReward;
   return doc;
 }
 
@@ -400,6 +403,12 @@ export async function ledgerOf(db: Db, workspaceId: string, memberId: string, li
 }
 
 /** The entries a transaction wrote (returns and reversals undo them; the member index finds them). */
+export async function entryById(db: Db, workspaceId: string, memberId: string, id: string) {
+  const r = await sql<EntryRow>`select ${ENTRY_COLUMNS} from loyalty_ledger
+    where member_id = ${memberId} and workspace_id = ${workspaceId} and id = ${id}`.execute(db);
+  return r.rows[0];
+}
+
 export async function entriesOfTransaction(db: Db, workspaceId: string, memberId: string, transactionId: string) {
   const r = await sql<EntryRow>`select ${ENTRY_COLUMNS} from loyalty_ledger
     where member_id = ${memberId} and workspace_id = ${workspaceId} and transaction_id = ${transactionId}

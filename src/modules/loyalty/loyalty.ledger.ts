@@ -212,7 +212,7 @@ export class LedgerDraft {
     spending: Pick<EntryRow, 'id' | 'wallet' | 'lots'>,
     from: number,
     to: number,
-    transactionId: string,
+    transactionId: string | null,
     reason: string | null,
   ) {
     let expired = 0;

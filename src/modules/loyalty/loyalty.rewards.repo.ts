@@ -92,7 +92,8 @@ export async function listRewards(
 
 export async function redemptionsOfMember(db: Db, workspaceId: string, memberId: string, rewardId: string) {
   const r = await sql<{ n: number }>`select count(*) as n from loyalty_redemptions
-    where workspace_id = ${workspaceId} and member_id = ${memberId} and reward_id = ${rewardId}`.execute(db);
+    where workspace_id = ${workspaceId} and member_id = ${memberId} and reward_id = ${rewardId}
+      and cancelled_at is null`.execute(db);
   return Number(r.rows[0]?.n ?? 0);
 }
 
@@ -107,10 +108,41 @@ export async function listRedemptions(db: Db, workspaceId: string, memberId: str
     branch: string | null;
     last4: string | null;
     redeemed_at: Date;
-  }>`select d.id, d.reward_id, w.name_en, d.points, d.wallet, d.channel, d.branch, c.last4, d.redeemed_at
+    cancelled_at: Date | null;
+    cancel_reason: string | null;
+    coupon_used: boolean;
+  }>`select d.id, d.reward_id, w.name_en, d.points, d.wallet, d.channel, d.branch, c.last4, d.redeemed_at,
+      d.cancelled_at, d.cancel_reason,
+      exists (select 1 from loyalty_coupon_uses u where u.coupon_id = d.coupon_id and u.reversed_at is null)
+        as coupon_used
     from loyalty_redemptions d join loyalty_rewards w on w.id = d.reward_id
     left join loyalty_coupons c on c.id = d.coupon_id
     where d.workspace_id = ${workspaceId} and d.member_id = ${memberId}
     order by d.redeemed_at desc, d.id desc limit ${limit}`.execute(db);
   return r.rows;
+}
+
+export interface RedemptionRecord {
+  id: string;
+  programme_id: string;
+  member_id: string;
+  reward_id: string;
+  reward_name: string;
+  entry_id: string;
+  wallet: string;
+  points: number;
+  coupon_id: string | null;
+  cancelled_at: Date | null;
+  coupon_used: boolean;
+}
+
+export async function redemptionById(db: Db, workspaceId: string, id: string) {
+  const r = await sql<RedemptionRecord>`select d.id, d.programme_id, d.member_id, d.reward_id, w.name_en as reward_name,
+      d.entry_id, d.wallet, d.points, d.coupon_id, d.cancelled_at,
+      exists (select 1 from loyalty_coupon_uses u where u.coupon_id = d.coupon_id and u.reversed_at is null)
+        as coupon_used
+    from loyalty_redemptions d join loyalty_rewards w on w.id = d.reward_id
+    where d.workspace_id = ${workspaceId} and d.id = ${id}`.execute(db);
+  const row = r.rows[0];
+  return row ? { ...row, points: Number(row.points) } : undefined;
 }

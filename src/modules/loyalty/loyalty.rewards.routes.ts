@@ -27,6 +27,8 @@ import {
   MemberClub,
   RedeemRequest,
   Redemption,
+  RedemptionCancel,
+  RedemptionCancelled,
   RedemptionRow,
   Reward,
   RewardCreate,
@@ -186,6 +188,26 @@ export function rewardsRoutes(deps: LoyaltyDeps): FastifyPluginAsyncZod {
         const key = requireKey(idempotencyKey(request.headers['idempotency-key'], request.body.idempotencyKey));
         const { programme, id } = request.params;
         return answer(reply, await rewards.redeemReward(deps, actorOf(request), programme, id, request.body, key));
+      },
+    );
+
+    app.post(
+      '/loyalty/programmes/:programme/redemptions/:id/cancel',
+      {
+        config: { auth: 'loyalty:operate' },
+        schema: {
+          tags: ['loyalty'],
+          summary:
+            'Cancel a redemption: points back to their lots, the unit of stock back, its coupon void (not once the coupon is used)',
+          params: idParams,
+          body: RedemptionCancel,
+          response: { 200: RedemptionCancelled, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const key = requireKey(idempotencyKey(request.headers['idempotency-key'], request.body.idempotencyKey));
+        const { programme, id } = request.params;
+        return answer(reply, await rewards.cancelRedemption(deps, actorOf(request), programme, id, request.body, key));
       },
     );
 

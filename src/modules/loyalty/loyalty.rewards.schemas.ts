@@ -111,6 +111,14 @@ export const RedeemRequest = z
   .strict();
 export type RedeemRequest = z.infer<typeof RedeemRequest>;
 
+const WalletBalance = z.object({
+  wallet: z.string(),
+  total: z.number(),
+  available: z.number(),
+  pending: z.number(),
+  expired: z.number(),
+});
+
 export const IssuedCoupon = z.object({
   id: Id,
   /** The clear code: in the first answer only (a replay, and every later read, shows `last4`). */
@@ -133,15 +141,7 @@ export const Redemption = z
     profileId: Id,
     wallet: z.string(),
     points: z.number(),
-    balances: z.array(
-      z.object({
-        wallet: z.string(),
-        total: z.number(),
-        available: z.number(),
-        pending: z.number(),
-        expired: z.number(),
-      }),
-    ),
+    balances: z.array(WalletBalance),
     coupon: IssuedCoupon.nullable(),
     redeemedAt: z.string(),
   })
@@ -157,9 +157,39 @@ export const RedemptionRow = z.object({
   channel: z.string().nullable(),
   branch: z.string().nullable(),
   couponLast4: z.string().nullable(),
+  /** Whether the coupon it issued has been used (a redemption whose coupon was used cannot be cancelled). */
+  couponUsed: z.boolean(),
   redeemedAt: z.string(),
+  cancelledAt: z.string().nullable(),
+  cancelReason: z.string().nullable(),
 });
 export type RedemptionRow = z.infer<typeof RedemptionRow>;
+
+export const RedemptionCancel = z
+  .object({
+    reason: z.string().trim().min(1).max(200).optional(),
+    idempotencyKey: IdempotencyKey,
+    ...TillFields,
+  })
+  .strict();
+export type RedemptionCancel = z.infer<typeof RedemptionCancel>;
+
+export const RedemptionCancelled = z
+  .object({
+    redemptionId: Id,
+    rewardId: Id,
+    memberId: Id,
+    profileId: Id,
+    wallet: z.string(),
+    /** Points back in the customer's wallet. */
+    pointsReturned: z.number(),
+    /** Points that would have gone back to lots that have expired since: not returned. */
+    pointsExpired: z.number(),
+    balances: z.array(WalletBalance),
+    cancelledAt: z.string(),
+  })
+  .strict();
+export type RedemptionCancelled = z.infer<typeof RedemptionCancelled>;
 
 // ---- coupons
 

@@ -172,6 +172,105 @@ describe('loyalty: rewards', () => {
   });
 });
 
+describe('loyalty: cancelling a redemption', () => {
+  it('gives the points back to their lots, the stock back, voids the coupon; not once the coupon is used', async () => {
+    const env = await loyaltyWorkspace(app);
+    const reward = await createReward(env, {
+      kind: 'discount',
+      nameEn: '500 ₽ off',
+      cost: 30,
+      stock: 2,
+      perMemberLimit: 1,
+      couponValueMinor: 50_000,
+      couponValidDays: 30,
+    });
+    const c = await env.customer();
+    const qr = await env.qrOf(c.phone);
+    await env.purchase({ customer: { card: c.card }, lines: [line('A', 500_000)] });
+    const first = await redeem(env, reward.id, { customer: { qr } });
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    const firstCode = first.body.coupon.code as string;
+    assert.equal((await redeem(env, reward.id, { customer: { qr } })).body.code, 'REWARD_LIMIT');
+
+    const cancel = (id: string, body: Record<string, unknown>, k = key()) =>
+      env.call('POST', `/api/v1/loyalty/programmes/main/redemptions/${id}/cancel`, body, { 'idempotency-key': k });
+    const k = key();
+    const cancelled = await cancel(first.body.redemptionId, { reason: 'changed their mind' }, k);
+    assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
+    assert.equal(cancelled.body.pointsReturned, 30);
+    assert.equal(cancelled.body.pointsExpired, 0);
+    assert.equal(cancelled.body.balances[0].total, 50);
+    const replay = await cancel(first.body.redemptionId, { reason: 'changed their mind' }, k);
+    assert.equal(replay.status, 200);
+    assert.equal(replay.headers['idempotent-replayed'], 'true');
+    assert.deepEqual(replay.body, cancelled.body);
+    const twice = await cancel(first.body.redemptionId, {});
+    assert.equal(twice.status, 409);
+    assert.equal(twice.body.code, 'REDEMPTION_CANCELLED');
+    assert.equal((await env.balance(c.profileId)).total, 50);
+    const stock = await env.call('GET', `/api/v1/loyalty/programmes/main/rewards/${reward.id}`);
+    assert.equal(stock.body.stock, 2);
+    assert.equal(stock.body.redeemed, 0);
+
+    // The points went back to the lot they came from; the ledger says why; the list shows the cancellation.
+    const ledger = await env.call('GET', `/api/v1/loyalty/programmes/main/members/${c.profileId}/ledger`);
+    const back = ledger.body.items.find((e: { kind: string }) => e.kind === 'reverse');
+    assert.equal(back.amount, 30);
+    assert.match(back.reason, /Reward cancelled: 500 ₽ off .*changed their mind/);
+    const list = await env.call('GET', `/api/v1/loyalty/programmes/main/members/${c.profileId}/redemptions`);
+    assert.equal(list.body.items[0].cancelReason, 'changed their mind');
+    assert.ok(list.body.items[0].cancelledAt);
+    const audit = await sql<{ n: number }>`select count(*)::int as n from audit_log
+      where workspace_id = ${env.ws.workspaceId} and action = 'loyalty.redemption_cancelled'
+        and target_id = ${c.profileId}`.execute(app.database.db);
+    assert.equal(Number(audit.rows[0]?.n), 1);
+
+    // The void coupon answers like any code that cannot be used.
+    const basket = { basketMinor: 100_000, currency: 'RUB' };
+    const voided = await env.call('POST', '/api/v1/loyalty/coupons/validate', { code: firstCode, ...basket });
+    assert.equal(voided.body.valid, false);
+    const useVoided = await env.call(
+      'POST',
+      '/api/v1/loyalty/coupons/redeem',
+      { code: firstCode, ...basket },
+      { 'idempotency-key': key() },
+    );
+    assert.equal(useVoided.status, 409);
+    assert.equal(useVoided.body.code, 'COUPON_NOT_VALID');
+
+    // A cancelled redemption does not count towards the limit; a used coupon stops the cancellation until its use
+    // is reversed.
+    const second = await redeem(env, reward.id, { customer: { qr } });
+    assert.equal(second.status, 201, JSON.stringify(second.body));
+    const used = await env.call(
+      'POST',
+      '/api/v1/loyalty/coupons/redeem',
+      { code: second.body.coupon.code, ...basket },
+      { 'idempotency-key': key() },
+    );
+    assert.equal(used.status, 201, JSON.stringify(used.body));
+    const refused = await cancel(second.body.redemptionId, {});
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.code, 'COUPON_USED');
+    assert.equal((await env.balance(c.profileId)).total, 20);
+    const unused = await env.call('POST', `/api/v1/loyalty/coupons/uses/${used.body.useId}/reverse`, {});
+    assert.equal(unused.status, 200, JSON.stringify(unused.body));
+    assert.equal((await cancel(second.body.redemptionId, {})).status, 200);
+    assert.equal((await env.balance(c.profileId)).total, 50);
+
+    const unknown = await cancel('00000000-0000-4000-8000-000000000000', {});
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.code, 'REDEMPTION_NOT_FOUND');
+    const noKey = await env.call(
+      'POST',
+      `/api/v1/loyalty/programmes/main/redemptions/${second.body.redemptionId}/cancel`,
+      {},
+    );
+    assert.equal(noKey.status, 400);
+    await checkInvariants(env.ws.workspaceId);
+  });
+});
+
 describe('loyalty: coupons at the till', () => {
   it('50 concurrent redemptions of one coupon: exactly one wins; unknown, used and expired answer alike', async () => {
     const env = await loyaltyWorkspace(app);

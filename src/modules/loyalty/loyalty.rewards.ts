@@ -4,9 +4,18 @@ import { newId } from '../../platform/ids.ts';
 import type { Actor } from '../../platform/principal.ts';
 import * as clubsRepo from './loyalty.clubs.repo.ts';
 import { couponKeys, newCouponCode } from './loyalty.coupons.ts';
+import * as ledgerRepo from './loyalty.ledger.repo.ts';
 import { checkProof } from './loyalty.proof.ts';
 import * as repo from './loyalty.rewards.repo.ts';
-import type { RedeemRequest, Redemption, Reward, RewardCreate, RewardUpdate } from './loyalty.rewards.schemas.ts';
+import type {
+  RedeemRequest,
+  Redemption,
+  RedemptionCancel,
+  RedemptionCancelled,
+  Reward,
+  RewardCreate,
+  RewardUpdate,
+} from './loyalty.rewards.schemas.ts';
 import type { LoyaltyDeps, ProgrammeState } from './loyalty.service.ts';
 import { type Answer, change, idempotencyOf, memberKeyOf, tillFields } from './loyalty.till.ts';
 
@@ -173,6 +182,8 @@ function rewardError(error: unknown): unknown {
   if (e.code === 'LY102') return new DomainError('conflict', 'OUT_OF_STOCK', 'This reward is out of stock.');
   if (e.code === 'LY101')
     return new DomainError('conflict', 'REWARD_LIMIT', 'The customer has redeemed this reward as often as allowed.');
+  if (e.code === 'LY103') return alreadyCancelled();
+  if (e.code === 'LY104') return couponUsed();
   return error;
 }
 
@@ -348,6 +359,124 @@ export async function redeemReward(
   return { ...answer, body: { ...answer.body, coupon: { ...answer.body.coupon, code: formatCode(clear) } } };
 }
 
+const alreadyCancelled = () =>
+  new DomainError('conflict', 'REDEMPTION_CANCELLED', 'This redemption has already been cancelled.');
+const couponUsed = () =>
+  new DomainError(
+    'conflict',
+    'COUPON_USED',
+    'The coupon issued for this reward has been used; cancel its use at the till first.',
+  );
+
+/**
+ * Cancels a redemption (the customer changed their mind, the prize could not be handed over): the points go back to
+ * the lots they were taken from — points of lots that have expired since are not returned, as with any reversal —,
+ * the unit of stock returns, and the coupon it issued becomes void. A redemption whose coupon has been used cannot be
+ * cancelled (COUPON_USED) until that use is reversed. Giving points back needs no proof from the customer; the
+ * cancellation is staff's act, recorded on the ledger, the redemption, the timeline and the audit log.
+ */
+export async function cancelRedemption(
+  deps: LoyaltyDeps,
+  actor: Actor,
+  programmeKey: string,
+  redemptionId: string,
+  input: RedemptionCancel,
+  key: string,
+): Promise<Answer<RedemptionCancelled>> {
+  const { workspaceId } = actor.principal.scope;
+  const state = await deps.programmes.get(deps.db, workspaceId, programmeKey);
+  const found = await repo.redemptionById(deps.db, workspaceId, redemptionId);
+  if (!found || found.programme_id !== state.row.id) throw notFound('Redemption', 'REDEMPTION_NOT_FOUND');
+  const fields = tillFields(actor, input);
+  let answer: Answer<RedemptionCancelled>;
+  try {
+    answer = await change(
+      deps,
+      workspaceId,
+      programmeKey,
+      { memberId: found.member_id },
+      idempotencyOf(`cancel-redemption:${redemptionId}`, key, input),
+      fields.recordedBy,
+      async (ctx) => {
+        const redemption = await repo.redemptionById(ctx.db, workspaceId, redemptionId);
+        if (!redemption) throw notFound('Redemption', 'REDEMPTION_NOT_FOUND');
+        if (redemption.cancelled_at) throw alreadyCancelled();
+        if (redemption.coupon_used) throw couponUsed();
+        const spending = await ledgerRepo.entryById(ctx.db, workspaceId, ctx.member.memberId, redemption.entry_id);
+        if (!spending) throw new Error(`loyalty: the redemption ${redemption.id} has no ledger entry`);
+        ctx.draft.knowLots(
+          (
+            await ledgerRepo.lotsByIds(
+              ctx.db,
+              workspaceId,
+              (spending.lots ?? []).map(([id]) => id),
+            )
+          ).map((l) => ({
+            id: l.id,
+            wallet: l.wallet,
+            amount: Number(l.amount),
+            remaining: Number(l.remaining),
+            earnedAt: l.earned_at,
+            availableAt: l.available_at,
+            expiresAt: l.expires_at,
+          })),
+        );
+        const reason = `Reward cancelled: ${redemption.reward_name} (${redemption.id})${input.reason ? ` — ${input.reason}` : ''}`;
+        const back = ctx.draft.giveBack(spending, 0, -Number(spending.amount), null, reason);
+        const at = ctx.now.toISOString();
+        ctx.changes.cancelReward = { id: redemption.id, at, by: fields.recordedBy, reason: input.reason ?? null };
+        // The audit entry commits with the change.
+        ctx.alongside = (trx) =>
+          deps.audit(
+            trx,
+            actor,
+            'loyalty.redemption_cancelled',
+            { kind: 'profile', id: ctx.member.profileId },
+            {
+              redemptionId: redemption.id,
+              pointsReturned: back.given,
+              ...(input.reason ? { reason: input.reason } : {}),
+            },
+          );
+        ctx.changes.timeline.push({
+          id: newId(),
+          profileId: ctx.member.profileId,
+          name: 'Loyalty Reward Cancelled',
+          properties: {
+            programme: programmeKey,
+            redemptionId: redemption.id,
+            rewardId: redemption.reward_id,
+            reward: redemption.reward_name,
+            pointsReturned: back.given,
+            pointsExpired: back.expired,
+            ...(input.reason ? { reason: input.reason } : {}),
+          },
+          channel: fields.channel,
+          occurredAt: ctx.now,
+          card: ctx.member.cardIdentifier,
+        });
+        return {
+          status: 200,
+          body: {
+            redemptionId: redemption.id,
+            rewardId: redemption.reward_id,
+            memberId: ctx.member.memberId,
+            profileId: ctx.member.profileId,
+            wallet: redemption.wallet,
+            pointsReturned: back.given,
+            pointsExpired: back.expired,
+            balances: ctx.draft.balancesAfter([...ctx.state.wallets.keys()]),
+            cancelledAt: at,
+          },
+        };
+      },
+    );
+  } catch (error) {
+    throw rewardError(error);
+  }
+  return answer;
+}
+
 export function redemptionOut(r: Awaited<ReturnType<typeof repo.listRedemptions>>[number]) {
   return {
     id: r.id,
@@ -358,6 +487,9 @@ export function redemptionOut(r: Awaited<ReturnType<typeof repo.listRedemptions>
     channel: r.channel,
     branch: r.branch,
     couponLast4: r.last4,
+    couponUsed: r.coupon_used,
     redeemedAt: r.redeemed_at.toISOString(),
+    cancelledAt: r.cancelled_at?.toISOString() ?? null,
+    cancelReason: r.cancel_reason,
   };
 }

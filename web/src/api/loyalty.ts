@@ -16,6 +16,8 @@ import type {
   MemberClub,
   RedeemRequest,
   Redemption,
+  RedemptionCancel,
+  RedemptionCancelled,
   RedemptionRow,
   Reward,
   RewardCreate,
@@ -450,6 +452,19 @@ export function useRedeemReward(programme: string) {
   return useMutation<Redemption, ApiError, { rewardId: string; body: RedeemRequest }>({
     mutationFn: ({ rewardId, body }) =>
       api<Redemption>(`${programmePath(programme)}/rewards/${encodeURIComponent(rewardId)}/redeem`, {
+        method: 'POST',
+        body,
+      }),
+    onSuccess: invalidate,
+  });
+}
+
+/** Cancels a redemption: points back, stock back, its coupon void (refused once the coupon is used). */
+export function useCancelRedemption(programme: string) {
+  const invalidate = useInvalidateLoyalty();
+  return useMutation<RedemptionCancelled, ApiError, { redemptionId: string; body: RedemptionCancel }>({
+    mutationFn: ({ redemptionId, body }) =>
+      api<RedemptionCancelled>(`${programmePath(programme)}/redemptions/${encodeURIComponent(redemptionId)}/cancel`, {
         method: 'POST',
         body,
       }),

@@ -101,6 +101,16 @@ export const enLoyaltyRewards = {
       when: 'When',
       coupon: 'Coupon',
       none: 'No rewards redeemed yet.',
+      status: 'Status',
+      cancel: 'Cancel…',
+      cancelledOn: 'Cancelled {{date}}',
+      couponUsed: 'Coupon used',
+      cancelTitle: 'Cancel “{{reward}}”?',
+      cancelExplain:
+        'The {{points}} points go back to the customer, the reward back to stock, and its coupon can no longer be used.',
+      cancelReason: 'Reason (optional)',
+      cancelConfirm: 'Cancel the redemption',
+      cancelKeep: 'Keep it',
     },
     coupon: {
       title: 'Coupon',

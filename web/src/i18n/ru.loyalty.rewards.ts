@@ -103,6 +103,16 @@ export const ruLoyaltyRewards: Pick<Dictionary, 'loyaltyRewards'> = {
       when: 'Когда',
       coupon: 'Купон',
       none: 'Обменов пока не было.',
+      status: 'Статус',
+      cancel: 'Отменить…',
+      cancelledOn: 'Отменён {{date}}',
+      couponUsed: 'Купон использован',
+      cancelTitle: 'Отменить «{{reward}}»?',
+      cancelExplain:
+        'Клиенту вернутся {{points}} баллов, награда вернётся на склад, а её купоном больше нельзя будет воспользоваться.',
+      cancelReason: 'Причина (необязательно)',
+      cancelConfirm: 'Отменить обмен',
+      cancelKeep: 'Не отменять',
     },
     coupon: {
       title: 'Купон',

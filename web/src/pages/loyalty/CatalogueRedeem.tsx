@@ -14,10 +14,11 @@ import {
 import { IconGift, IconShieldCheck, IconTicket } from '@tabler/icons-react';
 import { type FormEvent, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { Redemption } from '../../../../src/modules/loyalty/loyalty.rewards.schemas.ts';
+import type { Redemption, RedemptionRow } from '../../../../src/modules/loyalty/loyalty.rewards.schemas.ts';
 import type { Member, Programme } from '../../../../src/modules/loyalty/loyalty.schemas.ts';
 import {
   newIdempotencyKey,
+  useCancelRedemption,
   useRedeemReward,
   useRedemptions,
   useRewards,
@@ -43,7 +44,7 @@ export function RewardsPanel({ programme, member }: { programme: Programme; memb
     <Section title={t('loyaltyRewards.redeem.title')} testId="member-rewards">
       <Stack gap="md">
         {canOperate ? <RedeemForm programme={programme} member={member} /> : null}
-        <RedemptionsTable programme={programme} profileId={member.profileId} />
+        <RedemptionsTable programme={programme} profileId={member.profileId} canOperate={canOperate} />
       </Stack>
     </Section>
   );
@@ -218,46 +219,144 @@ function RedeemedAlert({
   );
 }
 
-function RedemptionsTable({ programme, profileId }: { programme: Programme; profileId: string }) {
+function RedemptionsTable({
+  programme,
+  profileId,
+  canOperate,
+}: {
+  programme: Programme;
+  profileId: string;
+  canOperate: boolean;
+}) {
   const { t } = useTranslation();
   const language = useLanguage();
   const { format } = useWorkspaceClock();
   const list = useRedemptions(programme.key, profileId);
+  const [cancelling, setCancelling] = useState<RedemptionRow | null>(null);
   if (list.isError) return <ProblemAlert error={list.error} />;
   return (
-    <Table.ScrollContainer minWidth={520}>
-      <Table verticalSpacing="xs" data-testid="redemptions">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>{t('loyaltyRewards.redeem.when')}</Table.Th>
-            <Table.Th>{t('loyaltyRewards.redeem.reward')}</Table.Th>
-            <Table.Th ta="right">{t('loyaltyRewards.catalogue.cost')}</Table.Th>
-            <Table.Th>{t('loyaltyRewards.redeem.coupon')}</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {(list.data?.items.length ?? 0) === 0 ? (
-            <EmptyTableRow columns={4} message={t('loyaltyRewards.redeem.none')} />
-          ) : (
-            list.data?.items.map((r) => (
-              <Table.Tr key={r.id}>
-                <Table.Td>{format(r.redeemedAt)}</Table.Td>
-                <Table.Td>{r.rewardName}</Table.Td>
-                <Table.Td ta="right">{formatPoints(r.points, language)}</Table.Td>
-                <Table.Td>
-                  {r.couponLast4 ? (
-                    <Badge variant="outline" ff="monospace">
-                      ••••{r.couponLast4}
-                    </Badge>
-                  ) : (
-                    '—'
-                  )}
-                </Table.Td>
-              </Table.Tr>
-            ))
-          )}
-        </Table.Tbody>
-      </Table>
-    </Table.ScrollContainer>
+    <Stack gap="xs">
+      <Table.ScrollContainer minWidth={620}>
+        <Table verticalSpacing="xs" data-testid="redemptions">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>{t('loyaltyRewards.redeem.when')}</Table.Th>
+              <Table.Th>{t('loyaltyRewards.redeem.reward')}</Table.Th>
+              <Table.Th ta="right">{t('loyaltyRewards.catalogue.cost')}</Table.Th>
+              <Table.Th>{t('loyaltyRewards.redeem.coupon')}</Table.Th>
+              <Table.Th>{t('loyaltyRewards.redeem.status')}</Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {(list.data?.items.length ?? 0) === 0 ? (
+              <EmptyTableRow columns={5} message={t('loyaltyRewards.redeem.none')} />
+            ) : (
+              list.data?.items.map((r) => (
+                <Table.Tr key={r.id} data-testid={`redemption-${r.id}`}>
+                  <Table.Td>{format(r.redeemedAt)}</Table.Td>
+                  <Table.Td>{r.rewardName}</Table.Td>
+                  <Table.Td ta="right">{formatPoints(r.points, language)}</Table.Td>
+                  <Table.Td>
+                    {r.couponLast4 ? (
+                      <Badge variant="outline" ff="monospace">
+                        ••••{r.couponLast4}
+                      </Badge>
+                    ) : (
+                      '—'
+                    )}
+                  </Table.Td>
+                  <Table.Td>
+                    {r.cancelledAt ? (
+                      <Badge color="gray" variant="light" title={r.cancelReason ?? undefined}>
+                        {t('loyaltyRewards.redeem.cancelledOn', { date: format(r.cancelledAt) })}
+                      </Badge>
+                    ) : r.couponUsed ? (
+                      <Badge color="teal" variant="light">
+                        {t('loyaltyRewards.redeem.couponUsed')}
+                      </Badge>
+                    ) : canOperate ? (
+                      <Button
+                        size="compact-xs"
+                        variant="subtle"
+                        color="red"
+                        onClick={() => setCancelling(r)}
+                        data-testid="redemption-cancel"
+                      >
+                        {t('loyaltyRewards.redeem.cancel')}
+                      </Button>
+                    ) : null}
+                  </Table.Td>
+                </Table.Tr>
+              ))
+            )}
+          </Table.Tbody>
+        </Table>
+      </Table.ScrollContainer>
+      {cancelling ? (
+        <CancelRedemption
+          programme={programme}
+          redemption={cancelling}
+          onDone={() => setCancelling(null)}
+          key={cancelling.id}
+        />
+      ) : null}
+    </Stack>
+  );
+}
+
+/** Asks for a reason and cancels: the points go back, the stock returns, the coupon becomes void. */
+function CancelRedemption({
+  programme,
+  redemption,
+  onDone,
+}: {
+  programme: Programme;
+  redemption: RedemptionRow;
+  onDone: () => void;
+}) {
+  const { t } = useTranslation();
+  const language = useLanguage();
+  const cancel = useCancelRedemption(programme.key);
+  const [reason, setReason] = useState('');
+  const [key] = useState(() => newIdempotencyKey('cancel-redemption'));
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    cancel.mutate(
+      {
+        redemptionId: redemption.id,
+        body: { idempotencyKey: key, channel: 'pos', ...(reason.trim() ? { reason: reason.trim() } : {}) },
+      },
+      { onSuccess: onDone },
+    );
+  };
+  return (
+    <Alert
+      color="red"
+      variant="light"
+      title={t('loyaltyRewards.redeem.cancelTitle', { reward: redemption.rewardName })}
+    >
+      <form onSubmit={submit} data-testid="redemption-cancel-form">
+        <Stack gap="xs">
+          <Text size="sm">
+            {t('loyaltyRewards.redeem.cancelExplain', { points: formatPoints(redemption.points, language) })}
+          </Text>
+          <TextInput
+            label={t('loyaltyRewards.redeem.cancelReason')}
+            value={reason}
+            onChange={(e) => setReason(e.currentTarget.value)}
+            maxLength={200}
+          />
+          {cancel.error ? <ProblemAlert error={cancel.error} /> : null}
+          <Group gap="xs">
+            <Button type="submit" color="red" size="xs" loading={cancel.isPending}>
+              {t('loyaltyRewards.redeem.cancelConfirm')}
+            </Button>
+            <Button variant="default" size="xs" onClick={onDone}>
+              {t('loyaltyRewards.redeem.cancelKeep')}
+            </Button>
+          </Group>
+        </Stack>
+      </form>
+    </Alert>
   );
 }
