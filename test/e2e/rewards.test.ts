@@ -208,6 +208,44 @@ test('rewards in the console', { timeout: 300_000 }, async (t) => {
       assertNoTrouble(problems);
     });
 
+    await t.test('an operator cancels a redemption on the member card: points and stock come back', async () => {
+      const sent = await api.post<{ verificationId: string }>('/api/v1/loyalty/programmes/club/verifications', {
+        customer: { profileId: vera },
+      });
+      const outbox = await api.get<{ items: { address: string; body: string }[] }>('/api/v1/loyalty/outbox?limit=50');
+      const otp = /^(\d{6})/.exec(outbox.items.find((m) => m.address === phone)?.body ?? '')?.[1] ?? '';
+      const second = await api.post<{ redemptionId: string }>(
+        `/api/v1/loyalty/programmes/club/rewards/${rewardId}/redeem`,
+        {
+          customer: { card: card.number },
+          verification: { id: sent.verificationId, code: otp },
+          idempotencyKey: 'e2e-redeem-2',
+        },
+      );
+      await page.goto(`${url}/loyalty/members/${vera}`);
+      const row = page.getByTestId(`redemption-${second.redemptionId}`);
+      await row.waitFor();
+      assert.equal(await page.getByTestId('balance-card').first().getAttribute('data-available'), '300');
+      // The first redemption's coupon was used at the till: it cannot be cancelled.
+      await page.getByTestId('redemptions').getByText('Coupon used').waitFor();
+      await row.getByTestId('redemption-cancel').click();
+      const form = page.getByTestId('redemption-cancel-form');
+      await form.getByLabel('Reason (optional)').fill('The set was damaged');
+      await form.getByRole('button', { name: 'Cancel the redemption' }).click();
+      await waitUntil(
+        async () => (await page.getByTestId('balance-card').first().getAttribute('data-available')) === '400',
+        'the points come back',
+      );
+      await row.getByText(/^Cancelled /).waitFor();
+      const reward = await api.get<Reward>(`/api/v1/loyalty/programmes/club/rewards/${rewardId}`);
+      assert.equal(reward.stock, 2, 'the unit of stock is back');
+      await page.getByTestId('member-rewards').scrollIntoViewIfNeeded();
+      await settled(page);
+      await shoot(page, '86-member-redemption-cancelled', true);
+      forgiveNoInviteCode(problems);
+      assertNoTrouble(problems);
+    });
+
     await t.test('clubs are created on their tab; the Russian console shows the catalogue in Russian', async () => {
       await page.getByTestId('loyalty-tab-clubs').click();
       await page.getByTestId('clubs').waitFor();
