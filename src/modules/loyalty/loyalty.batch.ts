@@ -69,9 +69,18 @@ export interface TillBatches {
   apply(item: ledgerRepo.ApplyItem): Promise<void>;
 }
 
+/**
+ * One group in flight per stage (reads, writes). The two stages still overlap each other, and a request waiting for
+ * the lane joins a larger group: with set-wise writes a larger group costs less per change. Same minutes,
+ * bench/loyalty at 32 connections: one lane 1,446–1,950/s at 1.13–1.25× the bare baseline's CPU per transaction,
+ * two lanes 1,333–1,570/s at 1.37–1.45× (bench/RESULTS.md, session 7).
+ */
+const TILL_LANES = 1;
+
 export function tillBatches(db: Db): TillBatches {
-  const reads = new Batcher<ledgerRepo.StateItem, ledgerRepo.MemberState | null>(async (items) =>
-    (await ledgerRepo.readStates(db, items)).map((s) => s ?? null),
+  const reads = new Batcher<ledgerRepo.StateItem, ledgerRepo.MemberState | null>(
+    async (items) => (await ledgerRepo.readStates(db, items)).map((s) => s ?? null),
+    TILL_LANES,
   );
   const applies = new Batcher<ledgerRepo.ApplyItem, ledgerRepo.ApplyOutcome>(async (items) => {
     // In member order, so that two groups lock the members they share in the same order.
@@ -85,7 +94,7 @@ export function tillBatches(db: Db): TillBatches {
       byInput[o.i] = outcomes[k] as ledgerRepo.ApplyOutcome;
     });
     return byInput;
-  });
+  }, TILL_LANES);
   return {
     async read(item) {
       return (await reads.submit(item)) ?? undefined;
