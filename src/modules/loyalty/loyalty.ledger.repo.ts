@@ -524,8 +524,8 @@ export async function balancesOf(db: Db, workspaceId: string, memberId: string, 
   }));
 }
 
-/** Lots by id, open or not (giving spent points back needs their expiry). */
-export async function lotsByIds(db: Db, workspaceId: string, ids: string[]) {
+/** Lots by id, open or not, as a draft knows them (giving spent points back needs their expiry). */
+export async function lotsByIds(db: Db, workspaceId: string, ids: string[]): Promise<OpenLot[]> {
   if (ids.length === 0) return [];
   const r = await sql<{
     id: string;
@@ -537,7 +537,15 @@ export async function lotsByIds(db: Db, workspaceId: string, ids: string[]) {
     expires_at: Date | null;
   }>`select id, wallet, amount, remaining, earned_at, available_at, expires_at from loyalty_lots
     where workspace_id = ${workspaceId} and id = any(${ids}::uuid[])`.execute(db);
-  return r.rows;
+  return r.rows.map((l) => ({
+    id: l.id,
+    wallet: l.wallet,
+    amount: Number(l.amount),
+    remaining: Number(l.remaining),
+    earnedAt: l.earned_at,
+    availableAt: l.available_at,
+    expiresAt: l.expires_at,
+  }));
 }
 
 const CARD_BALANCE_SQL = 'select loyalty_card_balance($1::uuid, $2::text, $3::timestamptz) as b';

@@ -29,17 +29,7 @@ async function unwind(
   let refunded = 0;
   // Lots that spent points came from, open or not, so that they can be given back.
   const wanted = own.flatMap((e) => (e.amount < 0 ? (e.lots ?? []).map(([id]) => id) : []));
-  draft.knowLots(
-    (await ledgerRepo.lotsByIds(trx, workspaceId, wanted)).map((l) => ({
-      id: l.id,
-      wallet: l.wallet,
-      amount: Number(l.amount),
-      remaining: Number(l.remaining),
-      earnedAt: l.earned_at,
-      availableAt: l.available_at,
-      expiresAt: l.expires_at,
-    })),
-  );
+  draft.knowLots(await ledgerRepo.lotsByIds(trx, workspaceId, wanted));
   for (const e of own) {
     if (e.amount > 0) {
       const points = shareOf(e.amount, share.after, share.whole) - shareOf(e.amount, share.before, share.whole);

@@ -405,21 +405,11 @@ export async function cancelRedemption(
         const spending = await ledgerRepo.entryById(ctx.db, workspaceId, ctx.member.memberId, redemption.entry_id);
         if (!spending) throw new Error(`loyalty: the redemption ${redemption.id} has no ledger entry`);
         ctx.draft.knowLots(
-          (
-            await ledgerRepo.lotsByIds(
-              ctx.db,
-              workspaceId,
-              (spending.lots ?? []).map(([id]) => id),
-            )
-          ).map((l) => ({
-            id: l.id,
-            wallet: l.wallet,
-            amount: Number(l.amount),
-            remaining: Number(l.remaining),
-            earnedAt: l.earned_at,
-            availableAt: l.available_at,
-            expiresAt: l.expires_at,
-          })),
+          await ledgerRepo.lotsByIds(
+            ctx.db,
+            workspaceId,
+            (spending.lots ?? []).map(([id]) => id),
+          ),
         );
         const reason = `Reward cancelled: ${redemption.reward_name} (${redemption.id})${input.reason ? ` — ${input.reason}` : ''}`;
         const back = ctx.draft.giveBack(spending, 0, -Number(spending.amount), null, reason);
