@@ -132,13 +132,14 @@ export interface RedemptionRecord {
   wallet: string;
   points: number;
   coupon_id: string | null;
+  branch_id: string | null;
   cancelled_at: Date | null;
   coupon_used: boolean;
 }
 
 export async function redemptionById(db: Db, workspaceId: string, id: string) {
   const r = await sql<RedemptionRecord>`select d.id, d.programme_id, d.member_id, d.reward_id, w.name_en as reward_name,
-      d.entry_id, d.wallet, d.points, d.coupon_id, d.cancelled_at,
+      d.entry_id, d.wallet, d.points, d.coupon_id, d.branch_id, d.cancelled_at,
       exists (select 1 from loyalty_coupon_uses u where u.coupon_id = d.coupon_id and u.reversed_at is null)
         as coupon_used
     from loyalty_redemptions d join loyalty_rewards w on w.id = d.reward_id

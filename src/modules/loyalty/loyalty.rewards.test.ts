@@ -252,6 +252,22 @@ describe('loyalty: cancelling a redemption', () => {
     const refused = await cancel(second.body.redemptionId, {});
     assert.equal(refused.status, 409);
     assert.equal(refused.body.code, 'COUPON_USED');
+    // A till key bound to a branch does not see the redemptions of others.
+    const north = await env.call('POST', '/api/v1/branches', { name: 'North', code: 'N' });
+    const northKey = await env.call('POST', '/api/v1/keys', {
+      kind: 'secret',
+      name: 'North till',
+      role: 'operator',
+      branchId: north.body.id,
+    });
+    const elsewhere = await app.server.inject({
+      method: 'POST',
+      url: `/api/v1/loyalty/programmes/main/redemptions/${second.body.redemptionId}/cancel`,
+      headers: { authorization: `Bearer ${northKey.body.secret}`, 'idempotency-key': key() },
+      payload: {},
+    });
+    assert.equal(elsewhere.statusCode, 404, elsewhere.body);
+    assert.equal(elsewhere.json().code, 'REDEMPTION_NOT_FOUND');
     assert.equal((await env.balance(c.profileId)).total, 20);
     const unused = await env.call('POST', `/api/v1/loyalty/coupons/uses/${used.body.useId}/reverse`, {});
     assert.equal(unused.status, 200, JSON.stringify(unused.body));

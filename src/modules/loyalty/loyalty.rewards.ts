@@ -383,10 +383,12 @@ export async function cancelRedemption(
   input: RedemptionCancel,
   key: string,
 ): Promise<Answer<RedemptionCancelled>> {
-  const { workspaceId } = actor.principal.scope;
+  const { workspaceId, branchId } = actor.principal.scope;
   const state = await deps.programmes.get(deps.db, workspaceId, programmeKey);
   const found = await repo.redemptionById(deps.db, workspaceId, redemptionId);
-  if (!found || found.programme_id !== state.row.id) throw notFound('Redemption', 'REDEMPTION_NOT_FOUND');
+  // A branch-bound key sees only its branch's redemptions, as with coupon uses.
+  if (!found || found.programme_id !== state.row.id || (branchId && found.branch_id !== branchId))
+    throw notFound('Redemption', 'REDEMPTION_NOT_FOUND');
   const fields = tillFields(actor, input);
   let answer: Answer<RedemptionCancelled>;
   try {
