@@ -1,4 +1,5 @@
 // Shared by the benchmarks: a fresh database on DATABASE_URL's server, or on a throwaway cluster started here.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,7 +90,6 @@ export async function postmasterPid(url: string): Promise<number | null> {
 export async function perfAround<T>(label: string, work: () => Promise<T>): Promise<T> {
   const dir = process.env.BENCH_PERF_DIR;
   if (!dir) return work();
-  const { spawn } = await import('node:child_process');
   const perf = spawn('perf', ['record', '-a', '-g', '-F', '499', '-o', `${dir}/${label}.data`], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 300));
   try {

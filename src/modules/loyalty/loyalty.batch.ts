@@ -3,8 +3,9 @@ import * as ledgerRepo from './loyalty.ledger.repo.ts';
 
 /**
  * Group commit of till changes. Requests that arrive while calls are in flight wait and then go together: their
- * state reads as one `loyalty_member_states` call, their changes as one `loyalty_apply_many` call (each change in
- * its own subtransaction, so one stale version or reused key fails that change alone). Round trips, statement
+ * state reads as one `loyalty_member_states` call, their changes as one `loyalty_apply_many` call (written as sets;
+ * a stale version or a reused key fails that change alone, and any other refusal sends the group one change at a
+ * time, each in its own subtransaction — migration 202612030000). Round trips, statement
  * overheads and process wake-ups are paid once per group instead of once per till transaction; an idle server
  * sends a lone request at once, so latency only grows with load. Nothing waits across processes: each process
  * groups its own requests.

@@ -402,13 +402,14 @@ export async function ledgerOf(db: Db, workspaceId: string, memberId: string, li
   return r.rows;
 }
 
-/** The entries a transaction wrote (returns and reversals undo them; the member index finds them). */
+/** One of the member's entries (a cancelled redemption gives its burn back). */
 export async function entryById(db: Db, workspaceId: string, memberId: string, id: string) {
   const r = await sql<EntryRow>`select ${ENTRY_COLUMNS} from loyalty_ledger
     where member_id = ${memberId} and workspace_id = ${workspaceId} and id = ${id}`.execute(db);
   return r.rows[0];
 }
 
+/** The entries a transaction wrote (returns and reversals undo them; the member index finds them). */
 export async function entriesOfTransaction(db: Db, workspaceId: string, memberId: string, transactionId: string) {
   const r = await sql<EntryRow>`select ${ENTRY_COLUMNS} from loyalty_ledger
     where member_id = ${memberId} and workspace_id = ${workspaceId} and transaction_id = ${transactionId}
