@@ -122,7 +122,9 @@ export async function createApp(config: Config, options: AppOptions): Promise<Ap
       profiles,
       consent,
       ingest: (workspaceId, messages) => events.ingest(workspaceId, messages),
-      timeline: (trx, workspaceId, items, receivedAt) => events.appendResolved(trx, workspaceId, items, receivedAt),
+      timeline: async (trx, workspaceId, items, receivedAt) => {
+        await events.appendResolved(trx, workspaceId, items, receivedAt);
+      },
       enqueue: (trx, name, data) => (enqueue as Queue['enqueue'])(trx, name, data),
       personalData,
     });

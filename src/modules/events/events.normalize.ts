@@ -86,6 +86,8 @@ export function normalizeMessage(
   receivedAt: Date,
   batch: { sentAt?: unknown; context?: Record<string, unknown> } = {},
   defaultCountry?: CountryCode,
+  /** The caller has resolved the person already (appendResolved): the message need carry no identifier. */
+  resolved = false,
 ): NormalizedEvent | Rejection {
   if (JSON.stringify(raw ?? null).length > MAX_MESSAGE_BYTES) {
     return { code: 'MESSAGE_TOO_LARGE', message: 'A message may be at most 32 KB.' };
@@ -141,7 +143,7 @@ export function normalizeMessage(
 
   // Segment requires userId or anonymousId; Rapport also takes an e-mail, phone, card or external id on its own.
   const ids = identifiersOf(message, personTraits, context, defaultCountry);
-  if (ids.length === 0) {
+  if (ids.length === 0 && !resolved) {
     return { code: 'MISSING_IDENTITY', message: 'Send userId or anonymousId (or an e-mail, phone or card in traits).' };
   }
   return {

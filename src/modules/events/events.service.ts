@@ -197,10 +197,11 @@ async function storeResolved(
 
 /**
  * Appends events of people another module has just resolved, in that module's transaction (a code registration
- * writes its `Code Registered` event with its claim): normalised as tracking messages, stored, heard by the
- * listeners when stored for the first time. The caller has already applied the people's projection (last seen,
- * channels, traits) and must send no context that an extension acts on. A message that does not normalise is a
- * programming error and fails the transaction.
+ * writes its `Code Registered` event with its claim; loyalty hands its till events over): normalised as tracking
+ * messages (which then need carry no identifier), stored, heard by the listeners when stored for the first time.
+ * The caller applies the people's projection (last seen, channels, traits): the answer says when and on which
+ * channel each profile was seen. It must send no context that an extension acts on. A message that does not
+ * normalise is a programming error and fails the transaction.
  */
 export async function appendResolved(
   deps: EventsDeps,
@@ -208,15 +209,16 @@ export async function appendResolved(
   workspaceId: string,
   items: { message: unknown; profileId: string }[],
   receivedAt: Date,
-): Promise<void> {
+): Promise<{ profileId: string; at: Date; channel: string }[]> {
   const rows = items.map(({ message, profileId }) => {
-    const event = normalizeMessage(message, receivedAt);
+    const event = normalizeMessage(message, receivedAt, {}, undefined, true);
     if (isRejection(event)) throw new Error(`events: a resolved message does not normalise (${event.code})`);
     if ((deps.extensions ?? []).some((x) => event.context[x.key] !== undefined))
       throw new Error(`events: a resolved message carries context an extension acts on`);
     return { ...event, id: newId(), profileId };
   });
   if (rows.length > 0) await storeResolved(deps, trx, workspaceId, rows);
+  return rows.map((r) => ({ profileId: r.profileId, at: r.occurredAt, channel: r.channel }));
 }
 
 /** The same message twice in one group was stored once: keep its first row. */

@@ -6,10 +6,13 @@ import * as upkeep from './loyalty.upkeep.repo.ts';
 
 /**
  * The profile's timeline gets an event for every till transaction (Loyalty Purchase, Loyalty Return, Loyalty
- * Reversal). The event is written to `loyalty_timeline_outbox` in the ledger change's own transaction (one
- * statement with it), and handed to the events module afterwards with the message id `loyalty-<transaction id>`:
- * the events module owns its tables and its transaction, and its dedup by message id makes the hand-over
- * exactly-once however often it is repeated (two drains racing, a crash between ingest and delete).
+ * Reversal, Referral Completed …). The event is written to `loyalty_timeline_outbox` in the ledger change's own
+ * transaction (one statement with it), and handed to the events module afterwards with the message id
+ * `loyalty-<transaction id>`. The outbox row names the profile, so the hand-over resolves nobody: in one transaction
+ * it holds the rows' live profiles against merges (profiles.holdProfiles — a profile merged since the till follows
+ * its survivor, an erased one gets nothing), appends the events (events.appendResolved, heard by their listeners),
+ * brings the profiles' last seen and channels up to date, and deletes the rows it handed over. Two drains racing
+ * store each message id once (the events module's dedup), so the hand-over is exactly-once.
  */
 export interface TimelineDrain {
   /** Hands over what is waiting, in batches, until nothing is; returns how many events. */
@@ -22,13 +25,12 @@ export interface TimelineDrain {
 const BATCH = 500;
 const DELAY_MS = 200;
 
-const TRAIT_KINDS = new Set(['email', 'phone', 'card']);
-const ORDER = ['user_id', 'email', 'phone', 'card'];
+type OutboxRow = Awaited<ReturnType<typeof upkeep.peekTimeline>>[number];
 
 export function createTimelineDrain(deps: {
   db: Db;
-  events: Pick<EventsModule, 'ingest'>;
-  profiles: Pick<ProfilesModule, 'directory'>;
+  events: Pick<EventsModule, 'appendResolved'>;
+  profiles: Pick<ProfilesModule, 'holdProfiles' | 'touchProfiles'>;
   logger?: Logger;
 }): TimelineDrain {
   let timer: NodeJS.Timeout | null = null;
@@ -37,50 +39,50 @@ export function createTimelineDrain(deps: {
   /** Asked for while a drain ran: it goes round once more, so nothing written meanwhile waits for the next nudge. */
   let again = false;
 
-  /** How a message finds the profile: the card it came with, else the profile's strongest identifier. */
-  async function identify(row: Awaited<ReturnType<typeof upkeep.peekTimeline>>[number]) {
-    if (row.identifier_kind && row.identifier_value)
-      return { context: { traits: { [row.identifier_kind]: row.identifier_value } } };
-    const profileId = await deps.profiles.directory.liveProfileId(deps.db, row.workspace_id, row.profile_id);
-    if (!profileId) return null;
-    const ids = await deps.profiles.directory.identifiersOf(deps.db, row.workspace_id, profileId);
-    const rank = (k: string) => (ORDER.indexOf(k) < 0 ? 9 : ORDER.indexOf(k));
-    const best = [...ids].sort((a, b) => rank(a.kind) - rank(b.kind))[0];
-    if (!best) return null;
-    if (best.kind === 'user_id') return { userId: best.value, context: {} };
-    if (TRAIT_KINDS.has(best.kind)) return { context: { traits: { [best.kind]: best.value } } };
-    const type = best.kind.startsWith('external:') ? best.kind.slice('external:'.length) : best.kind;
-    return { context: { externalIds: [{ type, id: best.value }] } };
+  function messageOf(row: OutboxRow) {
+    // The card the purchase was made with stays in the event's context (as the till's tracking call would send it);
+    // it is not made a trait of the profile, where it is an identifier already.
+    const traits = row.identifier_kind && row.identifier_value ? { [row.identifier_kind]: row.identifier_value } : null;
+    return {
+      type: 'track',
+      event: row.name,
+      messageId: `loyalty-${row.id}`,
+      timestamp: row.occurred_at.toISOString(),
+      properties: row.properties,
+      context: { ...(traits ? { traits } : {}), ...(row.channel ? { channel: row.channel } : {}) },
+    };
+  }
+
+  async function handOver(workspaceId: string, rows: OutboxRow[]) {
+    await deps.db.transaction().execute(async (trx) => {
+      const live = await deps.profiles.holdProfiles(
+        trx,
+        workspaceId,
+        rows.map((r) => r.profile_id),
+      );
+      const items = rows.flatMap((row) => {
+        const profileId = live.get(row.profile_id);
+        return profileId ? [{ message: messageOf(row), profileId }] : [];
+      });
+      const seen = await deps.events.appendResolved(trx, workspaceId, items, new Date());
+      await deps.profiles.touchProfiles(trx, workspaceId, seen);
+      await upkeep.deleteTimeline(
+        trx,
+        rows.map((r) => r.id),
+      );
+    });
   }
 
   async function once(): Promise<number> {
     const rows = await upkeep.peekTimeline(deps.db, BATCH);
     if (rows.length === 0) return 0;
-    const byWorkspace = new Map<string, unknown[]>();
+    const byWorkspace = new Map<string, OutboxRow[]>();
     for (const row of rows) {
-      const who = await identify(row);
-      if (!who) continue;
       const list = byWorkspace.get(row.workspace_id) ?? [];
       byWorkspace.set(row.workspace_id, list);
-      list.push({
-        type: 'track',
-        event: row.name,
-        messageId: `loyalty-${row.id}`,
-        timestamp: row.occurred_at.toISOString(),
-        properties: row.properties,
-        ...who,
-        context: { ...who.context, ...(row.channel ? { channel: row.channel } : {}) },
-      });
+      list.push(row);
     }
-    for (const [workspaceId, messages] of byWorkspace) {
-      const result = await deps.events.ingest(workspaceId, messages);
-      if (result.rejected.length > 0)
-        deps.logger?.warn({ rejected: result.rejected.map((r) => r.code) }, 'loyalty timeline events refused');
-    }
-    await upkeep.deleteTimeline(
-      deps.db,
-      rows.map((r) => r.id),
-    );
+    for (const [workspaceId, list] of byWorkspace) await handOver(workspaceId, list);
     return rows.length;
   }
 

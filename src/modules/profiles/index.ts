@@ -9,10 +9,12 @@ import { liveProfile, profilesRoutes } from './profiles.routes.ts';
 import {
   applyProjection,
   CONCURRENT_MERGE,
+  holdProfiles,
   type MergeListener,
   type Observation,
   type ProfilesDeps,
   resolveObservations,
+  touchProfiles,
 } from './profiles.service.ts';
 import type { AuditRecorder, ReadAuditRecorder } from './profiles.staff.ts';
 import {
@@ -108,6 +110,14 @@ export function createProfilesModule(input: {
     /** Applies what resolveObservations returned as `projection`: the transaction's last write. */
     applyProjection: (trx: Db, workspaceId: string, projection: ProjectionDelta[]) =>
       applyProjection(trx, workspaceId, projection),
+    /**
+     * For modules that know their people by profile id (loyalty's till events): each id's live profile (erased and
+     * unknown ones left out), held against merges until the caller's transaction ends (profiles.service.ts).
+     */
+    holdProfiles: (trx: Db, workspaceId: string, ids: string[]) => holdProfiles(trx, workspaceId, ids),
+    /** First/last seen and channels of events appended for held profiles: the last write to profiles before commit. */
+    touchProfiles: (trx: Db, workspaceId: string, sightings: { profileId: string; at: Date; channel: string }[]) =>
+      touchProfiles(trx, workspaceId, sightings),
     /** Registers a reaction that runs inside every merge's transaction. */
     onMerge: (listener: MergeListener) => {
       deps.mergeListeners.push(listener);

@@ -69,6 +69,22 @@ export async function anyMerged(db: Db, workspaceId: string, ids: string[]): Pro
   return Boolean(row.rows[0]?.merged);
 }
 
+/** Whether each profile was merged (into whom) or erased; unknown ids are absent. Primary-key probes. */
+export async function profileStates(
+  db: Db,
+  workspaceId: string,
+  ids: string[],
+): Promise<Map<string, { mergedInto: string | null; erased: boolean }>> {
+  if (ids.length === 0) return new Map();
+  const result = await sql<{ id: string; merged_into: string | null; erased: boolean }>`/*prepared*/
+    select u.id, p.merged_into, p.erased_at is not null as erased
+    from unnest(string_to_array(${ids.join(',')}, ',')::uuid[]) as u(id)
+    cross join lateral (
+      select merged_into, erased_at from profiles p where p.id = u.id and p.workspace_id = ${workspaceId} limit 1
+    ) as p`.execute(db);
+  return new Map(result.rows.map((r) => [r.id, { mergedInto: r.merged_into, erased: r.erased }]));
+}
+
 export async function findOwners(db: Db, workspaceId: string, kinds: string[], values: string[]) {
   if (kinds.length === 0) return [];
   // A primary-key probe per identifier. `limit 1` keeps the lateral subquery from being flattened into a join:

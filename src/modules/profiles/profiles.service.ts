@@ -1,6 +1,7 @@
 import type { Db } from '../../platform/db.ts';
 import { DomainError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
+import * as bulkRepo from './profiles.bulk.repo.ts';
 import { type Identifier, identifierKey } from './profiles.identifiers.ts';
 import * as repo from './profiles.repo.ts';
 import { canonical, emptyView, resolve } from './profiles.resolution.ts';
@@ -243,6 +244,48 @@ async function resolveWithLocks(
     merges: finalMerges,
     projection: [...deltas.values()].filter((d) => !created.has(d.id)),
   };
+}
+
+/**
+ * For a module that knows its people by profile id (loyalty's till events): the live profile each id stands for
+ * now (itself, or its survivor), held against merges until the caller's transaction ends, as the fast path of
+ * resolveObservations holds known customers. Ids of erased or unknown profiles are left out.
+ */
+export async function holdProfiles(trx: Db, workspaceId: string, ids: string[]): Promise<Map<string, string>> {
+  const live = new Map<string, string>();
+  // Candidate live profile → the ids asked for that lead to it. Locked first, then read: a merge takes the
+  // profiles' lock exclusively, so one found live under the shared lock stays live until this transaction ends.
+  let wanted = new Map([...new Set(ids)].map((id) => [id, [id]]));
+  for (let round = 1; wanted.size > 0; round++) {
+    if (round > 5) throw new DomainError('conflict', CONCURRENT_MERGE, 'Profiles kept being merged meanwhile; retry.');
+    await bulkRepo.lockProfilesShared(trx, workspaceId, [...wanted.keys()]);
+    const states = await repo.profileStates(trx, workspaceId, [...wanted.keys()]);
+    const next = new Map<string, string[]>();
+    for (const [id, origins] of wanted) {
+      const state = states.get(id);
+      if (!state || state.erased) continue;
+      if (state.mergedInto === null) for (const origin of origins) live.set(origin, id);
+      else next.set(state.mergedInto, [...(next.get(state.mergedInto) ?? []), ...origins]);
+    }
+    // Absorbed ones (rare): their survivors are locked and read in the next round.
+    wanted = next;
+  }
+  return live;
+}
+
+/**
+ * The projection of events whose people were resolved elsewhere (holdProfiles): first and last seen and channels,
+ * no traits. The caller's last write to profiles before commit.
+ */
+export async function touchProfiles(
+  trx: Db,
+  workspaceId: string,
+  sightings: { profileId: string; at: Date; channel: string }[],
+) {
+  const deltas = new Map<string, repo.ProjectionDelta>();
+  for (const s of sightings)
+    addObservation(deltaFor(deltas, s.profileId, s.at), { ids: [], traits: null, at: s.at, channel: s.channel });
+  await repo.applyDeltas(trx, workspaceId, [...deltas.values()]);
 }
 
 /** Applies a batch's projection; the caller's last write before commit. */
