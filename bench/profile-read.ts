@@ -4,10 +4,11 @@
 //
 //   node bench/profile-read.ts [--profiles 100000] [--events-per-profile 20] [--seconds 15] [--concurrency 8]
 import { type ChildProcess, spawn } from 'node:child_process';
+import http from 'node:http';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { randomToken } from '../src/platform/ids.ts';
-import { benchDatabase, freePort } from './support.ts';
+import { benchDatabase, freePort, postmasterPid, treeCpuMs } from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -32,8 +33,12 @@ function p50(xs: number[]) {
   return s[Math.floor(s.length * 0.5)] ?? 0;
 }
 
+/** Where the CPU of a round went, per page: the server's process tree, PostgreSQL's, and this process's. */
+let cpuSources: { server: () => number; postgres: () => number } = { server: () => 0, postgres: () => 0 };
+
 async function run(read: (id: string) => Promise<void>, ids: string[], seconds: number, concurrency = CONCURRENCY) {
   const latencies: number[] = [];
+  const cpu0 = { server: cpuSources.server(), postgres: cpuSources.postgres(), self: process.cpuUsage() };
   const until = Date.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -45,7 +50,18 @@ async function run(read: (id: string) => Promise<void>, ids: string[], seconds: 
       }
     }),
   );
-  return { p50: p50(latencies), p99: p99(latencies), rate: latencies.length / seconds };
+  const self = process.cpuUsage(cpu0.self);
+  const perPage = (ms: number) => (ms * 1000) / latencies.length;
+  return {
+    p50: p50(latencies),
+    p99: p99(latencies),
+    rate: latencies.length / seconds,
+    cpu: {
+      server: perPage(cpuSources.server() - cpu0.server),
+      postgres: perPage(cpuSources.postgres() - cpu0.postgres),
+      client: (self.user + self.system) / latencies.length,
+    },
+  };
 }
 
 async function main() {
@@ -119,14 +135,22 @@ async function main() {
   server = spawn(process.execPath, [BIN, 'serve', '--no-worker'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   await waitHealthy();
 
-  const auth = { authorization: `Bearer ${secretKey}` };
+  // node:http with kept-alive connections: fetch (undici) spent 400–700 µs of this process's CPU a page, on the
+  // same two cores as the server it measures.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 2 * CONCURRENCY });
+  const headers = { authorization: `Bearer ${secretKey}` };
+  const get = (path: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, path, agent, headers }, (res) => {
+        res.on('data', () => {});
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+    });
   const viaApi = async (id: string) => {
-    const [a, b] = await Promise.all([
-      fetch(`${url}/api/v1/profiles/${id}`, { headers: auth }),
-      fetch(`${url}/api/v1/profiles/${id}/events?limit=50`, { headers: auth }),
-    ]);
-    if (a.status !== 200 || b.status !== 200) throw new Error(`reads answered ${a.status}/${b.status}`);
-    await Promise.all([a.arrayBuffer(), b.arrayBuffer()]);
+    const [a, b] = await Promise.all([get(`/api/v1/profiles/${id}`), get(`/api/v1/profiles/${id}/events?limit=50`)]);
+    if (a !== 200 || b !== 200) throw new Error(`reads answered ${a}/${b}`);
   };
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
   const viaPg = async (id: string) => {
@@ -142,6 +166,9 @@ async function main() {
       ),
     ]);
   };
+  const postmaster = await postmasterPid(databaseUrl);
+  const serverPid = server.pid as number;
+  cpuSources = { server: () => treeCpuMs(serverPid), postgres: () => (postmaster ? treeCpuMs(postmaster) : 0) };
   await run(viaApi, ids, 3);
   await run(viaPg, ids, 3);
   const levels = [...new Set([1, 4, CONCURRENCY])];
@@ -165,8 +192,9 @@ async function main() {
     `bench/profile-read (${counts.p} profiles, ${counts.e} events, filled in ${fill.toFixed(0)} s; ${SECONDS}s per level)`,
   );
   for (const r of results) {
-    const line = (label: string, m: { p50: number; p99: number; rate: number }) =>
-      `    ${label}: p50 ${m.p50.toFixed(1)} ms, p99 ${m.p99.toFixed(1)} ms, ${m.rate.toFixed(0)} pages/s`;
+    const line = (label: string, m: Awaited<ReturnType<typeof run>>) =>
+      `    ${label}: p50 ${m.p50.toFixed(1)} ms, p99 ${m.p99.toFixed(1)} ms, ${m.rate.toFixed(0)} pages/s; CPU a page: ` +
+      `server ${m.cpu.server.toFixed(0)} + PostgreSQL ${m.cpu.postgres.toFixed(0)} + this process ${m.cpu.client.toFixed(0)} µs`;
     console.log(`  ${r.level} concurrent reader(s)`);
     console.log(line('baseline  same rows via bare pg (3 queries in parallel)', r.baseline));
     console.log(line('rapport   GET profile + first timeline page (in parallel)', r.api));

@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
-import type { Db } from '../../platform/db.ts';
+import { type CompiledQuery, sql } from 'kysely';
+import { type Db, PREPARED } from '../../platform/db.ts';
 import type { EventType } from './events.schemas.ts';
 
 /** All SQL of the events module. */
@@ -68,6 +68,9 @@ export interface TimelineFilter {
   to?: Date;
 }
 
+/** The rows a compiled Kysely query answers. */
+type InferResult<C> = C extends CompiledQuery<infer R> ? R : never;
+
 export async function timeline(
   db: Db,
   workspaceId: string,
@@ -102,9 +105,16 @@ export async function timeline(
       eb.or([eb('occurred_at', '<', before.at), eb.and([eb('occurred_at', '=', before.at), eb('id', '<', before.id)])]),
     );
   }
-  return query
+  // Every shape of this query is best planned the same way whatever the values (the profile's timeline index, newest
+  // first), so it is prepared once per connection and never planned again (≈ 0.1 ms a page otherwise).
+  const compiled = query
     .orderBy('occurred_at', 'desc')
     .orderBy('id', 'desc')
     .limit(page.limit + 1)
-    .execute();
+    .compile();
+  const result = await db.executeQuery<InferResult<typeof compiled>>({
+    ...compiled,
+    sql: `${PREPARED} ${compiled.sql}`,
+  });
+  return result.rows;
 }

@@ -1,5 +1,5 @@
 import { CompiledQuery, type Insertable, sql } from 'kysely';
-import type { Db } from '../../platform/db.ts';
+import { type Db, PREPARED } from '../../platform/db.ts';
 import { decodeCursor, toPage } from '../../platform/pagination.ts';
 import type { Scope } from '../../platform/scope.ts';
 import { type AuditLogTable, q } from './org.repo.ts';
@@ -23,7 +23,7 @@ export async function insertAudit(db: Db, row: Insertable<AuditLogTable>) {
 }
 
 // One fixed statement text for any number of rows (arrays, not a VALUES list), so a hot path pays no query building.
-const INSERT_AUDITS = `insert into audit_log (id, workspace_id, actor_kind, actor_id, actor_label, action, target_kind,
+const INSERT_AUDITS = `${PREPARED} insert into audit_log (id, workspace_id, actor_kind, actor_id, actor_label, action, target_kind,
     target_id, ip, user_agent, details)
   select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
     $8::text[], $9::text[], $10::text[], $11::jsonb[])`;

@@ -334,8 +334,7 @@ export async function profileView(db: Db, workspaceId: string, id: string) {
     erased_at: Date | null;
     identities: { kind: string; value: string; since: string }[];
     merges: { absorbed_id: string; reason: string; at: string }[];
-  }>`
-    select p.id, p.traits, p.channels, p.first_seen_at, p.last_seen_at, p.erased_at,
+  }>`/*prepared*/ select p.id, p.traits, p.channels, p.first_seen_at, p.last_seen_at, p.erased_at,
       coalesce((select json_agg(json_build_object('kind', i.kind, 'value', i.value, 'since', i.created_at)
                   order by i.kind, i.value)
                 from identities i where i.workspace_id = ${workspaceId} and i.profile_id = p.id), '[]') as identities,
