@@ -194,7 +194,7 @@ export async function qualifyingPurchase(
   return r.rows[0]?.id;
 }
 
-/** Two Referral Completed events in the timeline outbox (drained into events.ingest, message id loyalty-<id>). */
+/** Two Referral Completed events in the timeline outbox (handed to the events module by the drain, message id loyalty-<id>). */
 export async function insertTimelineEvents(
   db: Db,
   workspaceId: string,
