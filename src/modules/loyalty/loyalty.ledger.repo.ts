@@ -444,7 +444,7 @@ export interface TransactionRow {
   reversed_at: Date | null;
 }
 
-const TX_COLUMNS = sql`id, programme_id, member_id, kind, original_id, external_id, occurred_at, recorded_at, channel,
+export const TX_COLUMNS = sql`id, programme_id, member_id, kind, original_id, external_id, occurred_at, recorded_at, channel,
   branch, cashier, recorded_by, currency, amount, points_spent, lines, event_name, properties, tier, local_weekday,
   local_hour, earned, returned_amount, reversed_at`;
 

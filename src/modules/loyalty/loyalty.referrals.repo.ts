@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db.ts';
+import { type TransactionRow, TX_COLUMNS } from './loyalty.ledger.repo.ts';
 
 /** SQL of invite codes, referrals, the signals the fraud screen compares, and adjustment approval requests. */
 
@@ -44,17 +45,20 @@ export interface ReferralRow {
   code: string;
   referrer_profile_id: string;
   invitee_profile_id: string;
-  status: 'pending' | 'held' | 'rejected' | 'completed';
+  status: 'pending' | 'held' | 'rejected' | 'completed' | 'revoked';
   reason: string | null;
   source: string;
   created_at: Date;
   decided_at: Date | null;
   decided_by: string | null;
   completed_at: Date | null;
+  revoked_at: Date | null;
+  completion_ref: string | null;
 }
 
 const REFERRAL_COLUMNS = sql`r.id, r.programme_id, p.key as programme_key, r.code, r.referrer_profile_id,
-  r.invitee_profile_id, r.status, r.reason, r.source, r.created_at, r.decided_at, r.decided_by, r.completed_at`;
+  r.invitee_profile_id, r.status, r.reason, r.source, r.created_at, r.decided_at, r.decided_by, r.completed_at,
+  r.revoked_at, r.completion_ref`;
 
 /** Records a referral; undefined when the invitee was referred in this programme already. */
 export async function insertReferral(
@@ -177,6 +181,60 @@ export async function completeReferral(db: Db, workspaceId: string, id: string, 
   return Number(r.numAffectedRows ?? 0) > 0;
 }
 
+/** Completed referrals of a programme that these purchases completed. */
+export async function referralsCompletedBy(db: Db, workspaceId: string, purchaseIds: string[]) {
+  if (purchaseIds.length === 0) return [];
+  const r = await sql<ReferralRow>`select ${REFERRAL_COLUMNS} from loyalty_referrals r
+    join loyalty_programmes p on p.id = r.programme_id
+    where r.workspace_id = ${workspaceId} and r.status = 'completed'
+      and r.completion_ref = any(${purchaseIds}::text[])`.execute(db);
+  return r.rows;
+}
+
+/** A member's transactions earned on a referral's events (not reversed yet), oldest first. */
+export async function referralEarnings(
+  db: Db,
+  workspaceId: string,
+  programmeId: string,
+  profileId: string,
+  eventName: string,
+  referralId: string,
+) {
+  const r = await sql<TransactionRow>`select ${TX_COLUMNS} from loyalty_transactions where id in (
+      select t.id from loyalty_transactions t join loyalty_members m on m.id = t.member_id
+      where t.workspace_id = ${workspaceId} and t.programme_id = ${programmeId} and m.profile_id = ${profileId}
+        and m.status = 'active' and t.kind = 'event' and t.event_name = ${eventName}
+        and t.properties ->> 'referralId' = ${referralId} and t.reversed_at is null
+    ) order by occurred_at, id`.execute(db);
+  return r.rows;
+}
+
+/** What is left of a purchase after its returns, and whether it was reversed. */
+export async function purchaseRemainder(db: Db, workspaceId: string, id: string) {
+  const r = await sql<{ remaining: number; reversed: boolean }>`select (amount - returned_amount)::bigint as remaining,
+      reversed_at is not null as reversed
+    from loyalty_transactions where workspace_id = ${workspaceId} and id = ${id}`.execute(db);
+  const row = r.rows[0];
+  return row ? { remaining: Number(row.remaining), reversed: row.reversed } : undefined;
+}
+
+/** completed → completed on another purchase (one that still qualifies), or → revoked; false if it moved meanwhile. */
+export async function moveCompletion(db: Db, workspaceId: string, id: string, from: string, to: string) {
+  const r = await sql`update loyalty_referrals set completion_ref = ${to}
+    where workspace_id = ${workspaceId} and id = ${id} and status = 'completed' and completion_ref = ${from}`.execute(
+    db,
+  );
+  return Number(r.numAffectedRows ?? 0) > 0;
+}
+
+export async function revokeReferral(db: Db, workspaceId: string, id: string, from: string, now: Date) {
+  const r = await sql`update loyalty_referrals set status = 'revoked', revoked_at = ${now.toISOString()}
+    where workspace_id = ${workspaceId} and id = ${id} and status = 'completed' and completion_ref = ${from}`.execute(
+    db,
+  );
+  return Number(r.numAffectedRows ?? 0) > 0;
+}
+
 /** The invitee's qualifying purchase since a time, if any (a held referral approved later completes at once). */
 export async function qualifyingPurchase(
   db: Db,
@@ -189,7 +247,8 @@ export async function qualifyingPurchase(
   const r = await sql<{ id: string }>`select t.id from loyalty_transactions t
     join loyalty_members m on m.id = t.member_id
     where t.workspace_id = ${workspaceId} and t.programme_id = ${programmeId} and m.profile_id = ${profileId}
-      and t.kind = 'purchase' and t.amount >= ${minAmount} and t.amount > 0 and t.occurred_at >= ${since.toISOString()}
+      and t.kind = 'purchase' and t.amount - t.returned_amount >= ${minAmount} and t.amount - t.returned_amount > 0
+      and t.reversed_at is null and t.occurred_at >= ${since.toISOString()}
     order by t.occurred_at limit 1`.execute(db);
   return r.rows[0]?.id;
 }

@@ -19,6 +19,8 @@ export const ReferralSettings = z.object({
 });
 export type ReferralSettings = z.infer<typeof ReferralSettings>;
 
+/** The event a revoked referral writes for each side; its rewards (the Referral Completed earnings) are clawed back. */
+export const REFERRAL_REVOKED = 'Referral Revoked';
 export const REFERRAL_COMPLETED = 'Referral Completed';
 
 export const InviteCode = z
@@ -26,7 +28,7 @@ export const InviteCode = z
   .meta({ id: 'LoyaltyInviteCode' });
 export type InviteCode = z.infer<typeof InviteCode>;
 
-export const ReferralStatus = z.enum(['pending', 'held', 'rejected', 'completed']);
+export const ReferralStatus = z.enum(['pending', 'held', 'rejected', 'completed', 'revoked']);
 export type ReferralStatus = z.infer<typeof ReferralStatus>;
 
 /** Why a referral was refused or held (stable codes). */
@@ -57,6 +59,8 @@ export const Referral = z
     decidedAt: z.string().nullable(),
     decidedBy: z.string().nullable(),
     completedAt: z.string().nullable(),
+    /** When the qualifying purchase was returned or reversed with no other to stand in: rewards clawed back. */
+    revokedAt: z.string().nullable(),
   })
   .meta({ id: 'LoyaltyReferral' });
 export type Referral = z.infer<typeof Referral>;

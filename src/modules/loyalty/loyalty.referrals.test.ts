@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
 import { randomToken } from '../../platform/ids.ts';
 import { createTestApp, type TestApp } from '../../testing.ts';
 import { REFERRAL_COMPLETED } from './loyalty.referrals.schemas.ts';
@@ -135,6 +136,70 @@ describe('loyalty: referrals', () => {
       assert.equal(completed.length, 1, JSON.stringify(events.body.items.map((e: { name: string }) => e.name)));
       assert.equal(completed[0].properties.role, role);
     }
+  });
+
+  it('a returned or reversed qualifying purchase hands completion to another one, or revokes the referral and claws both rewards back', async () => {
+    const env = await referralWorkspace();
+    const referrer = await env.customer();
+    const code = await env.inviteCode(referrer.profileId);
+    const settleAll = async () => {
+      // Return → revocation → Referral Revoked (claw-back) → the claw-back's Loyalty Reversal events.
+      for (let i = 0; i < 4; i++) await app.loyalty.drainTimeline();
+    };
+    const undo = (tx: string, what: 'returns' | 'reverse', body: Record<string, unknown>) =>
+      env.call('POST', `/api/v1/loyalty/programmes/main/transactions/${tx}/${what}`, body, {
+        'idempotency-key': `u-${randomToken(12)}`,
+      });
+
+    // Invitee A: the qualifying purchase is partly returned below the minimum and there is no other: revoked.
+    const a = await env.customer();
+    await env.arrive(a.userId, code);
+    const bought = await env.purchase({ customer: { card: a.card }, lines: [line('A', 60_000)] });
+    assert.equal(bought.status, 201, JSON.stringify(bought.body));
+    await env.settle();
+    assert.equal((await env.referralOf(a.profileId)).status, 'completed');
+    assert.equal(await env.points(referrer.profileId), 500);
+    assert.equal(await env.points(a.profileId), 6 + 200);
+    // Returned down to 40,000 of the 50,000 minimum.
+    const returned = await undo(bought.body.transactionId, 'returns', { amount: 20_000 });
+    assert.equal(returned.status, 201, JSON.stringify(returned.body));
+    await settleAll();
+    const revoked = await env.referralOf(a.profileId);
+    assert.equal(revoked.status, 'revoked', JSON.stringify(revoked));
+    assert.ok(revoked.revokedAt);
+    assert.equal(await env.points(referrer.profileId), 0, 'the referrer’s reward clawed back');
+    assert.equal(await env.points(a.profileId), 4, 'the invitee keeps only what the purchase still earns (6 − 2)');
+    // Done once: more drains and a second return change nothing more.
+    await undo(bought.body.transactionId, 'returns', { amount: 10_000 });
+    await settleAll();
+    assert.equal(await env.points(referrer.profileId), 0);
+    const ledger = await sql<{ n: number }>`select count(*)::int as n from loyalty_transactions t
+      join loyalty_members m on m.id = t.member_id
+      where m.profile_id = ${referrer.profileId} and t.kind = 'reversal'`.execute(app.database.db);
+    assert.equal(ledger.rows[0]?.n, 1, 'one reversal of the referrer’s reward');
+    const events = await env.call('GET', `/api/v1/profiles/${referrer.profileId}/events?name=Referral%20Revoked`);
+    assert.equal(events.body.items.length, 1);
+
+    // Invitee B: a second qualifying purchase stands in when the first is reversed: still completed, nothing taken.
+    const b = await env.customer();
+    await env.arrive(b.userId, code);
+    const first = await env.purchase({ customer: { card: b.card }, lines: [line('A', 60_000)] });
+    await env.settle();
+    assert.equal((await env.referralOf(b.profileId)).status, 'completed');
+    const second = await env.purchase({ customer: { card: b.card }, lines: [line('B', 70_000)] });
+    await env.settle();
+    assert.equal(await env.points(referrer.profileId), 500);
+    assert.equal((await undo(first.body.transactionId, 'reverse', {})).status, 201);
+    await settleAll();
+    assert.equal((await env.referralOf(b.profileId)).status, 'completed');
+    assert.equal(await env.points(referrer.profileId), 500, 'the reward stands on the second purchase');
+    assert.equal(await env.points(b.profileId), 200 + 7);
+    // The referral now rests on the second purchase: returning it below the minimum revokes it.
+    assert.equal((await undo(second.body.transactionId, 'returns', { amount: 30_000 })).status, 201);
+    await settleAll();
+    assert.equal((await env.referralOf(b.profileId)).status, 'revoked');
+    assert.equal(await env.points(referrer.profileId), 0);
+    assert.equal(await env.points(b.profileId), 7 - 3);
   });
 
   it('refuses self-referral and identifiers or signals shared with the referrer', async () => {

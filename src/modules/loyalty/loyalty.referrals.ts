@@ -6,16 +6,23 @@ import { newId, sha256Hex } from '../../platform/ids.ts';
 import type { Actor } from '../../platform/principal.ts';
 import type { StoredEvent, StoredEventListener } from '../events/index.ts';
 import { normalizeIdentifier } from '../profiles/index.ts';
+import * as ledgerRepo from './loyalty.ledger.repo.ts';
+import { LedgerDraft } from './loyalty.ledger.ts';
 import * as refRepo from './loyalty.referrals.repo.ts';
 import {
   REFERRAL_COMPLETED,
+  REFERRAL_REVOKED,
   type Referral,
   type ReferralCreate,
   type ReferralReview,
   ReferralSettings,
 } from './loyalty.referrals.schemas.ts';
 import * as repo from './loyalty.repo.ts';
+import { reverseWithin } from './loyalty.returns.ts';
+import { currentPeriods } from './loyalty.rules.ts';
 import type { LoyaltyDeps, ProgrammeState } from './loyalty.service.ts';
+import { tiersSince } from './loyalty.tiers.ts';
+import type { ChangeContext } from './loyalty.till.ts';
 
 /**
  * Referrals. Each member may take one personal invite code (CSPRNG, 8 characters of the promo-code alphabet and a
@@ -32,6 +39,8 @@ import type { LoyaltyDeps, ProgrammeState } from './loyalty.service.ts';
 
 const CODE_LENGTH = 9; // 8 random characters and the check character
 const LOYALTY_PURCHASE = 'Loyalty Purchase';
+/** A return or reversal of a purchase may take away the purchase that completed a referral. */
+const UNWOUND = new Set(['Loyalty Return', 'Loyalty Reversal']);
 
 export function settingsOf(state: ProgrammeState): ReferralSettings {
   return ReferralSettings.parse(state.row.settings.referrals ?? {});
@@ -325,7 +334,8 @@ function codeOfEvent(e: StoredEvent): unknown {
  */
 /** Without computing anything: could this event matter to referrals? The rest keep ingestion's plain path. */
 function mayMatter(e: Pick<StoredEvent, 'type' | 'name' | 'properties' | 'context' | 'traits'>): boolean {
-  if (e.type === 'track' && e.name === LOYALTY_PURCHASE) return true;
+  if (e.type === 'track' && (e.name === LOYALTY_PURCHASE || UNWOUND.has(e.name ?? '') || e.name === REFERRAL_REVOKED))
+    return true;
   const referrer = e.context.referrer as { code?: unknown } | undefined;
   if (referrer?.code !== undefined || e.properties.referralCode !== undefined) return true;
   if (e.type !== 'identify') return false;
@@ -346,9 +356,16 @@ export function referralListener(deps: LoyaltyDeps): StoredEventListener {
       // Purchases matter only for invitees whose referral is pending: one query for the batch finds them.
       const buyers = events.filter((e) => e.type === 'track' && e.name === LOYALTY_PURCHASE).map((e) => e.profileId);
       const invitees = buyers.length > 0 ? await refRepo.pendingInvitees(trx, workspaceId, buyers) : new Set<string>();
+      const unwound = events.filter((e) => e.type === 'track' && UNWOUND.has(e.name ?? ''));
+      if (unwound.length > 0) await onUnwound(deps, trx, workspaceId, unwound);
       for (const e of events) {
         if (e.type === 'track' && e.name === LOYALTY_PURCHASE) {
           if (invitees.has(e.profileId)) await onPurchase(deps, trx, workspaceId, e);
+          continue;
+        }
+        if (e.type === 'track' && UNWOUND.has(e.name ?? '')) continue;
+        if (e.type === 'track' && e.name === REFERRAL_REVOKED) {
+          await clawBack(deps, trx, workspaceId, e);
           continue;
         }
         const code = parseInviteCode(codeOfEvent(e));
@@ -395,6 +412,114 @@ async function onPurchase(deps: LoyaltyDeps, trx: Db, workspaceId: string, e: St
   if (await complete(deps, trx, workspaceId, state, r, transactionId)) deps.timelineWritten();
 }
 
+/**
+ * A return or reversal of the purchase that completed a referral: when what is left of it no longer qualifies, the
+ * invitee's next qualifying purchase (made after the referral, not returned below the minimum) completes it
+ * instead; without one the referral is revoked and a `Referral Revoked` event for each side claws their rewards back.
+ */
+async function onUnwound(deps: LoyaltyDeps, trx: Db, workspaceId: string, events: StoredEvent[]) {
+  const purchases = events.flatMap((e) => {
+    const id = e.name === 'Loyalty Return' ? e.properties.purchaseId : e.properties.reversedId;
+    return typeof id === 'string' ? [id] : [];
+  });
+  for (const r of await refRepo.referralsCompletedBy(trx, workspaceId, purchases)) {
+    const purchase = r.completion_ref as string;
+    const state = await deps.programmes.get(trx, workspaceId, r.programme_key).catch(() => null);
+    if (!state) continue;
+    const min = settingsOf(state).minPurchaseMinor;
+    const left = await refRepo.purchaseRemainder(trx, workspaceId, purchase);
+    if (left && !left.reversed && left.remaining > 0 && left.remaining >= min) continue;
+    const other = await refRepo.qualifyingPurchase(
+      trx,
+      workspaceId,
+      state.row.id,
+      r.invitee_profile_id,
+      r.created_at,
+      min,
+    );
+    if (other) {
+      await refRepo.moveCompletion(trx, workspaceId, r.id, purchase, other);
+      continue;
+    }
+    const now = deps.clock.now();
+    if (!(await refRepo.revokeReferral(trx, workspaceId, r.id, purchase, now))) continue;
+    const base = { referralId: r.id, programme: state.row.key, code: r.code, purchase };
+    await refRepo.insertTimelineEvents(trx, workspaceId, [
+      {
+        id: newId(),
+        profileId: r.referrer_profile_id,
+        name: REFERRAL_REVOKED,
+        properties: { ...base, role: 'referrer' },
+        occurredAt: now,
+      },
+      {
+        id: newId(),
+        profileId: r.invitee_profile_id,
+        name: REFERRAL_REVOKED,
+        properties: { ...base, role: 'invitee' },
+        occurredAt: now,
+      },
+    ]);
+    deps.timelineWritten();
+  }
+}
+
+/**
+ * A `Referral Revoked` event: what the member earned on the referral's `Referral Completed` events (by any earn
+ * rule) is reversed, in the transaction that stores the event — once, since only a first delivery is heard and a
+ * reversed transaction cannot be reversed again. Points already spent are clawed back as far as the balance allows.
+ */
+async function clawBack(deps: LoyaltyDeps, trx: Db, workspaceId: string, e: StoredEvent) {
+  const { referralId, programme } = e.properties;
+  if (typeof referralId !== 'string' || typeof programme !== 'string') return;
+  let state = await deps.programmes.get(trx, workspaceId, programme).catch(() => null);
+  if (!state) return;
+  const earned = await refRepo.referralEarnings(
+    trx,
+    workspaceId,
+    state.row.id,
+    e.profileId,
+    REFERRAL_COMPLETED,
+    referralId,
+  );
+  if (earned.length === 0) return;
+  const now = deps.clock.now();
+  const read = () => ({
+    periods: currentPeriods((state as ProgrammeState).rules, now, (state as ProgrammeState).row.time_zone),
+    tiersSince: tiersSince(state as ProgrammeState, now),
+  });
+  const key = { memberId: (earned[0] as ledgerRepo.TransactionRow).member_id };
+  let member = await ledgerRepo.readMember(trx, workspaceId, state.row.id, key, read());
+  if (!member) return;
+  if (member.programmeVersion !== state.row.version) {
+    state = await deps.programmes.load(trx, workspaceId, programme);
+    member = await ledgerRepo.readMember(trx, workspaceId, state.row.id, key, read());
+    if (!member) return;
+  }
+  const changes = ledgerRepo.emptyChanges();
+  const ctx: ChangeContext = {
+    db: trx,
+    state,
+    member,
+    draft: new LedgerDraft(member, changes, now, 'referral revoked'),
+    changes,
+    now,
+    verification: null,
+  };
+  const fields = { channel: 'loyalty', branch: null, branchId: null, cashier: null, recordedBy: 'referral revoked' };
+  for (const tx of earned) await reverseWithin(ctx, workspaceId, programme, tx, fields, 'referral revoked');
+  // A concurrent change of the member raises 40001 here: the drain runs the whole hand-over again.
+  await ledgerRepo.applyChanges(trx, workspaceId, {
+    memberId: member.memberId,
+    version: member.version,
+    request: null,
+    verification: null,
+    changes,
+    existingWallets: new Set([...member.wallets.keys()].map((w) => `${member.memberId}\u0001${w}`)),
+  });
+  deps.timelineWritten();
+}
+
 // ---- staff
 
 export function referralOut(r: refRepo.ReferralRow): Referral {
@@ -411,6 +536,7 @@ export function referralOut(r: refRepo.ReferralRow): Referral {
     decidedAt: r.decided_at?.toISOString() ?? null,
     decidedBy: r.decided_by,
     completedAt: r.completed_at?.toISOString() ?? null,
+    revokedAt: r.revoked_at?.toISOString() ?? null,
   };
 }
 

@@ -206,62 +206,91 @@ export async function reverseTransaction(
     fields.recordedBy,
     async (ctx) => {
       const original = await originalOf(ctx, workspaceId, id);
-      if (original.kind === 'return' || original.kind === 'reversal')
-        throw new DomainError('conflict', 'NOT_REVERSIBLE', 'Returns and reversals cannot be reversed.');
-      if (original.reversed_at)
-        throw new DomainError('conflict', 'ALREADY_REVERSED', 'This transaction has been reversed.');
-      const txId = newId();
-      const whole = original.kind === 'purchase' ? original.amount : 1;
-      const undone = await unwind(
+      const { txId, undone } = await reverseWithin(
         ctx,
         workspaceId,
+        programmeKey,
         original,
-        {
-          before: original.kind === 'purchase' ? original.returned_amount : 0,
-          after: whole,
-          whole,
-        },
-        txId,
+        fields,
         input.reason ?? null,
       );
-      ctx.changes.transactions.push({
-        id: txId,
-        programmeId: ctx.state.row.id,
-        memberId: ctx.member.memberId,
-        kind: 'reversal',
-        originalId: original.id,
-        externalId: null,
-        occurredAt: ctx.now,
-        recordedAt: ctx.now,
-        ...fields,
-        currency: original.currency,
-        amount: original.kind === 'purchase' ? original.amount - original.returned_amount : 0,
-        pointsSpent: 0,
-        lines: null,
-        eventName: null,
-        properties: input.reason ? { reason: input.reason } : null,
-        tier: ctx.member.tier,
-        localWeekday: null,
-        localHour: null,
-        earned: 0,
-      });
-      ctx.changes.transactionUpdates.push({ id: original.id, returned: 0, reversedAt: ctx.now });
-      ctx.changes.timeline.push({
-        id: txId,
-        profileId: ctx.member.profileId,
-        name: 'Loyalty Reversal',
-        properties: {
-          transactionId: txId,
-          reversedId: original.id,
-          programme: programmeKey,
-          pointsClawedBack: undone.clawedBack,
-          pointsRefunded: undone.refunded,
-        },
-        channel: fields.channel,
-        occurredAt: ctx.now,
-        card: ctx.member.cardIdentifier,
-      });
       return { status: 201, body: result(ctx, txId, 'reversal', undone) };
     },
   );
+}
+
+/**
+ * Reverses a transaction inside a change being planned (staff's reversal; a revoked referral's rewards): what it
+ * credited is clawed back and what it debited is given back, net of earlier partial returns.
+ */
+export async function reverseWithin(
+  ctx: ChangeContext,
+  workspaceId: string,
+  programmeKey: string,
+  original: ledgerRepo.TransactionRow,
+  fields: {
+    channel: string;
+    branch: string | null;
+    branchId: string | null;
+    cashier: string | null;
+    recordedBy: string | null;
+  },
+  reason: string | null,
+) {
+  if (original.kind === 'return' || original.kind === 'reversal')
+    throw new DomainError('conflict', 'NOT_REVERSIBLE', 'Returns and reversals cannot be reversed.');
+  if (original.reversed_at)
+    throw new DomainError('conflict', 'ALREADY_REVERSED', 'This transaction has been reversed.');
+  const txId = newId();
+  const whole = original.kind === 'purchase' ? original.amount : 1;
+  const undone = await unwind(
+    ctx,
+    workspaceId,
+    original,
+    {
+      before: original.kind === 'purchase' ? original.returned_amount : 0,
+      after: whole,
+      whole,
+    },
+    txId,
+    reason,
+  );
+  ctx.changes.transactions.push({
+    id: txId,
+    programmeId: ctx.state.row.id,
+    memberId: ctx.member.memberId,
+    kind: 'reversal',
+    originalId: original.id,
+    externalId: null,
+    occurredAt: ctx.now,
+    recordedAt: ctx.now,
+    ...fields,
+    currency: original.currency,
+    amount: original.kind === 'purchase' ? original.amount - original.returned_amount : 0,
+    pointsSpent: 0,
+    lines: null,
+    eventName: null,
+    properties: reason ? { reason } : null,
+    tier: ctx.member.tier,
+    localWeekday: null,
+    localHour: null,
+    earned: 0,
+  });
+  ctx.changes.transactionUpdates.push({ id: original.id, returned: 0, reversedAt: ctx.now });
+  ctx.changes.timeline.push({
+    id: txId,
+    profileId: ctx.member.profileId,
+    name: 'Loyalty Reversal',
+    properties: {
+      transactionId: txId,
+      reversedId: original.id,
+      programme: programmeKey,
+      pointsClawedBack: undone.clawedBack,
+      pointsRefunded: undone.refunded,
+    },
+    channel: fields.channel,
+    occurredAt: ctx.now,
+    card: ctx.member.cardIdentifier,
+  });
+  return { txId, undone };
 }

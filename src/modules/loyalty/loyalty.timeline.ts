@@ -24,6 +24,7 @@ export interface TimelineDrain {
 
 const BATCH = 500;
 const DELAY_MS = 200;
+const RETRYABLE = new Set(['40001', '40P01', 'CONCURRENT_MERGE']);
 
 type OutboxRow = Awaited<ReturnType<typeof upkeep.peekTimeline>>[number];
 
@@ -54,6 +55,21 @@ export function createTimelineDrain(deps: {
   }
 
   async function handOver(workspaceId: string, rows: OutboxRow[]) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await handOverOnce(workspaceId, rows);
+        return;
+      } catch (error) {
+        // A listener's ledger change raced a till change of the same member (40001), a deadlock, or a merge kept
+        // moving the profiles: the whole hand-over again, as the events module retries its batches.
+        const code = (error as { code?: string }).code;
+        if (attempt < 6 && code && RETRYABLE.has(code)) continue;
+        throw error;
+      }
+    }
+  }
+
+  async function handOverOnce(workspaceId: string, rows: OutboxRow[]) {
     await deps.db.transaction().execute(async (trx) => {
       const live = await deps.profiles.holdProfiles(
         trx,

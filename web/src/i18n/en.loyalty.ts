@@ -374,7 +374,7 @@ export const enLoyalty = {
     },
     referrals: {
       description:
-        'People who came with a member’s invite code. A referral completes on the invitee’s first qualifying purchase; then both get the rewards of the earn rules on “Referral Completed”. Self-referrals and rings are refused; a referrer with too many referrals in a day is held for review.',
+        'People who came with a member’s invite code. A referral completes on the invitee’s first qualifying purchase; then both get the rewards of the earn rules on “Referral Completed”. If that purchase is returned below the minimum or reversed, another qualifying purchase takes its place, or the referral is revoked and both rewards are taken back. Self-referrals and rings are refused; a referrer with too many referrals in a day is held for review.',
       filterStatus: 'Status',
       all: 'All',
       empty: 'No referrals here yet.',
@@ -396,6 +396,7 @@ export const enLoyalty = {
         held: 'Held for review',
         rejected: 'Rejected',
         completed: 'Completed',
+        revoked: 'Revoked',
       },
       reasons: {
         SELF_REFERRAL: 'Self-referral',

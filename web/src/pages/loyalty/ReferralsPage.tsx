@@ -17,6 +17,7 @@ export const REFERRAL_STATUS_COLOR: Record<Referral['status'], string> = {
   held: 'orange',
   rejected: 'red',
   completed: 'green',
+  revoked: 'gray',
 };
 
 /** A referral's status, with the reason when it was refused or held. */
@@ -36,7 +37,7 @@ export function ReferralStatusBadge({ referral }: { referral: Referral }) {
   );
 }
 
-const FILTERS = ['all', 'held', 'pending', 'completed', 'rejected'] as const;
+const FILTERS = ['all', 'held', 'pending', 'completed', 'revoked', 'rejected'] as const;
 
 /** /loyalty?view=referrals: who came with whose invite code, and the review of held ones. */
 export function ReferralsPage({ programme }: { programme: Programme }) {
