@@ -50,6 +50,7 @@ test('referrals and approvals in the console', { timeout: 300_000 }, async (t) =
     const api = await consoleApi(owner, url);
     let anna = '';
     let boris = '';
+    let receipt = { transactionId: '' };
 
     await api.post('/api/v1/loyalty/programmes', {
       key: 'club',
@@ -113,7 +114,7 @@ test('referrals and approvals in the console', { timeout: 300_000 }, async (t) =
       boris =
         (await api.get<{ items: { id: string }[] }>('/api/v1/profiles?identifier=user_id:boris')).items[0]?.id ?? '';
       const card = await api.post<{ number: string }>('/api/v1/loyalty/programmes/club/cards', { profileId: boris });
-      await api.post('/api/v1/loyalty/programmes/club/purchases', {
+      receipt = await api.post<{ transactionId: string }>('/api/v1/loyalty/programmes/club/purchases', {
         customer: { card: card.number },
         currency: 'EUR',
         lines: [{ sku: 'samovar', price: 4500, quantity: 1 }],
@@ -224,6 +225,31 @@ test('referrals and approvals in the console', { timeout: 300_000 }, async (t) =
       await second.getByTestId('approval-row').waitFor();
       await dismissNotifications(second);
       await shoot(second, '84-approvals-approved');
+      assertNoTrouble(problems);
+    });
+
+    await t.test('a voided receipt revokes the referral it completed and takes both rewards back', async () => {
+      await api.post(`/api/v1/loyalty/programmes/club/transactions/${receipt.transactionId}/reverse`, {
+        reason: 'receipt voided',
+        idempotencyKey: 'void-e2e-000001',
+      });
+      await waitUntil(
+        async () =>
+          (await api.get<{ balances: { total: number }[] }>(`/api/v1/loyalty/programmes/club/members/${anna}`))
+            .balances[0]?.total === 0,
+        'Anna’s referral reward taken back',
+        15_000,
+      );
+      await owner.goto(`${url}/loyalty?view=referrals`);
+      const row = owner.getByTestId('referrals-page').getByTestId('referral-row');
+      await row.waitFor();
+      await row.getByText('Revoked').waitFor();
+      await settled(owner);
+      await shoot(owner, '87-referral-revoked');
+      const borisNow = await api.get<{ balances: { total: number }[] }>(
+        `/api/v1/loyalty/programmes/club/members/${boris}`,
+      );
+      assert.equal(borisNow.balances[0]?.total, 5000, 'Boris keeps the approved adjustment only');
       assertNoTrouble(problems);
     });
   } finally {
