@@ -160,14 +160,7 @@ async function earnOnEvents(deps: LoyaltyDeps, trx: Db, workspaceId: string, eve
         earned: total,
       });
       // A concurrent change of the member raises 40001 here: the events module runs the whole batch again.
-      await ledgerRepo.applyChanges(trx, workspaceId, {
-        memberId: member.memberId,
-        version: member.version,
-        request: null,
-        verification: null,
-        changes,
-        existingWallets: new Set([...member.wallets.keys()].map((w) => `${member.memberId}\u0001${w}`)),
-      });
+      await ledgerRepo.applyChanges(trx, workspaceId, ledgerRepo.heardApply(member, changes));
     }
   }
 }

@@ -509,14 +509,7 @@ async function clawBack(deps: LoyaltyDeps, trx: Db, workspaceId: string, e: Stor
   const fields = { channel: 'loyalty', branch: null, branchId: null, cashier: null, recordedBy: 'referral revoked' };
   for (const tx of earned) await reverseWithin(ctx, workspaceId, programme, tx, fields, 'referral revoked');
   // A concurrent change of the member raises 40001 here: the drain runs the whole hand-over again.
-  await ledgerRepo.applyChanges(trx, workspaceId, {
-    memberId: member.memberId,
-    version: member.version,
-    request: null,
-    verification: null,
-    changes,
-    existingWallets: new Set([...member.wallets.keys()].map((w) => `${member.memberId}\u0001${w}`)),
-  });
+  await ledgerRepo.applyChanges(trx, workspaceId, ledgerRepo.heardApply(member, changes));
   deps.timelineWritten();
 }
 
