@@ -136,6 +136,7 @@ test('referrals and approvals in the console', { timeout: 300_000 }, async (t) =
       const row = panel.getByTestId('member-referral-row');
       await row.waitFor();
       assert.equal(await row.getAttribute('data-status'), 'completed');
+      await row.getByText('Boris Ivanov').waitFor();
       await panel.scrollIntoViewIfNeeded();
       await settled(owner);
       await shoot(owner, '80-member-referrals', true);
@@ -143,6 +144,8 @@ test('referrals and approvals in the console', { timeout: 300_000 }, async (t) =
       await owner.getByTestId('loyalty-tab-referrals').click();
       await owner.getByTestId('referrals-page').getByTestId('referral-row').waitFor();
       assert.equal(await owner.getByTestId('referral-row').count(), 1);
+      await owner.getByTestId('referral-row').getByText('Anna Petrova').waitFor();
+      await owner.getByTestId('referral-row').getByText('Boris Ivanov').waitFor();
       await shoot(owner, '81-referrals');
 
       // The settings below the list change the daily limit and keep the rest.

@@ -91,7 +91,8 @@ export function referralRoutes(deps: LoyaltyDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const { workspaceId } = principalOf(request).scope;
+        const actor = actorOf(request);
+        const { workspaceId } = actor.principal.scope;
         const state = await deps.programmes.get(deps.db, workspaceId, request.params.programme);
         const q = request.query;
         const rows = await refRepo.listReferrals(deps.db, workspaceId, state.row.id, {
@@ -100,7 +101,21 @@ export function referralRoutes(deps: LoyaltyDeps): FastifyPluginAsyncZod {
           after: decodeCursor(q.cursor),
           limit: q.limit,
         });
-        return page(rows.map(referrals.referralOut), q.limit);
+        const shown = rows.slice(0, q.limit);
+        const names = await deps.profiles.namesFor(
+          actor,
+          workspaceId,
+          shown.flatMap((r) => [r.referrer_profile_id, r.invitee_profile_id]),
+          'loyalty.referrals',
+        );
+        return page(
+          rows.map((r) => ({
+            ...referrals.referralOut(r),
+            referrerName: names.get(r.referrer_profile_id) ?? null,
+            inviteeName: names.get(r.invitee_profile_id) ?? null,
+          })),
+          q.limit,
+        );
       },
     );
 

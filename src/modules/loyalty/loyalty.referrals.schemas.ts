@@ -52,6 +52,9 @@ export const Referral = z
     code: z.string(),
     referrerProfileId: z.uuid(),
     inviteeProfileId: z.uuid(),
+    /** In lists: the people's names, as the customer list shows them (null without one; the read is audited). */
+    referrerName: z.string().nullable().optional(),
+    inviteeName: z.string().nullable().optional(),
     status: ReferralStatus,
     reason: z.string().nullable(),
     source: z.string(),

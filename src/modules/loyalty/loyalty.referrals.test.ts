@@ -126,6 +126,23 @@ describe('loyalty: referrals', () => {
     assert.equal(await env.points(referrer.profileId), 500);
     assert.equal(await env.points(invitee.profileId), before + 6 + 200 + 7);
 
+    // The list names the people as the customer list does (none for a person without a name), and that staff read
+    // of personal data is on the audit log with the profiles it showed.
+    const named = await app.server.inject({
+      method: 'POST',
+      url: '/v1/identify',
+      headers: { ...env.writeAuth, 'content-type': 'application/json' },
+      payload: { userId: referrer.userId, traits: { name: 'Anna Petrova' } },
+    });
+    assert.equal(named.statusCode, 200);
+    const listed = await env.call('GET', `/api/v1/loyalty/programmes/main/referrals?profileId=${invitee.profileId}`);
+    assert.equal(listed.body.items[0].referrerName, 'Anna Petrova');
+    assert.equal(listed.body.items[0].inviteeName, null);
+    const audit = await env.call('GET', `/api/v1/audit?action=profile.listed&targetId=${referrer.profileId}`);
+    const entry = audit.body.items.find((a: { details: { by?: string } }) => a.details.by === 'loyalty.referrals');
+    assert.ok(entry, JSON.stringify(audit.body.items));
+    assert.deepEqual([...entry.details.profileIds].sort(), [referrer.profileId, invitee.profileId].sort());
+
     // Both have a Referral Completed event on their timeline, with their role.
     for (const [who, role] of [
       [referrer.profileId, 'referrer'],

@@ -44,7 +44,7 @@ export const outboxSender: CodeSender = {
 export interface LoyaltyDeps {
   db: Db;
   clock: Clock;
-  profiles: Pick<ProfilesModule, 'resolveObservations' | 'applyProjection' | 'directory'>;
+  profiles: Pick<ProfilesModule, 'resolveObservations' | 'applyProjection' | 'directory' | 'namesFor'>;
   events: Pick<EventsModule, 'ingest'>;
   audit: AuditRecorder;
   sender: CodeSender;

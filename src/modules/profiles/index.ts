@@ -1,11 +1,12 @@
 import type { Clock } from '../../platform/clock.ts';
 import type { CopyIn, Db } from '../../platform/db.ts';
 import type { PersonalDataRegistry } from '../../platform/personal-data.ts';
+import type { Actor } from '../../platform/principal.ts';
 import { applyBulkProjection, type BulkChunk, type BulkMemory, groupBulk, resolveBulk } from './profiles.bulk.ts';
 import type { Identifier } from './profiles.identifiers.ts';
 import type { ProjectionDelta } from './profiles.repo.ts';
 import * as repo from './profiles.repo.ts';
-import { liveProfile, profilesRoutes } from './profiles.routes.ts';
+import { displayName, liveProfile, profilesRoutes } from './profiles.routes.ts';
 import {
   applyProjection,
   CONCURRENT_MERGE,
@@ -142,6 +143,27 @@ export function createProfilesModule(input: {
      */
     erasedIdentifiers: (db: Db, workspaceId: string, messages: readonly (readonly Identifier[])[]) =>
       erasedIdentifiers(input.subjectKey, db, workspaceId, messages),
+    /**
+     * Names of profiles another module lists to staff (loyalty's referrals): each id's live profile's name (null
+     * when it has none or is erased). The read is audited as the customer list's is: `profile.listed` with the
+     * profile ids and what listed them.
+     */
+    namesFor: async (actor: Actor, workspaceId: string, ids: string[], listedBy: string) => {
+      const wanted = [...new Set(ids)];
+      const names = new Map<string, string | null>();
+      if (wanted.length === 0) return names;
+      const rows = await repo.profilesByIds(input.db, workspaceId, wanted);
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      const survivors = rows.flatMap((r) => (r.merged_into && !byId.has(r.merged_into) ? [r.merged_into] : []));
+      for (const r of await repo.profilesByIds(input.db, workspaceId, survivors)) byId.set(r.id, r);
+      for (const id of wanted) {
+        const row = byId.get(id);
+        const live = row?.merged_into ? byId.get(row.merged_into) : row;
+        names.set(id, live && !live.erased_at ? displayName(live.traits as Record<string, unknown>) : null);
+      }
+      await input.readAudit.record(actor, 'profile.listed', null, { by: listedBy, profileIds: wanted });
+      return names;
+    },
     /** The live profile id an id stands for (itself or its survivor), or undefined. */
     resolveProfileId: async (workspaceId: string, id: string) => (await liveProfile(input.db, workspaceId, id))?.id,
   };

@@ -19,6 +19,11 @@ function str(v: unknown): string | null {
   return typeof v === 'string' && v ? v : null;
 }
 
+/** The name a list shows for a profile: its `name` trait, else first and last name, else none. */
+export function displayName(traits: Record<string, unknown>): string | null {
+  return str(traits.name) ?? ([str(traits.firstName), str(traits.lastName)].filter(Boolean).join(' ') || null);
+}
+
 /** The live profile an id stands for: itself, or the survivor it was merged into. */
 export async function liveProfile(db: Db, workspaceId: string, id: string) {
   const row = await repo.findProfile(db, workspaceId, id);
@@ -113,9 +118,7 @@ export function profilesRoutes(deps: ProfileRoutesDeps): FastifyPluginAsyncZod {
           items: rows.map((r) =>
             mask({
               id: r.id,
-              name:
-                str(r.traits.name) ??
-                ([str(r.traits.firstName), str(r.traits.lastName)].filter(Boolean).join(' ') || null),
+              name: displayName(r.traits),
               email: pick(r.id, 'email'),
               phone: pick(r.id, 'phone'),
               channels: r.channels,

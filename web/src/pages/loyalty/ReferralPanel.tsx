@@ -1,6 +1,5 @@
-import { Anchor, Button, CopyButton, Group, Stack, Table, Text, TextInput } from '@mantine/core';
+import { Button, CopyButton, Group, Stack, Table, Text, TextInput } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
-import { Link } from 'react-router';
 import type { Programme } from '../../../../src/modules/loyalty/loyalty.schemas.ts';
 import { useCreateInviteCode, useInviteCode, useReferrals } from '../../api/loyalty.ts';
 import { LoadingBlock } from '../../components/ListStates.tsx';
@@ -8,7 +7,7 @@ import { ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { useCan } from '../../components/RequirePermission.tsx';
 import { useWorkspaceClock } from '../../lib/useWorkspaceClock.ts';
 import { Section } from './MemberParts.tsx';
-import { ReferralStatusBadge } from './ReferralsPage.tsx';
+import { PersonLink, ReferralStatusBadge } from './ReferralsPage.tsx';
 
 /** The member card's referral section: their invite code and link, and the referrals they are part of. */
 export function ReferralPanel({ programme, profileId }: { programme: Programme; profileId: string }) {
@@ -80,6 +79,7 @@ export function ReferralPanel({ programme, profileId }: { programme: Programme; 
                 {referrals.items.map((r) => {
                   const asReferrer = r.referrerProfileId === profileId;
                   const other = asReferrer ? r.inviteeProfileId : r.referrerProfileId;
+                  const otherName = asReferrer ? r.inviteeName : r.referrerName;
                   return (
                     <Table.Tr key={r.id} data-testid="member-referral-row" data-status={r.status}>
                       <Table.Td>
@@ -91,9 +91,7 @@ export function ReferralPanel({ programme, profileId }: { programme: Programme; 
                             ? t('loyalty.referrals.roles.referrer')
                             : t('loyalty.referrals.roles.invitee')}{' '}
                         </Text>
-                        <Anchor component={Link} to={member(other)} size="sm" ff="monospace">
-                          {other.slice(-8)}
-                        </Anchor>
+                        <PersonLink id={other} name={otherName} to={member(other)} />
                       </Table.Td>
                       <Table.Td>
                         <ReferralStatusBadge referral={r} />

@@ -37,6 +37,15 @@ export function ReferralStatusBadge({ referral }: { referral: Referral }) {
   );
 }
 
+/** A person in a referral: their name, or the end of their profile id when they have none. */
+export function PersonLink({ id, name, to }: { id: string; name?: string | null; to: string }) {
+  return (
+    <Anchor component={Link} to={to} size="sm" ff={name ? undefined : 'monospace'} data-testid="referral-person">
+      {name ?? id.slice(-8)}
+    </Anchor>
+  );
+}
+
 const FILTERS = ['all', 'held', 'pending', 'completed', 'revoked', 'rejected'] as const;
 
 /** /loyalty?view=referrals: who came with whose invite code, and the review of held ones. */
@@ -114,13 +123,9 @@ export function ReferralsPage({ programme }: { programme: Programme }) {
                     )}
                     <Table.Td>
                       <Group gap={6} wrap="wrap">
-                        <Anchor component={Link} to={member(r.referrerProfileId)} size="sm" ff="monospace">
-                          {r.referrerProfileId.slice(-8)}
-                        </Anchor>
+                        <PersonLink id={r.referrerProfileId} name={r.referrerName} to={member(r.referrerProfileId)} />
                         <Text size="sm">→</Text>
-                        <Anchor component={Link} to={member(r.inviteeProfileId)} size="sm" ff="monospace">
-                          {r.inviteeProfileId.slice(-8)}
-                        </Anchor>
+                        <PersonLink id={r.inviteeProfileId} name={r.inviteeName} to={member(r.inviteeProfileId)} />
                       </Group>
                     </Table.Td>
                     {!phone && (
