@@ -51,6 +51,10 @@ test('referrals and approvals in the console', { timeout: 300_000 }, async (t) =
     let anna = '';
     let boris = '';
     let receipt = { transactionId: '' };
+    /** A member's points in the club programme. */
+    const points = async (profileId: string) =>
+      (await api.get<{ balances: { total: number }[] }>(`/api/v1/loyalty/programmes/club/members/${profileId}`))
+        .balances[0]?.total;
 
     await api.post('/api/v1/loyalty/programmes', {
       key: 'club',
@@ -120,13 +124,7 @@ test('referrals and approvals in the console', { timeout: 300_000 }, async (t) =
         lines: [{ sku: 'samovar', price: 4500, quantity: 1 }],
         idempotencyKey: 'receipt-e2e-000001',
       });
-      await waitUntil(
-        async () =>
-          (await api.get<{ balances: { total: number }[] }>(`/api/v1/loyalty/programmes/club/members/${anna}`))
-            .balances[0]?.total === 500,
-        'Anna’s 500 points for the referral arrive',
-        15_000,
-      );
+      await waitUntil(async () => (await points(anna)) === 500, 'Anna’s 500 points for the referral arrive', 15_000);
 
       await owner.goto(`${url}/loyalty/members/${anna}?programme=club`);
       const panel = owner.getByTestId('member-referrals');
@@ -192,10 +190,7 @@ test('referrals and approvals in the console', { timeout: 300_000 }, async (t) =
       await shoot(owner, '82-adjust-needs-approval');
       await owner.getByTestId('adjust-submit').click();
       await owner.getByText('waits for another user’s approval').waitFor();
-      const before = await api.get<{ balances: { total: number }[] }>(
-        `/api/v1/loyalty/programmes/club/members/${boris}`,
-      );
-      assert.equal(before.balances[0]?.total, 200 + 45, 'nothing applied while pending');
+      assert.equal(await points(boris), 200 + 45, 'nothing applied while pending');
       const pending = await api.get<{ items: { id: string; points: number }[] }>('/api/v1/loyalty/adjustment-requests');
       assert.deepEqual(
         pending.items.map((r) => r.points),
@@ -220,10 +215,7 @@ test('referrals and approvals in the console', { timeout: 300_000 }, async (t) =
       await row.getByTestId('approval-approve').click();
       await second.getByText('Adjustment approved and applied').waitFor();
       await second.getByTestId('approvals-page').getByText('Nothing waits for approval.').waitFor();
-      const after = await api.get<{ balances: { total: number }[] }>(
-        `/api/v1/loyalty/programmes/club/members/${boris}`,
-      );
-      assert.equal(after.balances[0]?.total, 200 + 45 + 5000);
+      assert.equal(await points(boris), 200 + 45 + 5000);
       await second.getByTestId('approvals-filter').getByText('Approved').click();
       await second.getByTestId('approval-row').waitFor();
       await dismissNotifications(second);
@@ -236,23 +228,14 @@ test('referrals and approvals in the console', { timeout: 300_000 }, async (t) =
         reason: 'receipt voided',
         idempotencyKey: 'void-e2e-000001',
       });
-      await waitUntil(
-        async () =>
-          (await api.get<{ balances: { total: number }[] }>(`/api/v1/loyalty/programmes/club/members/${anna}`))
-            .balances[0]?.total === 0,
-        'Anna’s referral reward taken back',
-        15_000,
-      );
+      await waitUntil(async () => (await points(anna)) === 0, 'Anna’s referral reward taken back', 15_000);
       await owner.goto(`${url}/loyalty?view=referrals`);
       const row = owner.getByTestId('referrals-page').getByTestId('referral-row');
       await row.waitFor();
       await row.getByText('Revoked').waitFor();
       await settled(owner);
       await shoot(owner, '87-referral-revoked');
-      const borisNow = await api.get<{ balances: { total: number }[] }>(
-        `/api/v1/loyalty/programmes/club/members/${boris}`,
-      );
-      assert.equal(borisNow.balances[0]?.total, 5000, 'Boris keeps the approved adjustment only');
+      assert.equal(await points(boris), 5000, 'Boris keeps the approved adjustment only');
       assertNoTrouble(problems);
     });
   } finally {

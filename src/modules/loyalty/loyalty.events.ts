@@ -2,7 +2,7 @@ import type { Db } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
 import type { StoredEvent, StoredEventListener } from '../events/index.ts';
 import * as ledgerRepo from './loyalty.ledger.repo.ts';
-import { LedgerDraft } from './loyalty.ledger.ts';
+import { heardApply, LedgerDraft } from './loyalty.ledger.ts';
 import * as repo from './loyalty.repo.ts';
 import { currentPeriods, type EarnRecord, evaluateEarn, localTime, usageKey } from './loyalty.rules.ts';
 import type { LoyaltyDeps } from './loyalty.service.ts';
@@ -160,7 +160,7 @@ async function earnOnEvents(deps: LoyaltyDeps, trx: Db, workspaceId: string, eve
         earned: total,
       });
       // A concurrent change of the member raises 40001 here: the events module runs the whole batch again.
-      await ledgerRepo.applyChanges(trx, workspaceId, ledgerRepo.heardApply(member, changes));
+      await ledgerRepo.applyChanges(trx, workspaceId, heardApply(member, changes));
     }
   }
 }

@@ -297,22 +297,6 @@ export interface Apply {
   existingWallets: ReadonlySet<string>;
 }
 
-/**
- * A change made while an event is heard, in the transaction that stores it (earning on an event, a revoked
- * referral's claw-back): no idempotency key and no proof; a concurrent change of the member raises 40001, and the
- * caller's transaction is run again.
- */
-export function heardApply(member: MemberState, changes: Changes): Apply {
-  return {
-    memberId: member.memberId,
-    version: member.version,
-    request: null,
-    verification: null,
-    changes,
-    existingWallets: new Set([...member.wallets.keys()].map((w) => `${member.memberId}\u0001${w}`)),
-  };
-}
-
 /** The change document loyalty_apply reads: only the parts there are. */
 function changeDocument(apply: Apply): Record<string, unknown> {
   const ch = apply.changes;

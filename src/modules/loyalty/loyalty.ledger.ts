@@ -1,6 +1,6 @@
 import { DomainError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
-import type { Changes, EntryInsert, EntryRow, MemberState, OpenLot } from './loyalty.ledger.repo.ts';
+import type { Apply, Changes, EntryInsert, EntryRow, MemberState, OpenLot } from './loyalty.ledger.repo.ts';
 import type { Balance, LedgerKind, WalletSettings } from './loyalty.schemas.ts';
 
 /**
@@ -300,3 +300,20 @@ export function shareOf(points: number, part: number, whole: number): number {
 }
 
 export const CREDIT_KINDS: readonly LedgerKind[] = ['earn', 'adjust'];
+
+/**
+ * A planned change as loyalty_apply takes it, on the member version read. As it stands, the change made while an
+ * event is heard, in the transaction that stores it (earning on an event, a revoked referral's claw-back): no
+ * idempotency key and no proof; a concurrent change of the member raises 40001 and the caller's transaction runs
+ * again. A till change adds its stored answer and proof (loyalty.till.ts).
+ */
+export function heardApply(member: MemberState, changes: Changes): Apply {
+  return {
+    memberId: member.memberId,
+    version: member.version,
+    request: null,
+    verification: null,
+    changes,
+    existingWallets: new Set([...member.wallets.keys()].map((w) => `${member.memberId}\u0001${w}`)),
+  };
+}

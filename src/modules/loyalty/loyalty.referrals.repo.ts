@@ -200,12 +200,12 @@ export async function referralEarnings(
   eventName: string,
   referralId: string,
 ) {
-  const r = await sql<TransactionRow>`select ${TX_COLUMNS} from loyalty_transactions where id in (
-      select t.id from loyalty_transactions t join loyalty_members m on m.id = t.member_id
-      where t.workspace_id = ${workspaceId} and t.programme_id = ${programmeId} and m.profile_id = ${profileId}
-        and m.status = 'active' and t.kind = 'event' and t.event_name = ${eventName}
-        and t.properties ->> 'referralId' = ${referralId} and t.reversed_at is null
-    ) order by occurred_at, id`.execute(db);
+  const r = await sql<TransactionRow>`select ${TX_COLUMNS} from loyalty_transactions
+    where workspace_id = ${workspaceId} and programme_id = ${programmeId} and kind = 'event'
+      and event_name = ${eventName} and properties ->> 'referralId' = ${referralId} and reversed_at is null
+      and member_id in (select id from loyalty_members where workspace_id = ${workspaceId}
+        and programme_id = ${programmeId} and profile_id = ${profileId} and status = 'active')
+    order by occurred_at, id`.execute(db);
   return r.rows;
 }
 

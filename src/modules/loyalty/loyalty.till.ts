@@ -4,7 +4,7 @@ import { newId, sha256Hex } from '../../platform/ids.ts';
 import type { Actor } from '../../platform/principal.ts';
 import { hitRateLimit } from '../../platform/ratelimit.ts';
 import * as ledgerRepo from './loyalty.ledger.repo.ts';
-import { LedgerDraft } from './loyalty.ledger.ts';
+import { heardApply, LedgerDraft } from './loyalty.ledger.ts';
 import { checkProof, FAILED_PROOFS, WrongCode } from './loyalty.proof.ts';
 import * as repo from './loyalty.repo.ts';
 import { currentPeriods, evaluateEarn, localTime, purchaseRecord, usageKey } from './loyalty.rules.ts';
@@ -115,12 +115,9 @@ export async function change<T>(
       const ctx: ChangeContext = { db: deps.db, state, member, draft, changes, now, verification: null };
       const result = await plan(ctx);
       const apply: ledgerRepo.Apply = {
-        memberId: member.memberId,
-        version: member.version,
+        ...heardApply(member, changes),
         request: idempotency ? { ...idempotency, status: result.status, response: result.body, at: now } : null,
         verification: ctx.verification,
-        changes,
-        existingWallets: new Set([...member.wallets.keys()].map((w) => `${member.memberId}\u0001${w}`)),
       };
       const alongside = ctx.alongside;
       if (alongside)

@@ -6,7 +6,7 @@ import { applyBulkProjection, type BulkChunk, type BulkMemory, groupBulk, resolv
 import type { Identifier } from './profiles.identifiers.ts';
 import type { ProjectionDelta } from './profiles.repo.ts';
 import * as repo from './profiles.repo.ts';
-import { displayName, liveProfile, profilesRoutes } from './profiles.routes.ts';
+import { liveProfile, profilesRoutes } from './profiles.routes.ts';
 import {
   applyProjection,
   CONCURRENT_MERGE,
@@ -17,7 +17,7 @@ import {
   resolveObservations,
   touchProfiles,
 } from './profiles.service.ts';
-import type { AuditRecorder, ReadAuditRecorder } from './profiles.staff.ts';
+import { type AuditRecorder, namesFor, type ReadAuditRecorder } from './profiles.staff.ts';
 import {
   erasedHashesOf,
   erasedIdentifiers,
@@ -148,22 +148,8 @@ export function createProfilesModule(input: {
      * when it has none or is erased). The read is audited as the customer list's is: `profile.listed` with the
      * profile ids and what listed them.
      */
-    namesFor: async (actor: Actor, workspaceId: string, ids: string[], listedBy: string) => {
-      const wanted = [...new Set(ids)];
-      const names = new Map<string, string | null>();
-      if (wanted.length === 0) return names;
-      const rows = await repo.profilesByIds(input.db, workspaceId, wanted);
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      const survivors = rows.flatMap((r) => (r.merged_into && !byId.has(r.merged_into) ? [r.merged_into] : []));
-      for (const r of await repo.profilesByIds(input.db, workspaceId, survivors)) byId.set(r.id, r);
-      for (const id of wanted) {
-        const row = byId.get(id);
-        const live = row?.merged_into ? byId.get(row.merged_into) : row;
-        names.set(id, live && !live.erased_at ? displayName(live.traits as Record<string, unknown>) : null);
-      }
-      await input.readAudit.record(actor, 'profile.listed', null, { by: listedBy, profileIds: wanted });
-      return names;
-    },
+    namesFor: (actor: Actor, workspaceId: string, ids: string[], listedBy: string) =>
+      namesFor({ db: input.db, readAudit: input.readAudit }, actor, workspaceId, ids, listedBy),
     /** The live profile id an id stands for (itself or its survivor), or undefined. */
     resolveProfileId: async (workspaceId: string, id: string) => (await liveProfile(input.db, workspaceId, id))?.id,
   };

@@ -127,3 +127,10 @@ export function maskSummary(summary: ProfileSummary): ProfileSummary {
     phone: summary.phone === null ? null : maskPhone(summary.phone),
   };
 }
+
+const text = (v: unknown) => (typeof v === 'string' && v ? v : null);
+
+/** The name a list shows for a profile: its `name` trait, else first and last name, else none. */
+export function displayName(traits: Record<string, unknown>): string | null {
+  return text(traits.name) ?? ([text(traits.firstName), text(traits.lastName)].filter(Boolean).join(' ') || null);
+}

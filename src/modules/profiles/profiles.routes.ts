@@ -6,7 +6,7 @@ import { actorOf } from '../../platform/http/auth.ts';
 import { Problem } from '../../platform/http/problem.ts';
 import { decodeCursor, encodeCursor, pageOf } from '../../platform/pagination.ts';
 import { normalizeIdentifier } from './profiles.identifiers.ts';
-import { maskProfile, maskSummary, seesPii } from './profiles.masking.ts';
+import { displayName, maskProfile, maskSummary, seesPii } from './profiles.masking.ts';
 import * as repo from './profiles.repo.ts';
 import { Profile, ProfileMerge, ProfileQuery, ProfileSummary, TraitsEdit } from './profiles.schemas.ts';
 import { editProfileTraits, mergeProfiles, type ReadAuditRecorder } from './profiles.staff.ts';
@@ -14,15 +14,6 @@ import { subjectRoutes } from './profiles.subject.routes.ts';
 import type { SubjectDeps } from './profiles.subject.ts';
 
 const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem };
-
-function str(v: unknown): string | null {
-  return typeof v === 'string' && v ? v : null;
-}
-
-/** The name a list shows for a profile: its `name` trait, else first and last name, else none. */
-export function displayName(traits: Record<string, unknown>): string | null {
-  return str(traits.name) ?? ([str(traits.firstName), str(traits.lastName)].filter(Boolean).join(' ') || null);
-}
 
 /** The live profile an id stands for: itself, or the survivor it was merged into. */
 export async function liveProfile(db: Db, workspaceId: string, id: string) {

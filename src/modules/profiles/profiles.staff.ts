@@ -4,6 +4,7 @@ import { DomainError, notFound } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import type { Actor } from '../../platform/principal.ts';
 import { isPersonLevel } from './profiles.identifiers.ts';
+import { displayName } from './profiles.masking.ts';
 import * as repo from './profiles.repo.ts';
 import type { ProfilesDeps } from './profiles.service.ts';
 
@@ -105,4 +106,32 @@ export async function editProfileTraits(
       },
     );
   });
+}
+
+/**
+ * Names of profiles another module lists to staff (loyalty's referrals): each id's live profile's name (null when it
+ * has none or is erased). The read is audited as the customer list's is: `profile.listed` with the profile ids and
+ * what listed them.
+ */
+export async function namesFor(
+  deps: { db: Db; readAudit: ReadAuditRecorder },
+  actor: Actor,
+  workspaceId: string,
+  ids: string[],
+  listedBy: string,
+): Promise<Map<string, string | null>> {
+  const wanted = [...new Set(ids)];
+  const names = new Map<string, string | null>();
+  if (wanted.length === 0) return names;
+  const rows = await repo.profilesByIds(deps.db, workspaceId, wanted);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const survivors = rows.flatMap((r) => (r.merged_into && !byId.has(r.merged_into) ? [r.merged_into] : []));
+  for (const r of await repo.profilesByIds(deps.db, workspaceId, survivors)) byId.set(r.id, r);
+  for (const id of wanted) {
+    const row = byId.get(id);
+    const live = row?.merged_into ? byId.get(row.merged_into) : row;
+    names.set(id, live && !live.erased_at ? displayName(live.traits as Record<string, unknown>) : null);
+  }
+  await deps.readAudit.record(actor, 'profile.listed', null, { by: listedBy, profileIds: wanted });
+  return names;
 }
