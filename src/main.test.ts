@@ -202,7 +202,11 @@ describe('scale-out shape on PostgreSQL: an API process and a separate worker', 
         now = childrenOf(server.child.pid as number);
       }
       assert.equal(now.length, 2, `restarted:\n${server.output()}`);
-      assert.match(server.output(), /server process 1 exited \(SIGKILL\); starting it again/);
+      // The primary's line reaches this process through a pipe, possibly after the new child is visible in /proc.
+      const said = /server process 1 exited \(SIGKILL\); starting it again/;
+      const told = Date.now() + 10_000;
+      while (!said.test(server.output()) && Date.now() < told) await new Promise((r) => setTimeout(r, 100));
+      assert.match(server.output(), said);
       await waitForHealth(url, server, 120_000);
     } finally {
       server.child.kill('SIGTERM');
