@@ -17,7 +17,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { createApp } from '../src/app.ts';
 import { type ImportOptions, importFile } from '../src/modules/events/events.import.ts';
 import { loadConfig } from '../src/platform/config.ts';
-import { benchDatabase } from './support.ts';
+import { benchDatabase, postmasterPid, treeCpuMs } from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -102,6 +102,8 @@ async function main() {
   if (!workspace) throw new Error('no workspace');
   let lastReport = 0;
   const loadBefore = loadavg()[0] as number;
+  const pgPid = await postmasterPid(u.toString());
+  const pgCpu0 = pgPid ? treeCpuMs(pgPid) : 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const options: ImportOptions = {
@@ -122,6 +124,7 @@ async function main() {
       : await app.events.importFile(workspace.id, options);
   const importRate = summary.accepted / ((performance.now() - t0) / 1000);
   const cpu = process.cpuUsage(cpu0);
+  const pgCpuMs = pgPid ? treeCpuMs(pgPid) - pgCpu0 : null;
   const loadAfter = loadavg()[0] as number;
   await app.close();
   await database.dispose();
@@ -137,7 +140,7 @@ async function main() {
     `  rapport   rapport import events (${values.path === 'ingest' ? 'one by one through ingestion' : 'bulk path'}, batches of ${values.batch}): ${importRate.toFixed(0)} rows/s, ${summary.rejected} rejected`,
   );
   console.log(
-    `            this process's CPU ${((cpu.user + cpu.system) / ROWS).toFixed(1)} µs a row; load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after (${availableParallelism()} cores: above that, others competed)`,
+    `            CPU a row: this process ${((cpu.user + cpu.system) / ROWS).toFixed(1)} µs${pgCpuMs === null ? '' : ` + PostgreSQL ${((pgCpuMs * 1000) / ROWS).toFixed(1)} µs`}; load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after (${availableParallelism()} cores: above that, others competed)`,
   );
   console.log(`  ratio to the file's COPY ${(importRate / fileCopyRate).toFixed(2)}`);
   console.log(
