@@ -145,3 +145,27 @@ for (const [name, open] of backends) {
     });
   });
 }
+
+if (pgUrl) {
+  describe('database layer on postgres: session settings', () => {
+    it('every pooled connection plans generically and never JIT-compiles, whichever connection a statement gets', async () => {
+      const database = await openPostgres(pgUrl, 3);
+      try {
+        // Three at once, so that all three connections of the pool are opened and asked.
+        const settings = await Promise.all(
+          [1, 2, 3].map(() =>
+            database.db.transaction().execute(async (trx) => {
+              const r = await sql<{ jit: string; plan: string; pid: number }>`select current_setting('jit') as jit,
+                current_setting('plan_cache_mode') as plan, pg_backend_pid() as pid, pg_sleep(0.05)`.execute(trx);
+              return r.rows[0];
+            }),
+          ),
+        );
+        assert.equal(new Set(settings.map((s) => s?.pid)).size, 3, 'three connections');
+        for (const s of settings) assert.deepEqual([s?.jit, s?.plan], ['off', 'force_generic_plan']);
+      } finally {
+        await database.close();
+      }
+    });
+  });
+}
