@@ -1,6 +1,6 @@
 // bench/codes: the codes module on real PostgreSQL, each figure next to a baseline measured in the same run.
 //
-//  1. Generation: a 10,000,000-code batch (CSPRNG, check character, HMAC, sorted binary COPY into the unique index,
+//  1. Generation: a 10,000,000-code batch (CSPRNG, check character, keyed hash, sorted binary COPY into the unique index,
 //     the clear list written to a file) against a raw binary COPY of 10,000,000 rows of the same shape into a plain
 //     table without indexes. Goal: at least 40% of the COPY rate.
 //  2. Registration: POST /v1/codes/register from many distinct phones against a 1,000,000-code batch (every code
@@ -208,7 +208,7 @@ async function main() {
       `  baseline  raw COPY of the same rows from a CSV file (as bench/import): ${csvRate.toFixed(0)} rows/s`,
     );
     console.log(
-      `  rapport   generate ${CODES.toLocaleString('en')} codes of ${big.length} characters (CSPRNG, check character, HMAC, sorted COPY into the unique index, ${(bigSize / 1e6).toFixed(0)} MB clear list written): ${genRate.toFixed(0)} codes/s`,
+      `  rapport   generate ${CODES.toLocaleString('en')} codes of ${big.length} characters (CSPRNG, check character, AES-CMAC, sorted COPY into the unique index, ${(bigSize / 1e6).toFixed(0)} MB clear list written): ${genRate.toFixed(0)} codes/s`,
     );
     console.log(
       `            CPU per code: this process (generation, hashing, CSV) ${genNodeUs} µs, PostgreSQL ${genDbUs} µs; wall ${(1e6 / genRate).toFixed(2)} µs; load average ${loadavg()

@@ -130,8 +130,8 @@ export async function openPostgres(connectionString: string, poolSize = 10): Pro
   // read did, once autoanalyze had seen its transactions), and then every call compiles ~100 functions, ≈ 30 ms
   // each time, for statements that run in well under a millisecond (bench/RESULTS.md, session 9).
   pool.on('connect', (client) => {
-    client.query('set plan_cache_mode = force_generic_plan').catch(() => {});
-    client.query('set jit = off').catch(() => {});
+    // One simple-protocol round trip for both (two queued queries would trip pg's concurrent-query warning).
+    client.query('set plan_cache_mode = force_generic_plan; set jit = off').catch(() => {});
   });
   pool.on('error', () => {
     // An idle client lost its connection; the pool replaces it. Without a listener the process would crash.

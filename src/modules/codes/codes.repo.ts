@@ -8,6 +8,8 @@ import type { AttemptOutcome, BatchStatus, Reward } from './codes.schemas.ts';
 
 export interface SettingsRow {
   secret: string;
+  /** The keyed hash of this workspace's codes (migration 202612050000). */
+  code_mac: 'hmac-sha256' | 'aes-cmac';
   guesses_per_minute: number;
   limits: Record<string, unknown>;
 }
@@ -15,9 +17,9 @@ export interface SettingsRow {
 export async function ensureSettings(db: Db, workspaceId: string, freshSecret: string): Promise<SettingsRow> {
   const inserted = await sql<SettingsRow>`insert into code_settings (workspace_id, secret)
     values (${workspaceId}, ${freshSecret}) on conflict (workspace_id) do nothing
-    returning secret, guesses_per_minute, limits`.execute(db);
+    returning secret, code_mac, guesses_per_minute, limits`.execute(db);
   if (inserted.rows[0]) return inserted.rows[0];
-  const row = await sql<SettingsRow>`select secret, guesses_per_minute, limits from code_settings
+  const row = await sql<SettingsRow>`select secret, code_mac, guesses_per_minute, limits from code_settings
     where workspace_id = ${workspaceId}`.execute(db);
   return row.rows[0] as SettingsRow;
 }

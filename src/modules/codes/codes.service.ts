@@ -9,7 +9,8 @@ import {
   formatCode,
   promotionMinutes,
 } from '../../platform/codes/alphabet.ts';
-import { CodeHasher } from '../../platform/codes/hash.ts';
+import { CodeCmac } from '../../platform/codes/cmac.ts';
+import { CodeHasher, type CodeMac } from '../../platform/codes/hash.ts';
 import { keyDeriver, newSecret, sealer } from '../../platform/codes/keys.ts';
 import type { Database, Db } from '../../platform/db.ts';
 import { DomainError, notFound } from '../../platform/errors.ts';
@@ -50,8 +51,8 @@ export interface CodesDeps {
 // ---- keys
 
 export interface WorkspaceKeys {
-  /** Hashes codes (HMAC-SHA-256, first 64 bits). */
-  hasher: CodeHasher;
+  /** Hashes codes: AES-CMAC or, in workspaces older than it, HMAC-SHA-256; first 64 bits. */
+  hasher: CodeMac;
   /** Hashes identifiers, devices and IPs for rate-limit buckets and the fraud screen. */
   identify(value: string): string;
   /** Seals and unseals batch seeds (AES-256-GCM). */
@@ -79,7 +80,10 @@ export function createKeyRing(): KeyRing {
       // Addresses and networks repeat (a crowd behind one carrier): their hashes are kept for a while.
       const seen = new Map<string, string>();
       const keys: WorkspaceKeys = {
-        hasher: new CodeHasher(derive('rapport/codes/hash')),
+        hasher:
+          settings.code_mac === 'aes-cmac'
+            ? new CodeCmac(derive('rapport/codes/cmac'))
+            : new CodeHasher(derive('rapport/codes/hash')),
         identify: (value) => {
           if (!value.startsWith('ip:') && !value.startsWith('net:')) return identifiers.hex128(value);
           let hit = seen.get(value);

@@ -3,7 +3,9 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { checkCharacter, isWellFormed, normalizeCode } from '../../platform/codes/alphabet.ts';
-import { CodeHasher } from '../../platform/codes/hash.ts';
+import { CodeCmac } from '../../platform/codes/cmac.ts';
+import { CodeHasher, referenceHash } from '../../platform/codes/hash.ts';
+import { keyDeriver, newSecret } from '../../platform/codes/keys.ts';
 import { createTestApp, newWorkspace, type TestApp } from '../../testing.ts';
 import { generateCodes, openBulkTargets, replayCodes } from './codes.bulk.ts';
 
@@ -140,6 +142,46 @@ describe('codes: promotions and batches', () => {
       assert.ok(!dump.rows[0]?.t.includes(normalizeCode(c)), 'clear code in the database');
       assert.ok(!dump.rows[0]?.t.includes(c), 'clear code in the database');
     }
+  });
+  it('stores codes as AES-CMAC in a new workspace; one created before it keeps HMAC-SHA-256, and both accept their codes', async () => {
+    const stored = async (workspaceId: string, batchId: string) =>
+      new Set(
+        (
+          await sql<{ h: string }>`select hash::text as h from codes where workspace_id = ${workspaceId}
+            and batch_id = ${batchId}`.execute(app.database.db)
+        ).rows.map((r) => r.h),
+      );
+    const secretOf = async (workspaceId: string) =>
+      (
+        await sql<{ secret: string; code_mac: string }>`select secret, code_mac from code_settings
+          where workspace_id = ${workspaceId}`.execute(app.database.db)
+      ).rows[0];
+
+    const fresh = await setup();
+    const p = await fresh.promotion();
+    const made = await fresh.batch(p.id, 5);
+    const settings = await secretOf(fresh.ws.workspaceId);
+    assert.equal(settings?.code_mac, 'aes-cmac');
+    const cmac = new CodeCmac(keyDeriver(Buffer.from(settings?.secret ?? '', 'base64url'))('rapport/codes/cmac'));
+    assert.deepEqual(
+      await stored(fresh.ws.workspaceId, made.batch.id),
+      new Set(made.codes.map((c) => cmac.hash(normalizeCode(c)))),
+    );
+    assert.equal((await fresh.register({ code: made.codes[0], phone: phone() })).status, 200);
+
+    // A workspace whose settings (and codes) predate the CMAC: the migration left it on HMAC.
+    const older = await setup();
+    const secret = newSecret();
+    await sql`insert into code_settings (workspace_id, secret, code_mac)
+      values (${older.ws.workspaceId}, ${secret}, 'hmac-sha256')`.execute(app.database.db);
+    const q = await older.promotion();
+    const kept = await older.batch(q.id, 5);
+    const hmacKey = keyDeriver(Buffer.from(secret, 'base64url'))('rapport/codes/hash');
+    assert.deepEqual(
+      await stored(older.ws.workspaceId, kept.batch.id),
+      new Set(kept.codes.map((c) => referenceHash(hmacKey, normalizeCode(c)))),
+    );
+    assert.equal((await older.register({ code: kept.codes[0], phone: phone() })).status, 200);
   });
 });
 

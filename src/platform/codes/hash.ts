@@ -71,7 +71,18 @@ function compress(state: Int32Array, m: Int32Array, out: Int32Array, w: Int32Arr
 /** Codes of at most this many bytes fit the single-block shortcut (a SHA-256 block holds 55 bytes of message). */
 export const MAX_HASHED_LENGTH = 55;
 
-export class CodeHasher {
+/** A keyed hash of codes as stored: HMAC-SHA-256 (CodeHasher) or AES-CMAC (cmac.ts), first 64 bits. */
+export interface CodeMac {
+  /** The stored form of one ASCII code: a signed 64-bit integer as a decimal string. */
+  hash(code: string): string;
+  /**
+   * `count` codes of `length` bytes laid end to end in `text` from `at`, into `words`: per code its 64 bits as the
+   * little-endian 32-bit words of a BigInt64Array element (low word first).
+   */
+  hashFixed(text: Uint8Array, length: number, count: number, words: Int32Array, at?: number): void;
+}
+
+export class CodeHasher implements CodeMac {
   readonly #inner = new Int32Array(8);
   readonly #outer = new Int32Array(8);
   readonly #m = new Int32Array(16);
@@ -118,6 +129,14 @@ export class CodeHasher {
     m[15] = (64 + 32) * 8;
     compress(this.#outer, m, this.digest, this.#w);
     return this.digest;
+  }
+
+  hashFixed(text: Uint8Array, length: number, count: number, words: Int32Array, at = 0) {
+    for (let i = 0; i < count; i++) {
+      const d = this.hashBytes(text, length, at + i * length);
+      words[2 * i] = d[1] as number;
+      words[2 * i + 1] = d[0] as number;
+    }
   }
 
   /**
