@@ -99,14 +99,27 @@ export interface Prepared {
   reject: (error: unknown) => void;
 }
 
-const dayFormats = new Map<string, Intl.DateTimeFormat>();
+/**
+ * Per time zone, its day format and the last minute asked about with its day: every registration asks, and
+ * Intl's formatting was ≈ 1% of the server's time. Days of today's zones begin on a whole minute.
+ */
+const dayFormats = new Map<string, { format: Intl.DateTimeFormat; minute: number; day: string }>();
 export function localDay(timeZone: string, at: Date) {
   let f = dayFormats.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    f = {
+      format: new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }),
+      minute: Number.NaN,
+      day: '',
+    };
     dayFormats.set(timeZone, f);
   }
-  return f.format(at);
+  const minute = Math.floor(at.getTime() / 60_000);
+  if (minute !== f.minute) {
+    f.day = f.format.format(at);
+    f.minute = minute;
+  }
+  return f.day;
 }
 
 export function allowanceKeys(
