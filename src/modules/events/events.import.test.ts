@@ -102,4 +102,40 @@ describe('imports', () => {
     assert.match(readFileSync(resumed.rejectsFile ?? `${file}.rejects.csv`, 'utf8'), /8,UNREADABLE_LINE/);
     assert.equal(await count('profiles', ws.workspaceId), 5);
   });
+  it('keeps the rejects of a resumed run once each, and starts over (adding nothing) when the checkpoint is unreadable', async () => {
+    const ws = await newWorkspace(app);
+    const file = join(dir, 'visits.ndjson');
+    const lines = Array.from({ length: 30 }, (_, i) =>
+      JSON.stringify({ type: 'track', userId: `visitor-${i % 3}`, event: 'Visit', messageId: `visit-${i}` }),
+    );
+    lines[4] = '{ broken';
+    lines[24] = '{ broken too';
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    let batches = 0;
+    await assert.rejects(
+      app.events.importFile(ws.workspaceId, {
+        kind: 'events',
+        file,
+        batchSize: 10,
+        onProgress: () => {
+          if (++batches === 2) throw new Error('interrupted');
+        },
+      }),
+      /interrupted/,
+    );
+    const resumed = await app.events.importFile(ws.workspaceId, { kind: 'events', file, batchSize: 10 });
+    assert.equal(resumed.skippedByCheckpoint, 21, 'two batches of ten valid lines and the broken one among them');
+    const rejects = readFileSync(`${file}.rejects.csv`, 'utf8').trim().split('\n');
+    assert.deepEqual(
+      rejects.map((l) => l.split(',').slice(0, 2).join(',')),
+      ['line,code', '5,UNREADABLE_LINE', '25,UNREADABLE_LINE'],
+    );
+    assert.equal(await count('events', ws.workspaceId), 28);
+
+    writeFileSync(`${file}.rapport-import.json`, '{"size": 1');
+    const again = await app.events.importFile(ws.workspaceId, { kind: 'events', file, batchSize: 10 });
+    assert.deepEqual([again.skippedByCheckpoint, again.rows, again.rejected], [0, 30, 2]);
+    assert.equal(await count('events', ws.workspaceId), 28, 'the message ids make the second pass add nothing');
+    assert.ok(JSON.parse(readFileSync(`${file}.rapport-import.json`, 'utf8')).line === 30, 'a whole checkpoint again');
+  });
 });

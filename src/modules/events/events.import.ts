@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  createReadStream,
+  existsSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
@@ -14,8 +22,8 @@ const YIELD_EVERY = 16;
  * Imports of events and profiles from CSV or NDJSON files. Streaming: a file of any size is read line by line and
  * sent in batches through the same ingestion as the tracking API, so identity resolution, dedup and validation
  * are the same. Idempotent: a row without a messageId gets one derived from its content and line number, so a
- * second run adds nothing. Resumable: after each committed batch the line reached is written to a checkpoint
- * next to the file; a new run of the same, unchanged file starts after it.
+ * second run adds nothing. Resumable: the line reached by the committed batches is kept as a checkpoint (next to
+ * the file, or in the upload's row); a new run of the same, unchanged file starts after it.
  */
 export type ImportKind = 'events' | 'profiles';
 
@@ -66,55 +74,134 @@ const PROFILE_MESSAGE_COLUMNS = new Set([
   'timestamp',
 ]);
 
-/** One CSV row as a tracking message: known columns by name, `traits.x` and `properties.x`, the rest as properties (events) or traits (profiles). */
+/** What one column of a file does, worked out once per file from its header and the mapping. */
+type Column =
+  | { role: 'consent'; channel: string; purpose: string }
+  | { role: 'consentAt' | 'consentWording' }
+  | { role: 'trait' | 'property' | 'message'; name: string };
+
+function columnOf(kind: ImportKind, header: string, mapping: Record<string, string>): Column {
+  const field = mapping[header] ?? header;
+  const lower = field.toLowerCase();
+  const consentColumn = /^consent\.([a-z]+)\.([a-z][a-z0-9_]*)$/.exec(lower);
+  if (consentColumn)
+    return { role: 'consent', channel: consentColumn[1] as string, purpose: consentColumn[2] as string };
+  if (lower === 'consent.at') return { role: 'consentAt' };
+  if (lower === 'consent.wording') return { role: 'consentWording' };
+  if (field.startsWith('traits.')) return { role: 'trait', name: field.slice(7) };
+  if (field.startsWith('properties.')) return { role: 'property', name: field.slice(11) };
+  if (IDENTITY_COLUMNS[lower] && (kind === 'events' || PROFILE_MESSAGE_COLUMNS.has(lower)))
+    return { role: 'message', name: IDENTITY_COLUMNS[lower] as string };
+  if (TRAIT_IDENTIFIERS.has(lower)) return { role: 'trait', name: lower };
+  return kind === 'profiles' ? { role: 'trait', name: field } : { role: 'property', name: field };
+}
+
+/**
+ * A file's rows as tracking messages, for the header it starts with: each column's role is worked out once, and a
+ * row (its fields as an array) is read as a record keyed by the header would be — the keys in the order they first
+ * appear, a repeated header's value from its last column that the row has, a column the row lacks absent.
+ */
+export class RowReader {
+  readonly #kind: ImportKind;
+  readonly #headers: string[];
+  /** Per distinct header, its columns' positions, last first. */
+  readonly #positions: number[][];
+  readonly #columns: Column[];
+
+  constructor(kind: ImportKind, header: readonly string[], mapping: Record<string, string>) {
+    this.#kind = kind;
+    const at = new Map<string, number[]>();
+    header.forEach((name, i) => {
+      const list = at.get(name);
+      if (list) list.unshift(i);
+      else at.set(name, [i]);
+    });
+    this.#headers = [...at.keys()];
+    this.#positions = [...at.values()];
+    this.#columns = this.#headers.map((h) => columnOf(kind, h, mapping));
+  }
+
+  #value(values: readonly string[], n: number): string | undefined {
+    for (const i of this.#positions[n] as number[]) if (i < values.length) return values[i];
+    return undefined;
+  }
+
+  /** The row as a record keyed by the header (what a row's derived message id is computed over). */
+  record(values: readonly string[]): Record<string, string> {
+    const record: Record<string, string> = {};
+    for (let n = 0; n < this.#headers.length; n++) {
+      const v = this.#value(values, n);
+      if (v !== undefined) record[this.#headers[n] as string] = v;
+    }
+    return record;
+  }
+
+  /** The row as a tracking message: known columns by name, `traits.x` and `properties.x`, the rest as properties (events) or traits (profiles). */
+  message(values: readonly string[]): Record<string, unknown> {
+    const message: Record<string, unknown> = {};
+    let traits: Record<string, unknown> | undefined;
+    let properties: Record<string, unknown> | undefined;
+    let consent: Record<string, unknown>[] | undefined;
+    let consentAt: string | undefined;
+    let consentWording: string | undefined;
+    for (let n = 0; n < this.#columns.length; n++) {
+      const raw = this.#value(values, n);
+      if (raw === undefined || raw === '') continue;
+      const column = this.#columns[n] as Column;
+      switch (column.role) {
+        case 'consent':
+          consent ??= [];
+          consent.push({ channel: column.channel, purpose: column.purpose, action: consentAction(raw) });
+          break;
+        case 'consentAt':
+          consentAt = raw;
+          break;
+        case 'consentWording':
+          consentWording = raw;
+          break;
+        case 'trait':
+          traits ??= {};
+          traits[column.name] = raw;
+          break;
+        case 'property':
+          properties ??= {};
+          properties[column.name] = numberOrText(raw);
+          break;
+        case 'message':
+          message[column.name] = raw;
+      }
+    }
+    const channel = (message.channel as string | undefined) ?? 'import';
+    delete message.channel;
+    if (this.#kind === 'profiles') {
+      message.type = 'identify';
+      message.traits = traits ?? {};
+      message.context = { channel };
+    } else {
+      message.type ??= 'track';
+      if (properties) message.properties = properties;
+      message.context = traits ? { traits, channel } : { channel };
+    }
+    if (consent) {
+      // The consent module checks these like any `context.consent` (a bad value refuses the line, by number).
+      (message.context as Record<string, unknown>).consent = consent.map((st) => ({
+        ...st,
+        source: 'import',
+        ...(consentAt ? { at: isoOrRaw(consentAt) } : {}),
+        ...(consentWording ? { wordingVersion: consentWording } : {}),
+      }));
+    }
+    return message;
+  }
+}
+
+/** One CSV row, as a record keyed by its header, as a tracking message (RowReader, for one row). */
 export function rowToMessage(
   kind: ImportKind,
   row: Record<string, string>,
   mapping: Record<string, string>,
 ): Record<string, unknown> {
-  const message: Record<string, unknown> = {};
-  const traits: Record<string, unknown> = {};
-  const properties: Record<string, unknown> = {};
-  const consent: Record<string, unknown>[] = [];
-  let consentAt: string | undefined;
-  let consentWording: string | undefined;
-  for (const [header, raw] of Object.entries(row)) {
-    if (raw === undefined || raw === '') continue;
-    const field = mapping[header] ?? header;
-    const lower = field.toLowerCase();
-    const consentColumn = /^consent\.([a-z]+)\.([a-z][a-z0-9_]*)$/.exec(lower);
-    if (consentColumn) {
-      consent.push({ channel: consentColumn[1], purpose: consentColumn[2], action: consentAction(raw) });
-    } else if (lower === 'consent.at') consentAt = raw;
-    else if (lower === 'consent.wording') consentWording = raw;
-    else if (field.startsWith('traits.')) traits[field.slice(7)] = raw;
-    else if (field.startsWith('properties.')) properties[field.slice(11)] = numberOrText(raw);
-    else if (IDENTITY_COLUMNS[lower] && (kind === 'events' || PROFILE_MESSAGE_COLUMNS.has(lower))) {
-      message[IDENTITY_COLUMNS[lower] as string] = raw;
-    } else if (TRAIT_IDENTIFIERS.has(lower)) traits[lower] = raw;
-    else if (kind === 'profiles') traits[field] = raw;
-    else properties[field] = numberOrText(raw);
-  }
-  if (kind === 'profiles') {
-    message.type = 'identify';
-    message.traits = traits;
-  } else {
-    message.type ??= 'track';
-    if (Object.keys(properties).length) message.properties = properties;
-    if (Object.keys(traits).length) message.context = { traits };
-  }
-  message.context = { ...((message.context as object) ?? {}), channel: (message.channel as string) ?? 'import' };
-  if (consent.length > 0) {
-    // The consent module checks these like any `context.consent` (a bad value refuses the line, by number).
-    (message.context as Record<string, unknown>).consent = consent.map((st) => ({
-      ...st,
-      source: 'import',
-      ...(consentAt ? { at: isoOrRaw(consentAt) } : {}),
-      ...(consentWording ? { wordingVersion: consentWording } : {}),
-    }));
-  }
-  delete message.channel;
-  return message;
+  return new RowReader(kind, Object.keys(row), mapping).message(Object.values(row));
 }
 
 const GRANT = new Set(['yes', 'y', 'true', '1', 'grant', 'granted', 'opt-in', 'да', 'д']);
@@ -140,6 +227,18 @@ interface Checkpoint {
   size: number;
   mtimeMs: number;
   line: number;
+}
+
+/** A checkpoint file as written by importFile, or null when it cannot be read (then the import starts over). */
+function readCheckpoint(file: string): Checkpoint | null {
+  try {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as Partial<Checkpoint>;
+    return typeof saved.size === 'number' && typeof saved.mtimeMs === 'number' && Number.isInteger(saved.line)
+      ? (saved as Checkpoint)
+      : null;
+  } catch {
+    return null;
+  }
 }
 
 export interface ImportProgress {
@@ -280,16 +379,19 @@ export async function importStream(
       await add(line, text, message, error);
     }
   } else {
+    // Rows as arrays: an object per row keyed by the header costs more than the rest of reading it.
     const parser = input.pipe(
-      parse({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true, info: true, trim: true }),
+      parse({ bom: true, skip_empty_lines: true, relax_column_count: true, info: true, trim: true }),
     );
-    for await (const record of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
-      // The row's text is needed only to derive a message id for a row without one.
-      await add(
-        record.info.lines,
-        () => JSON.stringify(record.record),
-        rowToMessage(kind, record.record, options.mapping ?? {}),
-      );
+    let reader: RowReader | undefined;
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+      if (!reader) {
+        reader = new RowReader(kind, record, options.mapping ?? {});
+        continue;
+      }
+      const row = reader;
+      // The row keyed by its header is needed only to derive a message id for a row without one.
+      await add(info.lines, () => JSON.stringify(row.record(record)), row.message(record));
     }
   }
   await flush();
@@ -301,7 +403,15 @@ export function formatOf(fileName: string): 'csv' | 'ndjson' {
   return /\.(nd)?jsonl?$/i.test(fileName) ? 'ndjson' : 'csv';
 }
 
-/** The command line's import: a file, with its checkpoint and reject file next to it. */
+/** Checkpoints of the command line's import are written at most this often (and when the import ends or fails). */
+const CHECKPOINT_EVERY_MS = 1_000;
+
+/**
+ * The command line's import: a file, with its checkpoint and reject file next to it. The checkpoint is replaced
+ * atomically (a new file renamed over the old), at most once a second and once more when the import ends or fails:
+ * after a kill the next run may send again up to a second of rows, which their message ids make add nothing. A
+ * resumed run keeps the rejects of the lines before its checkpoint and lists the rest afresh.
+ */
 export async function importFile(ingest: Ingest, options: ImportOptions): Promise<ImportSummary> {
   const { file } = options;
   if (!existsSync(file)) throw new Error(`No file at ${file}`);
@@ -310,31 +420,50 @@ export async function importFile(ingest: Ingest, options: ImportOptions): Promis
   const rejectsFile = options.rejectsFile ?? `${file}.rejects.csv`;
   let startAfter = 0;
   if (options.resume !== false && existsSync(checkpointFile)) {
-    const saved = JSON.parse(readFileSync(checkpointFile, 'utf8')) as Checkpoint;
-    if (saved.size === stat.size && saved.mtimeMs === stat.mtimeMs) startAfter = saved.line;
+    const saved = readCheckpoint(checkpointFile);
+    if (saved && saved.size === stat.size && saved.mtimeMs === stat.mtimeMs) startAfter = saved.line;
   }
   let rejectsOpen = false;
-  const summary = await importStream(ingest, {
-    kind: options.kind,
-    format: options.format ?? formatOf(file),
-    input: createReadStream(file),
-    totalBytes: stat.size,
-    batchSize: options.batchSize,
-    mapping: options.mapping,
-    startAfter,
-    onReject: (line, code, message) => {
-      if (!rejectsOpen) {
-        writeFileSync(rejectsFile, 'line,code,message\n');
-        rejectsOpen = true;
-      }
-      appendFileSync(rejectsFile, `${line},${code},"${message.replaceAll('"', '""')}"\n`);
-    },
-    onCheckpoint: (line) =>
-      writeFileSync(
-        checkpointFile,
-        JSON.stringify({ size: stat.size, mtimeMs: stat.mtimeMs, line } satisfies Checkpoint),
-      ),
-    onProgress: options.onProgress,
-  });
+  if (startAfter > 0 && existsSync(rejectsFile)) {
+    const [header, ...lines] = readFileSync(rejectsFile, 'utf8').split('\n');
+    const before = lines.filter((l) => l !== '' && Number(l.slice(0, l.indexOf(','))) <= startAfter);
+    writeFileSync(rejectsFile, [header, ...before, ''].join('\n'));
+    rejectsOpen = true;
+  }
+  let unsaved: number | null = null;
+  let savedAt = 0;
+  const save = (line: number) => {
+    const temporary = `${checkpointFile}.${process.pid}.tmp`;
+    writeFileSync(temporary, JSON.stringify({ size: stat.size, mtimeMs: stat.mtimeMs, line } satisfies Checkpoint));
+    renameSync(temporary, checkpointFile);
+    savedAt = Date.now();
+    unsaved = null;
+  };
+  let summary: Omit<ImportSummary, 'rejectsFile'>;
+  try {
+    summary = await importStream(ingest, {
+      kind: options.kind,
+      format: options.format ?? formatOf(file),
+      input: createReadStream(file),
+      totalBytes: stat.size,
+      batchSize: options.batchSize,
+      mapping: options.mapping,
+      startAfter,
+      onReject: (line, code, message) => {
+        if (!rejectsOpen) {
+          writeFileSync(rejectsFile, 'line,code,message\n');
+          rejectsOpen = true;
+        }
+        appendFileSync(rejectsFile, `${line},${code},"${message.replaceAll('"', '""')}"\n`);
+      },
+      onCheckpoint: (line) => {
+        if (Date.now() - savedAt >= CHECKPOINT_EVERY_MS) save(line);
+        else unsaved = line;
+      },
+      onProgress: options.onProgress,
+    });
+  } finally {
+    if (unsaved !== null) save(unsaved);
+  }
   return { ...summary, rejectsFile: rejectsOpen ? rejectsFile : null };
 }
