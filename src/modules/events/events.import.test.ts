@@ -26,6 +26,22 @@ const count = async (table: 'events' | 'profiles', workspaceId: string) =>
     ).rows[0]?.n,
   );
 
+/** A first run of an events file in batches of 10 that stops after two of them, as a crash would. */
+async function interruptedAfterTwoBatches(workspaceId: string, file: string) {
+  let batches = 0;
+  await assert.rejects(
+    app.events.importFile(workspaceId, {
+      kind: 'events',
+      file,
+      batchSize: 10,
+      onProgress: () => {
+        if (++batches === 2) throw new Error('interrupted');
+      },
+    }),
+    /interrupted/,
+  );
+}
+
 describe('imports', () => {
   it('imports profiles from CSV with a reject file by line, and adds nothing when run again', async () => {
     const ws = await newWorkspace(app);
@@ -82,19 +98,7 @@ describe('imports', () => {
     );
     lines.splice(7, 0, '{ this is not json');
     writeFileSync(file, `${lines.join('\n')}\n`);
-    // A first run that stops after two batches of 10 (as a crash would), then a resumed run.
-    let batches = 0;
-    await assert.rejects(
-      app.events.importFile(ws.workspaceId, {
-        kind: 'events',
-        file,
-        batchSize: 10,
-        onProgress: () => {
-          if (++batches === 2) throw new Error('interrupted');
-        },
-      }),
-      /interrupted/,
-    );
+    await interruptedAfterTwoBatches(ws.workspaceId, file);
     assert.ok(existsSync(`${file}.rapport-import.json`));
     const resumed = await app.events.importFile(ws.workspaceId, { kind: 'events', file, batchSize: 10 });
     assert.equal(resumed.skippedByCheckpoint, 21, 'two batches of ten and the unreadable line between them');
@@ -111,18 +115,7 @@ describe('imports', () => {
     lines[4] = '{ broken';
     lines[24] = '{ broken too';
     writeFileSync(file, `${lines.join('\n')}\n`);
-    let batches = 0;
-    await assert.rejects(
-      app.events.importFile(ws.workspaceId, {
-        kind: 'events',
-        file,
-        batchSize: 10,
-        onProgress: () => {
-          if (++batches === 2) throw new Error('interrupted');
-        },
-      }),
-      /interrupted/,
-    );
+    await interruptedAfterTwoBatches(ws.workspaceId, file);
     const resumed = await app.events.importFile(ws.workspaceId, { kind: 'events', file, batchSize: 10 });
     assert.equal(resumed.skippedByCheckpoint, 21, 'two batches of ten valid lines and the broken one among them');
     const rejects = readFileSync(`${file}.rejects.csv`, 'utf8').trim().split('\n');
