@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { CountryCode } from 'libphonenumber-js';
 import { type Identifier, normalizeIdentifier } from '../profiles/index.ts';
 import type { EventFields } from './events.repo.ts';
-import { MAX_MESSAGE_BYTES, SegmentMessage } from './events.schemas.ts';
+import { isPlainSegmentMessage, MAX_MESSAGE_BYTES, SegmentMessage } from './events.schemas.ts';
 
 export interface NormalizedEvent extends EventFields {
   ids: Identifier[];
@@ -92,15 +92,19 @@ export function normalizeMessage(
   if (JSON.stringify(raw ?? null).length > MAX_MESSAGE_BYTES) {
     return { code: 'MESSAGE_TOO_LARGE', message: 'A message may be at most 32 KB.' };
   }
-  const parsed = SegmentMessage.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return {
-      code: 'INVALID_MESSAGE',
-      message: `${issue?.path.join('.') || 'message'}: ${issue?.message ?? 'invalid'}`,
-    };
+  let message: SegmentMessage;
+  if (isPlainSegmentMessage(raw)) message = raw;
+  else {
+    const parsed = SegmentMessage.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return {
+        code: 'INVALID_MESSAGE',
+        message: `${issue?.path.join('.') || 'message'}: ${issue?.message ?? 'invalid'}`,
+      };
+    }
+    message = parsed.data;
   }
-  const message = parsed.data;
   if (!message.type)
     return { code: 'INVALID_TYPE', message: `type must be one of identify, track, page, screen, group, alias.` };
   const userId = text(message.userId);

@@ -34,6 +34,50 @@ export const SegmentMessage = z.looseObject({
 });
 export type SegmentMessage = z.infer<typeof SegmentMessage>;
 
+const ID_FIELDS = [
+  'messageId',
+  'userId',
+  'anonymousId',
+  'groupId',
+  'previousId',
+  'timestamp',
+  'originalTimestamp',
+  'sentAt',
+];
+const TEXT_FIELDS = ['channel', 'event', 'name', 'category'];
+const OBJECT_FIELDS = ['context', 'traits', 'properties'];
+const TYPES: ReadonlySet<unknown> = new Set(EVENT_TYPES);
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Whether `raw` is a message SegmentMessage accepts as it is, told without zod (≈ 0.9 µs a message, half of
+ * normalising one): a plain object whose known fields all have their plainest types. Anything else — a wrong type,
+ * an unusual but valid value — returns false and is left to SegmentMessage, which also words the refusal.
+ */
+export function isPlainSegmentMessage(raw: unknown): raw is SegmentMessage {
+  if (!isPlainObject(raw)) return false;
+  if (raw.type !== undefined && !TYPES.has(raw.type)) return false;
+  for (const f of ID_FIELDS) {
+    const v = raw[f];
+    if (v !== undefined && v !== null && typeof v !== 'string' && !(typeof v === 'number' && Number.isFinite(v)))
+      return false;
+  }
+  for (const f of TEXT_FIELDS) {
+    const v = raw[f];
+    if (v !== undefined && v !== null && typeof v !== 'string') return false;
+  }
+  for (const f of OBJECT_FIELDS) {
+    const v = raw[f];
+    if (v !== undefined && v !== null && !isPlainObject(v)) return false;
+  }
+  return raw.writeKey === undefined || typeof raw.writeKey === 'string';
+}
+
 export const IngestResult = z
   .object({
     success: z.boolean(),

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { normalizeMessage } from './events.normalize.ts';
+import { isPlainSegmentMessage, SegmentMessage } from './events.schemas.ts';
+
+/** Values of every kind a sender may put in a field, right and wrong. */
+const anyValue = fc.oneof(
+  fc.string({ maxLength: 8 }),
+  fc.constantFrom('track', 'identify', 'page', 'group', 'alias', 'screen', 'Track', '', '2026-05-01T10:00:00Z'),
+  fc.integer(),
+  fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, 1.5, -0),
+  fc.constantFrom(null, undefined, true, false),
+  fc.dictionary(fc.constantFrom('email', 'phone', 'total', 'channel', 'traits'), fc.oneof(fc.string(), fc.integer())),
+  fc.array(fc.string(), { maxLength: 2 }),
+  fc.constant(new Date('2026-01-01T00:00:00Z')),
+);
+const FIELDS = [
+  'type',
+  'userId',
+  'anonymousId',
+  'timestamp',
+  'originalTimestamp',
+  'sentAt',
+  'channel',
+  'context',
+  'traits',
+  'properties',
+  'event',
+  'name',
+  'category',
+  'groupId',
+  'previousId',
+  'writeKey',
+  'integrations',
+  'custom',
+] as const;
+const message = fc
+  .tuple(fc.dictionary(fc.constantFrom(...FIELDS), anyValue), fc.nat())
+  .map(([fields, n]) => ({ ...fields, messageId: `m-${n}` }));
+
+describe('message validation without zod', () => {
+  it('passes only messages SegmentMessage accepts, and normalises them exactly as through SegmentMessage', () => {
+    const receivedAt = new Date('2026-06-01T12:00:00Z');
+    let plain = 0;
+    fc.assert(
+      fc.property(message, (m) => {
+        if (!isPlainSegmentMessage(m)) return true;
+        plain++;
+        const parsed = SegmentMessage.safeParse(m);
+        assert.ok(parsed.success, JSON.stringify(m));
+        // The same message in an object that is not plain takes SegmentMessage's path.
+        const viaZod = Object.assign(Object.create({ notPlain: true }), m);
+        assert.equal(isPlainSegmentMessage(viaZod), false);
+        assert.deepEqual(normalizeMessage(m, receivedAt), normalizeMessage(viaZod, receivedAt));
+        return true;
+      }),
+      { numRuns: 5_000 },
+    );
+    assert.ok(plain > 500, `enough plain messages were drawn (${plain})`);
+  });
+
+  it('leaves wrong types to SegmentMessage, which words the refusal', () => {
+    const refused = normalizeMessage({ type: 'track', event: 'Visit', userId: 'u1', properties: [1, 2] }, new Date());
+    assert.equal('code' in refused && refused.code, 'INVALID_MESSAGE');
+    assert.match('message' in refused ? String(refused.message) : '', /^properties: /);
+    assert.equal(isPlainSegmentMessage({ type: 'track', userId: Number.NaN }), false);
+    assert.equal(isPlainSegmentMessage({ type: 'Track' }), false);
+    assert.equal(isPlainSegmentMessage({ writeKey: null }), false);
+    assert.equal(isPlainSegmentMessage({ type: 'track', userId: 'u1', context: { library: { name: 'x' } } }), true);
+  });
+});
