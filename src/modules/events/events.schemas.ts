@@ -50,8 +50,8 @@ const TYPES: ReadonlySet<unknown> = new Set(EVENT_TYPES);
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
+  // Not a null-prototype object either: SegmentMessage would hand back an ordinary copy of it.
+  return Object.getPrototypeOf(v) === Object.prototype;
 }
 
 /**
