@@ -12,7 +12,17 @@ function csvField(v: string) {
 
 describe('import rows', () => {
   it('reads a row as csv-parse keys it by the header: repeated, empty and missing columns, extra fields, quoted lines', () => {
-    const name = fc.constantFrom('email', 'Email', 'userId', 'total', 'sku', '', 'city name', 'traits.tier', ' padded ');
+    const name = fc.constantFrom(
+      'email',
+      'Email',
+      'userId',
+      'total',
+      'sku',
+      '',
+      'city name',
+      'traits.tier',
+      ' padded ',
+    );
     const value = fc.oneof(
       fc.constantFrom('', ' ', 'x', '1', '12.50', 'a,b', 'say "hi"', 'two\nlines', ' padded '),
       fc.string({ maxLength: 6 }),
