@@ -125,12 +125,13 @@ export async function openPostgres(connectionString: string, poolSize = 10): Pro
   const pool = new pg.Pool({ connectionString, max: poolSize, types: pgTypes(), Client: PreparingClient });
   // One generic plan for what PostgreSQL caches: the named statements above and the statements inside PL/pgSQL
   // functions (all of which look rows up by key; loyalty's and the projection's set it themselves too). Everything
-  // else is sent unnamed and planned for its values, as before. A server that refuses the setting plans as before.
+  // else is sent unnamed and planned for its values, as before.
   // No JIT compilation: a generic plan's cost estimate can cross jit_above_cost as tables grow (the till's state
   // read did, once autoanalyze had seen its transactions), and then every call compiles ~100 functions, ≈ 30 ms
   // each time, for statements that run in well under a millisecond (bench/RESULTS.md, session 9).
   pool.on('connect', (client) => {
-    // One simple-protocol round trip for both (two queued queries would trip pg's concurrent-query warning).
+    // One simple-protocol round trip for both (two queued queries would trip pg's concurrent-query warning). Both
+    // settings exist since PostgreSQL 12; a server that refused them would plan and compile as it does by default.
     client.query('set plan_cache_mode = force_generic_plan; set jit = off').catch(() => {});
   });
   pool.on('error', () => {

@@ -195,15 +195,6 @@ export class RowReader {
   }
 }
 
-/** One CSV row, as a record keyed by its header, as a tracking message (RowReader, for one row). */
-export function rowToMessage(
-  kind: ImportKind,
-  row: Record<string, string>,
-  mapping: Record<string, string>,
-): Record<string, unknown> {
-  return new RowReader(kind, Object.keys(row), mapping).message(Object.values(row));
-}
-
 const GRANT = new Set(['yes', 'y', 'true', '1', 'grant', 'granted', 'opt-in', 'да', 'д']);
 const REVOKE = new Set(['no', 'n', 'false', '0', 'revoke', 'revoked', 'opt-out', 'нет', 'н']);
 
