@@ -49,7 +49,7 @@ export interface Database {
  * `COPY <target> FROM …` of rows in PostgreSQL's text format (tab-separated, `\N` for null, see `copyField`).
  * `target` is a table name with its column list, written by the caller's code, never taken from input.
  */
-export type CopyIn = (target: string, rows: string) => Promise<void>;
+export type CopyIn = (target: string, rows: string | Uint8Array) => Promise<void>;
 
 /** A value as one field of COPY's text format: backslash, tab, newline and carriage return escaped; null as \N. */
 export function copyField(value: string | null | undefined): string {

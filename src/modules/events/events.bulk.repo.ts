@@ -21,6 +21,58 @@ export function eventLineTail(fixed: BatchFields, id: string, e: NormalizedEvent
   return `\t${id}\t${fixed.workspaceId}\t${copyField(e.messageId)}\t${e.type}\t${copyField(e.name)}\t${copyField(e.channel)}\t${e.occurredAt.toISOString()}\t${fixed.receivedAt}\t${copyField(e.userId)}\t${copyField(e.anonymousId)}\t${json(e.properties)}\t${json(e.traits)}\t${json(e.context)}\n`;
 }
 
+/** A profile id as it stands at the start of a COPY line: a UUID's 36 characters. */
+const ID_LENGTH = 36;
+
+/**
+ * One transaction's COPY lines, encoded once ahead of it (while the one before commits), each with a gap at its
+ * start for its profile id — known only once people are resolved, inside the transaction, where every moment the
+ * client spends PostgreSQL waits. Filling the gaps is then a few bytes written a line.
+ */
+export class EventLines {
+  readonly #buffer: Buffer;
+  /** Byte offset of each line, and the end of the last. */
+  readonly #starts: number[];
+  constructor(tails: readonly string[]) {
+    let chars = 0;
+    for (const tail of tails) chars += tail.length;
+    const buffer = Buffer.allocUnsafe(tails.length * ID_LENGTH + chars * 3);
+    const starts = [0];
+    let at = 0;
+    for (const tail of tails) {
+      at += ID_LENGTH;
+      at += buffer.write(tail, at);
+      starts.push(at);
+    }
+    this.#buffer = buffer;
+    this.#starts = starts;
+  }
+  /** The lines of the rows that have a profile (null: left out), each with its profile id. */
+  lines(profileIds: readonly (string | null)[]): Buffer {
+    const starts = this.#starts;
+    if (profileIds.length !== starts.length - 1) throw new Error('one profile id (or null) a line');
+    let kept = 0;
+    for (const [i, id] of profileIds.entries()) {
+      if (id === null) continue;
+      if (id.length !== ID_LENGTH) throw new Error(`not a profile id: ${id}`);
+      kept += (starts[i + 1] as number) - (starts[i] as number);
+    }
+    const all = kept === (starts[starts.length - 1] as number);
+    const out = all ? this.#buffer : Buffer.allocUnsafe(kept);
+    let at = 0;
+    for (const [i, id] of profileIds.entries()) {
+      if (id === null) continue;
+      const start = starts[i] as number;
+      const end = starts[i + 1] as number;
+      if (all) at = start;
+      else this.#buffer.copy(out, at + ID_LENGTH, start + ID_LENGTH, end);
+      out.write(id, at, 'latin1');
+      at += end - start;
+    }
+    return out.subarray(0, kept);
+  }
+}
+
 export interface BatchFields {
   workspaceId: string;
   /** ISO text. */
@@ -33,13 +85,13 @@ function json(value: Record<string, unknown>): string {
 }
 
 /**
- * Appends the events (COPY lines from eventLineTail, each after its profile id). Returns the message ids stored by
+ * Appends the events (COPY lines: EventLines). Returns the message ids stored by
  * this call — the others had been stored before — when `returning`, else null.
  */
 export async function appendEvents(
   trx: Db,
   copyIn: CopyIn,
-  lines: string,
+  lines: Uint8Array,
   messageIds: readonly string[],
   returning: boolean,
 ): Promise<Set<string> | null> {

@@ -7,7 +7,7 @@ import {
   CONCURRENT_MERGE,
   type ProfilesModule,
 } from '../profiles/index.ts';
-import { appendEvents, type BatchFields, eventLineTail } from './events.bulk.repo.ts';
+import { appendEvents, type BatchFields, EventLines, eventLineTail } from './events.bulk.repo.ts';
 import { isRejection, type NormalizedEvent, normalizeMessage } from './events.normalize.ts';
 import type { IngestResult } from './events.schemas.ts';
 import { hears, type StoredEvent, type StoredEventListener } from './events.service.ts';
@@ -51,10 +51,11 @@ interface Candidate {
   tail: string;
 }
 
-/** One transaction's rows, grouped by people ahead of it. */
+/** One transaction's rows, grouped by people and encoded as COPY lines ahead of it. */
 interface Slice {
   rows: Candidate[];
   chunk: BulkChunk;
+  lines: EventLines;
 }
 
 /** A writer for importStream that takes the bulk path for one workspace. */
@@ -76,7 +77,7 @@ export function bulkImport(deps: BulkImportDeps, workspaceId: string): (messages
 }
 
 /** Rows prepared between two turns of the event loop, so that the batch being written is never kept waiting long. */
-const PREPARE_EVERY = 128;
+const PREPARE_EVERY = 32;
 
 /** Normalises a batch, makes its COPY lines, cuts it into transactions and groups their people. */
 async function prepare(
@@ -100,9 +101,13 @@ async function prepare(
   const prepared: Slice[] = [];
   for (const rows of slices(candidates)) {
     await new Promise((resolve) => setImmediate(resolve));
-    prepared.push({ rows, chunk: chunkOf(deps, rows) });
+    prepared.push(sliceOf(deps, rows));
   }
   return prepared;
+}
+
+function sliceOf(deps: BulkWriteDeps, rows: Candidate[]): Slice {
+  return { rows, chunk: chunkOf(deps, rows), lines: new EventLines(rows.map((c) => c.tail)) };
 }
 
 function chunkOf(deps: BulkWriteDeps, rows: Candidate[]): BulkChunk {
@@ -147,7 +152,7 @@ export async function appendNormalized(
   });
   const deferred: NormalizedEvent[] = [];
   for (const rows of slices(candidates)) {
-    const profileIds = await resolveAndAppend(deps, workspaceId, { rows, chunk: chunkOf(deps, rows) }, memory);
+    const profileIds = await resolveAndAppend(deps, workspaceId, sliceOf(deps, rows), memory);
     rows.forEach((c, i) => {
       if (profileIds[i] === null) deferred.push(c.event);
     });
@@ -211,21 +216,18 @@ async function resolveAndAppend(
     try {
       const profileIds = await deps.copyTransaction(async (trx, copyIn) => {
         const resolution = await deps.profiles.resolveBulk(trx, copyIn, workspaceId, slice.chunk, memory);
-        let lines = '';
         const stored: Candidate[] = [];
         const profileOf: string[] = [];
         for (const [i, profileId] of resolution.profileIds.entries()) {
           if (profileId === null) continue;
-          const c = slice.rows[i] as Candidate;
-          lines += profileId + c.tail;
-          stored.push(c);
+          stored.push(slice.rows[i] as Candidate);
           profileOf.push(profileId);
         }
         const heard = deps.listeners.length > 0 && stored.some((c) => deps.listeners.some((l) => hears(l, c.event)));
         const fresh = await appendEvents(
           trx,
           copyIn,
-          lines,
+          slice.lines.lines(resolution.profileIds),
           stored.map((c) => c.event.messageId),
           heard,
         );

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { type CopyIn, copyField, type Db } from '../../platform/db.ts';
+import type { Identifier } from './profiles.identifiers.ts';
 
 /**
  * SQL of bulk resolution (profiles.bulk.ts). The identifiers of a chunk are COPYed into a temporary table of the
@@ -35,41 +36,27 @@ export async function stagedOwners(trx: Db, workspaceId: string): Promise<{ n: n
 }
 
 /**
- * Run under the locks, one statement: how many of the new identifiers have an owner now (someone attached them
- * since stagedOwners), how many of the owners are not live profiles now (merged, erased, or never committed: an
- * owner remembered from a chunk that failed), and whether anyone in the workspace was
- * ever erased (when not, nothing needs hashing). Primary-key probes each.
+ * Takes the locks of a bulk transaction — shared on the profiles it adds events to, exclusive on its new
+ * identifiers (their `lockKeys` keys) and on the profiles gaining a person-level identifier — and then, under
+ * them, checks what was read without them: how many of the new identifiers have an owner now (someone attached
+ * them meanwhile), how many of the owners are not live profiles now (merged, erased, or never committed: an owner
+ * remembered from a chunk that failed), and whether anyone in the workspace was ever erased (when not, nothing
+ * needs hashing). One round trip (migration 202612060000).
  */
-export async function changedSince(
+export async function lockAndCheck(
   trx: Db,
   workspaceId: string,
-  newIds: number[],
-  owners: string[],
+  locks: { shared: string[]; newKeys: string[]; exclusive: string[] },
+  check: { newIds: Identifier[]; owners: string[] },
 ): Promise<{ owned: number; gone: number; erased: boolean }> {
-  // New identifiers are always staged; with none, the staging table may not exist in this session.
-  const owned =
-    newIds.length === 0
-      ? sql`0`
-      : // A primary-key probe per new identifier (the `limit 1` keeps it one): with `exists`, a planner whose
-        // statistics lag behind a growing table hashed every identity of the workspace (20 ms a chunk and rising).
-        sql`(select count(*) from unnest(${newIds}::int[]) as u(n) join rapport_bulk_identifiers s on s.n = u.n
-          cross join lateral (
-            select 1 from identities i where i.workspace_id = ${workspaceId} and i.kind = s.kind and i.value = s.value
-            limit 1
-          ) as o)`;
-  const result = await sql<{ owned: number; live: number; erased: boolean }>`select
-    ${owned} as owned,
-    (select count(*) from unnest(string_to_array(${owners.join(',')}, ',')::uuid[]) as u(id)
-      cross join lateral (
-        select 1 from profiles p
-        where p.id = u.id and p.workspace_id = ${workspaceId} and p.merged_into is null and p.erased_at is null
-        limit 1
-      ) as l) as live,
-    exists (select 1 from erased_identities where workspace_id = ${workspaceId}) as erased`.execute(trx);
+  const result = await sql<{ owned: number; live: number; erased: boolean }>`/*prepared*/
+    select owned, live, erased from rapport_bulk_lock_and_check(${workspaceId}, ${locks.shared.join(',')},
+      ${locks.newKeys}::text[], ${locks.exclusive.join(',')}, ${check.owners.join(',')},
+      ${check.newIds.map((i) => i.kind)}::text[], ${check.newIds.map((i) => i.value)}::text[])`.execute(trx);
   const row = result.rows[0];
   return {
     owned: Number(row?.owned ?? 0),
-    gone: owners.length - Number(row?.live ?? 0),
+    gone: check.owners.length - Number(row?.live ?? 0),
     erased: Boolean(row?.erased),
   };
 }

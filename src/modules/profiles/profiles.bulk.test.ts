@@ -4,8 +4,8 @@ import { sql } from 'kysely';
 import type { Db } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
 import { createTestApp, type TestApp } from '../../testing.ts';
-import { lockProfilesShared } from './profiles.bulk.repo.ts';
-import { lockKeysShared } from './profiles.repo.ts';
+import { lockAndCheck, lockProfilesShared } from './profiles.bulk.repo.ts';
+import { lockKeys, lockKeysShared } from './profiles.repo.ts';
 
 // The bulk path's locks must be the very locks ingestion and merges take, or they would not wait for each other.
 // (Its resolution itself is tested against one-by-one ingestion in events.bulk.test.ts.)
@@ -38,5 +38,60 @@ describe('bulk resolution locks', () => {
     );
     assert.equal(bulk.length, 3);
     assert.deepEqual(bulk, ingestion);
+  });
+
+  it('locks and checks in one statement with the keys and modes of lockKeys and lockKeysShared', async () => {
+    const workspaceId = newId();
+    const receiving = [newId(), newId()];
+    const gaining = [newId()];
+    const newKeys = ['email\u0001a@example.com', 'phone\u0001+79990000000'];
+    const none = { newIds: [], owners: [] };
+    const bulk = await heldKeys(async (trx) => {
+      await lockAndCheck(trx, workspaceId, { shared: receiving, newKeys, exclusive: gaining }, none);
+    });
+    const oneByOne = await heldKeys(async (trx) => {
+      await lockKeysShared(
+        trx,
+        workspaceId,
+        receiving.map((id) => `profile:${id}`),
+      );
+      await lockKeys(trx, workspaceId, [...newKeys, ...gaining.map((id) => `profile:${id}`)]);
+    });
+    assert.equal(bulk.length, 5);
+    assert.deepEqual(bulk, oneByOne);
+    assert.equal(bulk.filter((k) => k.endsWith(':ShareLock')).length, 2);
+  });
+
+  it('finds, under the locks, identifiers attached meanwhile and owners no longer live', async () => {
+    const workspace = await app.org.findWorkspace();
+    assert.ok(workspace);
+    const result = await app.events.ingest(workspace.id, [
+      { type: 'identify', userId: 'lock-check-1', messageId: 'lock-check-m1' },
+      { type: 'identify', userId: 'lock-check-2', messageId: 'lock-check-m2' },
+    ]);
+    assert.equal(result.accepted, 2);
+    const owners = await sql<{ profile_id: string; value: string }>`select profile_id, value from identities
+      where workspace_id = ${workspace.id} and kind = 'user_id' and value like 'lock-check-%' order by value`.execute(
+      app.database.db,
+    );
+    const [first, second] = owners.rows.map((r) => r.profile_id);
+    assert.ok(first && second);
+    await sql`update profiles set merged_into = ${first} where id = ${second}`.execute(app.database.db);
+    const checked = await app.database.db.transaction().execute((trx) =>
+      lockAndCheck(
+        trx,
+        workspace.id,
+        { shared: [first, second], newKeys: [], exclusive: [] },
+        {
+          newIds: [
+            { kind: 'user_id', value: 'lock-check-1' },
+            { kind: 'user_id', value: 'lock-check-new' },
+          ],
+          owners: [first, second, newId()],
+        },
+      ),
+    );
+    // One new identifier is owned by now; of three owners, one was merged and one never existed.
+    assert.deepEqual(checked, { owned: 1, gone: 2, erased: false });
   });
 });

@@ -384,21 +384,15 @@ export async function resolveBulk(
     const shared = [...plan.receiving].filter((id) => !lockedShared.has(id) && !lockedExclusive.has(id));
     const newIds = plan.newIds.filter((n) => !lockedIds.has(n));
     const exclusive = [...plan.gaining].filter((id) => !lockedExclusive.has(id));
-    await bulkRepo.lockProfilesShared(trx, workspaceId, shared);
-    await repo.lockKeys(
+    const changed = await bulkRepo.lockAndCheck(
       trx,
       workspaceId,
-      newIds.map((n) => keys[n] as string),
-    );
-    await repo.lockKeys(
-      trx,
-      workspaceId,
-      exclusive.map((id) => `profile:${id}`),
+      { shared, newKeys: newIds.map((n) => keys[n] as string), exclusive },
+      { newIds: plan.newIds.map((n) => ids[n] as Identifier), owners: [...plan.receiving, ...plan.gaining] },
     );
     for (const id of shared) lockedShared.add(id);
     for (const n of newIds) lockedIds.add(n);
     for (const id of exclusive) lockedExclusive.add(id);
-    const changed = await bulkRepo.changedSince(trx, workspaceId, plan.newIds, [...plan.receiving, ...plan.gaining]);
     if (changed.owned === 0 && changed.gone === 0) {
       plan.erased = changed.erased;
       break;

@@ -241,11 +241,14 @@ export async function applyDeltas(db: Db, workspaceId: string, deltas: Projectio
   // traits travel as null and channels as one comma-separated text (channel names are [a-z_]): parsing a jsonb
   // per profile and array cost more than the update itself.
   const traits = rows.map((r) => (hasKeys(r.traits) ? JSON.stringify(r.traits) : null));
-  // One function (migration 202611230400) whose plan is a primary-key probe per row whatever the statistics say.
-  const result = await sql<{ id: string }>`select rapport_apply_deltas(${workspaceId}, ${rows.map((r) => r.id)}::uuid[],
-      ${traits}::jsonb[], ${rows.map((r, i) => (traits[i] === null ? null : JSON.stringify(r.traitTimes)))}::jsonb[],
-      ${rows.map((r) => r.channels.join(','))}::text[], ${rows.map((r) => r.firstSeenAt.toISOString())}::timestamptz[],
-      ${rows.map((r) => r.lastSeenAt.toISOString())}::timestamptz[]) as id`.execute(db);
+  // One function (migrations 202611230400, 202612060100) whose plan is a primary-key probe per row whatever the
+  // statistics say; ids and times travel as comma-separated texts (times in milliseconds), cheaper to make and read
+  // than arrays.
+  const result = await sql<{ id: string }>`/*prepared*/ select rapport_apply_deltas(${workspaceId},
+      ${rows.map((r) => r.id).join(',')}, ${traits}::jsonb[],
+      ${rows.map((r, i) => (traits[i] === null ? null : JSON.stringify(r.traitTimes)))}::jsonb[],
+      ${rows.map((r) => r.channels.join(','))}::text[], ${rows.map((r) => r.firstSeenAt.getTime()).join(',')},
+      ${rows.map((r) => r.lastSeenAt.getTime()).join(',')}) as id`.execute(db);
   return result.rows.map((r) => r.id);
 }
 
