@@ -46,10 +46,11 @@ export interface Database {
 }
 
 /**
- * `COPY <target> FROM …` of rows in PostgreSQL's text format (tab-separated, `\N` for null, see `copyField`).
- * `target` is a table name with its column list, written by the caller's code, never taken from input.
+ * `COPY <target> FROM …` of rows in PostgreSQL's text format (tab-separated, `\N` for null, see `copyField`), or
+ * in its binary format, header and trailer included. `target` is a table name with its column list, written by the
+ * caller's code, never taken from input.
  */
-export type CopyIn = (target: string, rows: string | Uint8Array) => Promise<void>;
+export type CopyIn = (target: string, rows: string | Uint8Array, format?: 'text' | 'binary') => Promise<void>;
 
 /** A value as one field of COPY's text format: backslash, tab, newline and carriage return escaped; null as \N. */
 export function copyField(value: string | null | undefined): string {
@@ -167,9 +168,12 @@ async function postgresCopyTransaction<T>(pool: pg.Pool, work: (trx: Db, copyIn:
         },
       }),
     });
-    const copyIn: CopyIn = async (target, rows) => {
+    const copyIn: CopyIn = async (target, rows, format = 'text') => {
       if (rows.length === 0) return;
-      await pipeline(Readable.from([rows]), client.query(copyFrom(`copy ${target} from stdin`)));
+      await pipeline(
+        Readable.from([rows]),
+        client.query(copyFrom(`copy ${target} from stdin with (format ${format})`)),
+      );
     };
     return await session.transaction().execute((trx) => work(trx, copyIn));
   } catch (error) {
@@ -200,9 +204,9 @@ export function fromPGlite(pglite: PGlite): Database {
       pglite.transaction(async (tx) => {
         // Every statement of `work` runs on `tx`: PGlite's transaction lock is held from BEGIN to COMMIT.
         const trx = new Kysely({ dialect: new PGliteDialect(pglite, tx) });
-        const copyIn: CopyIn = async (target, rows) => {
+        const copyIn: CopyIn = async (target, rows, format = 'text') => {
           if (rows.length === 0) return;
-          await tx.query(`copy ${target} from '/dev/blob'`, [], { blob: new Blob([rows]) });
+          await tx.query(`copy ${target} from '/dev/blob' with (format ${format})`, [], { blob: new Blob([rows]) });
         };
         return work(trx, copyIn);
       }),

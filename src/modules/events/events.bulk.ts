@@ -7,7 +7,7 @@ import {
   CONCURRENT_MERGE,
   type ProfilesModule,
 } from '../profiles/index.ts';
-import { appendEvents, type BatchFields, EventLines, eventLineTail } from './events.bulk.repo.ts';
+import { appendEvents, EventRows } from './events.bulk.repo.ts';
 import { isRejection, type NormalizedEvent, normalizeMessage } from './events.normalize.ts';
 import type { IngestResult } from './events.schemas.ts';
 import { hears, type StoredEvent, type StoredEventListener } from './events.service.ts';
@@ -47,15 +47,13 @@ interface Candidate {
   index: number;
   event: NormalizedEvent;
   id: string;
-  /** The event's COPY line but its profile id, made while the previous batch commits. */
-  tail: string;
 }
 
-/** One transaction's rows, grouped by people and encoded as COPY lines ahead of it. */
+/** One transaction's rows, grouped by people and encoded for COPY ahead of it. */
 interface Slice {
   rows: Candidate[];
   chunk: BulkChunk;
-  lines: EventLines;
+  encoded: EventRows;
 }
 
 /** A writer for importStream that takes the bulk path for one workspace. */
@@ -87,27 +85,57 @@ async function prepare(
   receivedAt: Date,
   rejected: IngestResult['rejected'],
 ): Promise<Slice[]> {
-  const fixed = { workspaceId, receivedAt: receivedAt.toISOString() };
-  const candidates: Candidate[] = [];
+  const slicer = new Slicer(deps, workspaceId);
+  const prepared: Slice[] = [];
   for (const [index, message] of messages.entries()) {
     if (index > 0 && index % PREPARE_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
     const result = normalizeMessage(message, receivedAt);
     if (isRejection(result)) rejected.push({ index, ...result });
     else {
-      const id = newId();
-      candidates.push({ index, event: result, id, tail: eventLineTail(fixed, id, result) });
+      const slice = slicer.add({ index, event: result, id: newId() });
+      if (slice) prepared.push(slice);
     }
   }
-  const prepared: Slice[] = [];
-  for (const rows of slices(candidates)) {
-    await new Promise((resolve) => setImmediate(resolve));
-    prepared.push(sliceOf(deps, rows));
-  }
+  const last = slicer.end();
+  if (last) prepared.push(last);
   return prepared;
 }
 
-function sliceOf(deps: BulkWriteDeps, rows: Candidate[]): Slice {
-  return { rows, chunk: chunkOf(deps, rows), lines: new EventLines(rows.map((c) => c.tail)) };
+/**
+ * Cuts rows into consecutive slices of at most BULK_LOCK_BUDGET distinct identifiers each — one transaction each —
+ * encoding each row for COPY as it comes, and grouping a slice's people when it is complete.
+ */
+class Slicer {
+  readonly #deps: BulkWriteDeps;
+  readonly #workspaceId: string;
+  #rows: Candidate[] = [];
+  #seen = new Set<string>();
+  #encoded: EventRows;
+  constructor(deps: BulkWriteDeps, workspaceId: string) {
+    this.#deps = deps;
+    this.#workspaceId = workspaceId;
+    this.#encoded = new EventRows(workspaceId);
+  }
+  /** Adds a row; returns the slice it closed, if it did not fit in the current one. */
+  add(c: Candidate): Slice | null {
+    let fresh = 0;
+    for (const id of c.event.ids) if (!this.#seen.has(`${id.kind}\u0001${id.value}`)) fresh++;
+    const closed = this.#rows.length > 0 && this.#seen.size + fresh > BULK_LOCK_BUDGET ? this.end() : null;
+    this.#rows.push(c);
+    this.#encoded.add(c.id, c.event);
+    for (const id of c.event.ids) this.#seen.add(`${id.kind}\u0001${id.value}`);
+    return closed;
+  }
+  /** Closes the current slice (null when empty). */
+  end(): Slice | null {
+    if (this.#rows.length === 0) return null;
+    const rows = this.#rows;
+    const slice = { rows, chunk: chunkOf(this.#deps, rows), encoded: this.#encoded };
+    this.#rows = [];
+    this.#seen = new Set();
+    this.#encoded = new EventRows(this.#workspaceId);
+    return slice;
+  }
 }
 
 function chunkOf(deps: BulkWriteDeps, rows: Candidate[]): BulkChunk {
@@ -140,23 +168,20 @@ export async function appendNormalized(
   events: readonly NormalizedEvent[],
   memory: BulkMemory,
 ): Promise<NormalizedEvent[]> {
-  let fixed: BatchFields = { workspaceId, receivedAt: '' };
-  let receivedAt: Date | null = null;
-  const candidates = events.map((event, index): Candidate => {
-    if (event.receivedAt !== receivedAt) {
-      receivedAt = event.receivedAt;
-      fixed = { workspaceId, receivedAt: receivedAt.toISOString() };
-    }
-    const id = newId();
-    return { index, event, id, tail: eventLineTail(fixed, id, event) };
-  });
+  const slicer = new Slicer(deps, workspaceId);
   const deferred: NormalizedEvent[] = [];
-  for (const rows of slices(candidates)) {
-    const profileIds = await resolveAndAppend(deps, workspaceId, sliceOf(deps, rows), memory);
-    rows.forEach((c, i) => {
+  const write = async (slice: Slice) => {
+    const profileIds = await resolveAndAppend(deps, workspaceId, slice, memory);
+    slice.rows.forEach((c, i) => {
       if (profileIds[i] === null) deferred.push(c.event);
     });
+  };
+  for (const [index, event] of events.entries()) {
+    const slice = slicer.add({ index, event, id: newId() });
+    if (slice) await write(slice);
   }
+  const last = slicer.end();
+  if (last) await write(last);
   return deferred;
 }
 
@@ -187,24 +212,6 @@ async function writeBatch(
   return { success: accepted > 0, accepted, rejected };
 }
 
-/** Consecutive runs of rows with at most BULK_LOCK_BUDGET distinct identifiers each. */
-function* slices(candidates: Candidate[]): Generator<Candidate[]> {
-  let slice: Candidate[] = [];
-  let seen = new Set<string>();
-  for (const c of candidates) {
-    let fresh = 0;
-    for (const id of c.event.ids) if (!seen.has(`${id.kind}\u0001${id.value}`)) fresh++;
-    if (slice.length > 0 && seen.size + fresh > BULK_LOCK_BUDGET) {
-      yield slice;
-      slice = [];
-      seen = new Set();
-    }
-    slice.push(c);
-    for (const id of c.event.ids) seen.add(`${id.kind}\u0001${id.value}`);
-  }
-  if (slice.length > 0) yield slice;
-}
-
 /** One transaction: people resolved set-wise, events appended, projection last. Returns null for deferred rows. */
 async function resolveAndAppend(
   deps: BulkWriteDeps,
@@ -227,7 +234,7 @@ async function resolveAndAppend(
         const fresh = await appendEvents(
           trx,
           copyIn,
-          slice.lines.lines(resolution.profileIds),
+          slice.encoded.rows(resolution.profileIds),
           stored.map((c) => c.event.messageId),
           heard,
         );
