@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { normalizeMessage } from './events.normalize.ts';
-import { isPlainSegmentMessage, SegmentMessage } from './events.schemas.ts';
+import { isPlainSegmentMessage, jsonLongerThan, SegmentMessage } from './events.schemas.ts';
 
 /** Values of every kind a sender may put in a field, right and wrong. */
 const anyValue = fc.oneof(
@@ -68,5 +68,40 @@ describe('message validation without zod', () => {
     assert.equal(isPlainSegmentMessage({ type: 'Track' }), false);
     assert.equal(isPlainSegmentMessage({ writeKey: null }), false);
     assert.equal(isPlainSegmentMessage({ type: 'track', userId: 'u1', context: { library: { name: 'x' } } }), true);
+  });
+});
+
+describe('the size limit of a message', () => {
+  // The limit is judged without writing small messages out: the judgement must be the written-out length's.
+  it('says a value is longer than a limit exactly when its JSON is', () => {
+    const value = fc.oneof(
+      fc.jsonValue(),
+      fc.dictionary(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary', maxLength: 400 })),
+      fc.array(fc.oneof(fc.string({ unit: 'binary' }), fc.double(), fc.constant(undefined))),
+      fc.constant(undefined),
+      fc.date({ noInvalidDate: true }),
+    );
+    fc.assert(
+      fc.property(value, fc.nat(), fc.integer({ min: -50, max: 50 }), (v, anyLimit, offset) => {
+        const length = JSON.stringify(v ?? null).length;
+        for (const limit of [anyLimit % 5000, Math.max(0, length + offset), length, length - 1]) {
+          assert.equal(jsonLongerThan(v, limit), length > limit, `limit ${limit}, length ${length}`);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('refuses a message of more than 32 KB and accepts one just under, however it is escaped', () => {
+    const at = new Date('2026-11-01T00:00:00Z');
+    const track = (text: string) => ({ type: 'track', userId: 'u1', event: 'Big', properties: { text } });
+    const overhead = JSON.stringify(track('')).length;
+    assert.ok(!('code' in normalizeMessage(track('x'.repeat(32 * 1024 - overhead)), at)));
+    assert.equal(
+      (normalizeMessage(track('x'.repeat(32 * 1024 - overhead + 1)), at) as { code: string }).code,
+      'MESSAGE_TOO_LARGE',
+    );
+    // A quote is written as two characters.
+    assert.equal((normalizeMessage(track('"'.repeat(16 * 1024)), at) as { code: string }).code, 'MESSAGE_TOO_LARGE');
   });
 });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { CountryCode } from 'libphonenumber-js';
 import { type Identifier, normalizeIdentifier } from '../profiles/index.ts';
 import type { EventFields } from './events.repo.ts';
-import { isPlainSegmentMessage, MAX_MESSAGE_BYTES, SegmentMessage } from './events.schemas.ts';
+import { isPlainSegmentMessage, jsonLongerThan, MAX_MESSAGE_BYTES, SegmentMessage } from './events.schemas.ts';
 
 export interface NormalizedEvent extends EventFields {
   ids: Identifier[];
@@ -89,7 +89,7 @@ export function normalizeMessage(
   /** The caller has resolved the person already (appendResolved): the message need carry no identifier. */
   resolved = false,
 ): NormalizedEvent | Rejection {
-  if (JSON.stringify(raw ?? null).length > MAX_MESSAGE_BYTES) {
+  if (jsonLongerThan(raw, MAX_MESSAGE_BYTES)) {
     return { code: 'MESSAGE_TOO_LARGE', message: 'A message may be at most 32 KB.' };
   }
   let message: SegmentMessage;

@@ -116,4 +116,51 @@ export type TimelineQuery = z.infer<typeof TimelineQuery>;
 
 /** Segment's limits: 32 KB per message, 500 KB per batch request. */
 export const MAX_MESSAGE_BYTES = 32 * 1024;
+
+/**
+ * Whether `JSON.stringify(value ?? null).length > limit`, without writing out a value that is plainly within it (most
+ * messages are a few hundred characters, and writing each one out cost as much as the rest of its normalisation).
+ * An upper bound of the length is summed first — each string at six characters a code unit (`\uXXXX`), each number
+ * at 24 — and only a value whose bound passes the limit, or that is not plain JSON data (a `toJSON`, a class
+ * instance, a bigint, more than 32 levels deep), is written out and measured.
+ */
+export function jsonLongerThan(value: unknown, limit: number): boolean {
+  if (jsonBound(value ?? null, limit, 0) <= limit) return false;
+  return JSON.stringify(value ?? null).length > limit;
+}
+
+function jsonBound(value: unknown, budget: number, depth: number): number {
+  switch (typeof value) {
+    case 'string':
+      return 2 + 6 * value.length;
+    case 'number':
+      return 24;
+    case 'boolean':
+    case 'undefined':
+      return 5;
+    case 'object':
+      break;
+    default:
+      return Number.POSITIVE_INFINITY;
+  }
+  if (value === null) return 4;
+  if (depth > 32) return Number.POSITIVE_INFINITY;
+  let total = 2;
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      total += 1 + jsonBound(item, budget - total, depth + 1);
+      if (total > budget) return Number.POSITIVE_INFINITY;
+    }
+    return total;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if ((proto !== Object.prototype && proto !== null) || typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    return Number.POSITIVE_INFINITY;
+  }
+  for (const key in value) {
+    total += 4 + 6 * key.length + jsonBound((value as Record<string, unknown>)[key], budget - total, depth + 1);
+    if (total > budget) return Number.POSITIVE_INFINITY;
+  }
+  return total;
+}
 export const MAX_BATCH_BYTES = 500 * 1024;

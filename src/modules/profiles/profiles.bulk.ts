@@ -67,16 +67,22 @@ export class BulkMemory {
   readonly spans = new Map<string, Span>();
   readonly limit: number;
   #owners: [string, string | null][] = [];
-  #spans: repo.ProjectionDelta[] = [];
+  /** Deltas of the chunk in flight, each with the span it was judged against (the one to widen). */
+  #spans: [repo.ProjectionDelta, Span | undefined][] = [];
   constructor(limit = 200_000) {
     this.limit = limit;
   }
   remember(key: string, profileId: string | null) {
     this.#owners.push([key, profileId]);
   }
-  /** Whether applying the delta could change the profile, as far as committed chunks tell. */
-  changes(d: repo.ProjectionDelta): boolean {
+  /**
+   * Whether applying the delta could change the profile, as far as committed chunks tell; and, either way, the delta
+   * is written (or would change nothing) in this chunk: it widens the span once the chunk commits.
+   */
+  judge(d: repo.ProjectionDelta, created: boolean): boolean {
     const span = this.spans.get(d.id);
+    this.#spans.push([d, span]);
+    if (created) return false;
     if (!span) return true;
     for (const _ in d.traits) return true;
     return (
@@ -85,18 +91,13 @@ export class BulkMemory {
       d.channels.some((c) => !span.channels.includes(c))
     );
   }
-  /** The delta is written (or would change nothing) in this chunk. */
-  covered(d: repo.ProjectionDelta) {
-    this.#spans.push(d);
-  }
   /** The chunk's transaction committed: what it learnt holds. */
   committed() {
     for (const [key, profileId] of this.#owners) {
       this.owners.delete(key);
       if (profileId !== null) bounded(this.owners, key, profileId, this.limit);
     }
-    for (const d of this.#spans) {
-      const span = this.spans.get(d.id);
+    for (const [d, span] of this.#spans) {
       if (!span) {
         const first = d.firstSeenAt.getTime();
         bounded(this.spans, d.id, { first, last: d.lastSeenAt.getTime(), channels: [...d.channels] }, this.limit);
@@ -366,9 +367,11 @@ export async function resolveBulk(
     for (const r of await bulkRepo.stagedOwners(trx, workspaceId)) ownerOf[r.n] = r.profile_id;
   };
   const unknown: number[] = [];
+  const remembered: (string | undefined)[] = new Array(ids.length);
   for (let n = 0; n < ids.length; n++) {
-    const remembered = memory?.owners.get(keys[n] as string);
-    if (remembered) ownerOf[n] = remembered;
+    const owner = memory?.owners.get(keys[n] as string);
+    remembered[n] = owner;
+    if (owner) ownerOf[n] = owner;
     else unknown.push(n);
   }
   if (unknown.length > 0) await lookUp(unknown);
@@ -398,6 +401,7 @@ export async function resolveBulk(
       break;
     }
     memory?.forget();
+    remembered.fill(undefined);
     if (round === MAX_ROUNDS) {
       throw new DomainError('conflict', CONCURRENT_MERGE, 'People of this chunk kept changing; run it again.');
     }
@@ -459,7 +463,17 @@ export async function resolveBulk(
   const shared = new Set<string>();
   for (const [group, profileId] of profileOfGroup) {
     if (deltas.has(profileId)) shared.add(profileId);
-    else deltas.set(profileId, { ...group.delta, id: profileId });
+    else {
+      const d = group.delta;
+      deltas.set(profileId, {
+        id: profileId,
+        traits: d.traits,
+        traitTimes: d.traitTimes,
+        channels: d.channels,
+        firstSeenAt: d.firstSeenAt,
+        lastSeenAt: d.lastSeenAt,
+      });
+    }
   }
   for (const profileId of shared) deltas.delete(profileId);
   const profileIds = observations.map((o, i) => {
@@ -475,8 +489,7 @@ export async function resolveBulk(
     workspaceId,
     all.filter((d) => created.has(d.id)),
   );
-  const projection = all.filter((d) => !created.has(d.id) && (memory?.changes(d) ?? true));
-  if (memory) for (const d of all) memory.covered(d);
+  const projection = all.filter((d) => (memory ? memory.judge(d, created.has(d.id)) : !created.has(d.id)));
   const attach: { n: number; profileId: string }[] = [];
   for (const [group, profileId] of profileOfGroup) {
     for (const n of group.ids) if (!ownerOf[n]) attach.push({ n, profileId });
@@ -489,7 +502,7 @@ export async function resolveBulk(
     // Only what this chunk settled: deferred groups are resolved one by one next, and may move.
     for (const [group, profileId] of profileOfGroup) {
       for (const n of group.ids) {
-        if (memory.owners.get(keys[n] as string) !== profileId) memory.remember(keys[n] as string, profileId);
+        if (remembered[n] !== profileId) memory.remember(keys[n] as string, profileId);
       }
     }
     for (const group of groups) {
