@@ -3,7 +3,9 @@
 // (events.bulk.ts); the CPU it used per row and the machine's load are printed too, since on a shared machine they
 // say how much of the time was the import's own.
 //
-//   node bench/import.ts [--rows 1000000] [--people 50000] [--batch 1000] [--path bulk|ingest]
+//   node bench/import.ts [--rows 1000000] [--people 50000] [--batch 4000] [--path bulk|ingest]
+//
+// --batch defaults to the command line's own default (DEFAULT_BATCH).
 //
 // --path ingest measures the one-by-one path (every batch through ingestion, as imports ran before the bulk path)
 // for comparison in the same conditions.
@@ -15,7 +17,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { createApp } from '../src/app.ts';
-import { type ImportOptions, importFile } from '../src/modules/events/events.import.ts';
+import { DEFAULT_BATCH, type ImportOptions, importFile } from '../src/modules/events/events.import.ts';
 import { loadConfig } from '../src/platform/config.ts';
 import { benchDatabase, postmasterPid, treeCpuMs } from './support.ts';
 
@@ -23,7 +25,7 @@ const { values } = parseArgs({
   options: {
     rows: { type: 'string', default: '1000000' },
     people: { type: 'string', default: '50000' },
-    batch: { type: 'string', default: '1000' },
+    batch: { type: 'string', default: String(DEFAULT_BATCH) },
     path: { type: 'string', default: 'bulk' },
   },
 });

@@ -97,6 +97,16 @@ describe('rapport serve on the embedded database', () => {
     assert.match(bad.output(), /Invalid configuration:[\s\S]*port/);
   });
 
+  it('refuses an import batch size that is not a whole number of rows in range, before opening anything', async () => {
+    for (const batch of ['0', 'many', '2.5', '50001']) {
+      const bad = start(['import', 'events', join(dataDir, 'absent.csv'), '--batch', batch], {
+        RAPPORT_DATA_DIR: dataDir,
+      });
+      assert.equal(await bad.exited, 2, bad.output());
+      assert.match(bad.output(), /--batch must be a whole number of rows from 1 to 50000/);
+    }
+  });
+
   it('refuses several processes on the embedded database, saying why', async () => {
     const bad = start(['serve', '--processes', '2'], { RAPPORT_DATA_DIR: dataDir, PORT: '0' });
     assert.equal(await bad.exited, 2);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createApp } from './app.ts';
 import { clusterChild, reportListening, runPrimary } from './cluster.ts';
+import { DEFAULT_BATCH, MAX_BATCH } from './modules/events/events.import.ts';
 import { loadConfig } from './platform/config.ts';
 import { openDatabase } from './platform/db.ts';
 import { WEB_DIST } from './platform/http/server.ts';
@@ -19,7 +20,7 @@ Commands:
   worker                background workers only
   migrate               apply database migrations and exit
   import events|profiles <file> [--workspace <id|slug>] [--format csv|ndjson]
-                        [--map 'Header=field,…'] [--batch 500] [--rejects <file>] [--no-resume]
+                        [--map 'Header=field,…'] [--batch 4000] [--rejects <file>] [--no-resume]
                         stream a CSV or NDJSON file in through identity resolution; idempotent, resumable
   demo [--customers 20000] [--workspace <id|slug>]
                         fill a workspace with a generated demo brand (customers, 18 months of activity)
@@ -171,7 +172,7 @@ async function importCommand(args: string[]) {
       workspace: { type: 'string' },
       format: { type: 'string' },
       map: { type: 'string' },
-      batch: { type: 'string', default: '500' },
+      batch: { type: 'string', default: String(DEFAULT_BATCH) },
       rejects: { type: 'string' },
       'no-resume': { type: 'boolean', default: false },
     },
@@ -184,6 +185,12 @@ async function importCommand(args: string[]) {
   }
   if (values.format && values.format !== 'csv' && values.format !== 'ndjson') {
     console.error('--format must be csv or ndjson.');
+    process.exitCode = 2;
+    return;
+  }
+  const batchSize = Number(values.batch);
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH) {
+    console.error(`--batch must be a whole number of rows from 1 to ${MAX_BATCH}; "${values.batch}" is not.`);
     process.exitCode = 2;
     return;
   }
@@ -216,7 +223,7 @@ async function importCommand(args: string[]) {
       kind,
       file,
       format: values.format as 'csv' | 'ndjson' | undefined,
-      batchSize: Number(values.batch),
+      batchSize,
       mapping,
       rejectsFile: values.rejects,
       resume: !values['no-resume'],

@@ -13,6 +13,15 @@ import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import type { IngestResult } from './events.schemas.ts';
 
+/**
+ * Rows an import hands over at once, by default. Each batch is one or two transactions of the bulk path: fewer,
+ * larger ones cost PostgreSQL fewer statements a row (bench/import, session 11: 65k rows/s at 1,000 a batch, 72k at
+ * 4,000, same minutes). The bulk path keeps each transaction within BULK_LOCK_BUDGET identifiers whatever this is.
+ */
+export const DEFAULT_BATCH = 4_000;
+/** The most rows a batch may have (memory: a batch in flight holds its rows). */
+export const MAX_BATCH = 50_000;
+
 /** Batches of one import in flight at once: one committing while the next is read. */
 const PIPELINE_DEPTH = 2;
 /** Rows read between two turns of the event loop (a fraction of a millisecond of parsing). */
@@ -269,7 +278,7 @@ export async function importStream(
   options: StreamImportOptions,
 ): Promise<Omit<ImportSummary, 'rejectsFile'>> {
   const { kind, input } = options;
-  const batchSize = options.batchSize ?? 500;
+  const batchSize = options.batchSize ?? DEFAULT_BATCH;
   const startAfter = options.startAfter ?? 0;
   let bytes = 0;
   input.on('data', (chunk: Buffer | string) => {
