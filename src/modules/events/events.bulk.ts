@@ -4,6 +4,7 @@ import {
   BULK_LOCK_BUDGET,
   type BulkChunk,
   BulkMemory,
+  type BulkPlan,
   CONCURRENT_MERGE,
   type ProfilesModule,
 } from '../profiles/index.ts';
@@ -49,11 +50,13 @@ interface Candidate {
   id: string;
 }
 
-/** One transaction's rows, grouped by people and encoded for COPY ahead of it. */
+/** One transaction's rows, grouped by people, planned and encoded for COPY ahead of it. */
 interface Slice {
   rows: Candidate[];
   chunk: BulkChunk;
   encoded: EventRows;
+  /** The resolution as far as the memory takes it (an import's slices), for the transaction's first attempt. */
+  plan: BulkPlan | undefined;
 }
 
 /** A writer for importStream that takes the bulk path for one workspace. */
@@ -64,7 +67,7 @@ export function bulkImport(deps: BulkImportDeps, workspaceId: string): (messages
   return (messages) => {
     const receivedAt = new Date();
     const rejected: IngestResult['rejected'] = [];
-    const prepared = prepare(deps, workspaceId, messages, receivedAt, rejected);
+    const prepared = prepare(deps, workspaceId, messages, receivedAt, rejected, memory);
     prepared.catch(() => {}); // awaited below; this only keeps it from counting as unhandled if an earlier batch fails
     const written = previous.then(async () =>
       writeBatch(deps, workspaceId, messages, await prepared, receivedAt, rejected, memory),
@@ -84,8 +87,9 @@ async function prepare(
   messages: unknown[],
   receivedAt: Date,
   rejected: IngestResult['rejected'],
+  memory: BulkMemory,
 ): Promise<Slice[]> {
-  const slicer = new Slicer(deps, workspaceId);
+  const slicer = new Slicer(deps, workspaceId, memory);
   const prepared: Slice[] = [];
   for (const [index, message] of messages.entries()) {
     if (index > 0 && index % PREPARE_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
@@ -108,12 +112,15 @@ async function prepare(
 class Slicer {
   readonly #deps: BulkWriteDeps;
   readonly #workspaceId: string;
+  readonly #memory: BulkMemory | undefined;
   #rows: Candidate[] = [];
   #seen = new Set<string>();
   #encoded: EventRows;
-  constructor(deps: BulkWriteDeps, workspaceId: string) {
+  /** `memory`: to plan each slice with as it closes (an import's; ingestion's groups are planned in the transaction). */
+  constructor(deps: BulkWriteDeps, workspaceId: string, memory?: BulkMemory) {
     this.#deps = deps;
     this.#workspaceId = workspaceId;
+    this.#memory = memory;
     this.#encoded = new EventRows(workspaceId);
   }
   /** Adds a row; returns the slice it closed, if it did not fit in the current one. */
@@ -130,7 +137,9 @@ class Slicer {
   end(): Slice | null {
     if (this.#rows.length === 0) return null;
     const rows = this.#rows;
-    const slice = { rows, chunk: chunkOf(this.#deps, rows), encoded: this.#encoded };
+    const chunk = chunkOf(this.#deps, rows);
+    const plan = this.#memory && this.#deps.profiles.planBulk(chunk, this.#memory);
+    const slice = { rows, chunk, encoded: this.#encoded, plan };
     this.#rows = [];
     this.#seen = new Set();
     this.#encoded = new EventRows(this.#workspaceId);
@@ -221,8 +230,9 @@ async function resolveAndAppend(
 ): Promise<(string | null)[]> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const profileIds = await deps.copyTransaction(async (trx, copyIn) => {
-        const resolution = await deps.profiles.resolveBulk(trx, copyIn, workspaceId, slice.chunk, memory);
+      const resolution = await deps.copyTransaction(async (trx, copyIn) => {
+        const plan = attempt === 1 ? slice.plan : undefined;
+        const resolution = await deps.profiles.resolveBulk(trx, copyIn, workspaceId, slice.chunk, memory, plan);
         const stored: Candidate[] = [];
         const profileOf: string[] = [];
         for (const [i, profileId] of resolution.profileIds.entries()) {
@@ -241,10 +251,10 @@ async function resolveAndAppend(
         if (fresh) await tellListeners(deps.listeners, trx, workspaceId, stored, profileOf, fresh);
         // Last, so that row locks on the profiles are held only until the commit right after.
         await deps.profiles.applyBulkProjection(trx, workspaceId, resolution.projection);
-        return resolution.profileIds;
+        return resolution;
       });
-      memory.committed();
-      return profileIds;
+      memory.committed(resolution.learnt);
+      return resolution.profileIds;
     } catch (error) {
       memory.forget();
       const code = (error as { code?: string }).code;

@@ -2,7 +2,15 @@ import type { Clock } from '../../platform/clock.ts';
 import type { CopyIn, Db } from '../../platform/db.ts';
 import type { PersonalDataRegistry } from '../../platform/personal-data.ts';
 import type { Actor } from '../../platform/principal.ts';
-import { applyBulkProjection, type BulkChunk, type BulkMemory, groupBulk, resolveBulk } from './profiles.bulk.ts';
+import {
+  applyBulkProjection,
+  type BulkChunk,
+  type BulkMemory,
+  type BulkPlan,
+  groupBulk,
+  planBulk,
+  resolveBulk,
+} from './profiles.bulk.ts';
 import type { Identifier } from './profiles.identifiers.ts';
 import type { ProjectionDelta } from './profiles.repo.ts';
 import * as repo from './profiles.repo.ts';
@@ -27,7 +35,7 @@ import {
 } from './profiles.subject.ts';
 
 export type { BulkChunk, BulkObservation, BulkResolution } from './profiles.bulk.ts';
-export { BULK_LOCK_BUDGET, BulkMemory } from './profiles.bulk.ts';
+export { BULK_LOCK_BUDGET, BulkMemory, type BulkPlan } from './profiles.bulk.ts';
 export type { Identifier, IdentifierKind } from './profiles.identifiers.ts';
 export { isPersonLevel, normalizeIdentifier, PERSON_KINDS } from './profiles.identifiers.ts';
 export {
@@ -99,10 +107,19 @@ export function createProfilesModule(input: {
      * Resolves a chunk of an import (grouped by groupBulk) set-wise inside the caller's copyTransaction
      * (profiles.bulk.ts): a profile per observation, or null for those to send through resolveObservations
      * (ingestion) after this commits. Chunks of one import may share a `new BulkMemory()`: known customers are then
-     * not looked up again.
+     * not looked up again. `plan`: planBulk's for this chunk and memory, made ahead of the transaction (first
+     * attempt only). Once the transaction commits, hand the resolution's `learnt` to `memory.committed`.
      */
-    resolveBulk: (trx: Db, copyIn: CopyIn, workspaceId: string, chunk: BulkChunk, memory?: BulkMemory) =>
-      resolveBulk(input.subjectKey, trx, copyIn, workspaceId, chunk, memory),
+    resolveBulk: (
+      trx: Db,
+      copyIn: CopyIn,
+      workspaceId: string,
+      chunk: BulkChunk,
+      memory?: BulkMemory,
+      plan?: BulkPlan,
+    ) => resolveBulk(input.subjectKey, trx, copyIn, workspaceId, chunk, memory, plan),
+    /** A chunk's resolution as far as the memory alone takes it, ahead of its transaction (profiles.bulk.ts). */
+    planBulk,
     /** A chunk of observations grouped for resolveBulk; no database, so it can be done ahead of the transaction. */
     groupBulk,
     /** Applies what resolveBulk returned as `projection`: the bulk transaction's last statement. */

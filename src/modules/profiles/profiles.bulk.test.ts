@@ -3,8 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
-import { createTestApp, type TestApp } from '../../testing.ts';
+import { createTestApp, newWorkspace, type TestApp } from '../../testing.ts';
 import { lockAndCheck, lockProfilesShared } from './profiles.bulk.repo.ts';
+import { BulkMemory } from './profiles.bulk.ts';
 import { lockKeys, lockKeysShared } from './profiles.repo.ts';
 
 // The bulk path's locks must be the very locks ingestion and merges take, or they would not wait for each other.
@@ -93,5 +94,46 @@ describe('bulk resolution locks', () => {
     );
     // One new identifier is owned by now; of three owners, one was merged and one never existed.
     assert.deepEqual(checked, { owned: 1, gone: 2, erased: false });
+  });
+
+  it('follows a merge that came between planning a chunk ahead and its transaction', async () => {
+    const { workspaceId } = await newWorkspace(app);
+    const at = new Date('2026-06-01T10:00:00Z');
+    await app.events.ingest(workspaceId, [
+      { type: 'identify', userId: 'plan-u1', messageId: 'plan-1', timestamp: at.toISOString() },
+      { type: 'identify', anonymousId: 'plan-a2', traits: { email: 'plan-2@example.test' }, messageId: 'plan-2' },
+    ]);
+    const owner = async (kind: string, value: string) =>
+      (
+        await sql<{ profile_id: string }>`select profile_id from identities
+          where workspace_id = ${workspaceId} and kind = ${kind} and value = ${value}`.execute(app.database.db)
+      ).rows[0]?.profile_id;
+    const [first, second] = [await owner('user_id', 'plan-u1'), await owner('email', 'plan-2@example.test')];
+    assert.ok(first && second && first !== second);
+    // An import that met both people before: the chunk is planned from its memory alone.
+    const memory = new BulkMemory();
+    memory.owners.set('email\u0001plan-2@example.test', second);
+    const chunk = app.profiles.groupBulk([
+      { ids: [{ kind: 'email', value: 'plan-2@example.test' }], traits: null, at, channel: 'import' },
+    ]);
+    const plan = app.profiles.planBulk(chunk, memory);
+    assert.ok(plan.ready, 'every identifier remembered: the outcome is planned ahead');
+    assert.deepEqual(plan.ready.settled.profileIds, [second]);
+    // Meanwhile the two people turn out to be one.
+    await app.events.ingest(workspaceId, [
+      { type: 'identify', userId: 'plan-u1', traits: { email: 'plan-2@example.test' }, messageId: 'plan-3' },
+    ]);
+    const survivor = await owner('email', 'plan-2@example.test');
+    assert.ok(survivor);
+    assert.notEqual(survivor, second, 'the planned profile was absorbed');
+    const resolution = await app.database.copyTransaction((trx, copyIn) =>
+      app.profiles.resolveBulk(trx, copyIn, workspaceId, chunk, memory, plan),
+    );
+    assert.deepEqual(resolution.profileIds, [survivor], 'the chunk goes to the live profile, not the planned one');
+    const live = await sql<{
+      merged_into: string | null;
+    }>`select merged_into from profiles where id = ${survivor}`.execute(app.database.db);
+    assert.equal(live.rows[0]?.merged_into, null);
+    assert.equal(memory.owners.size, 0, 'the stale memory is forgotten');
   });
 });

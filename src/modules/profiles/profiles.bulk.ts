@@ -53,6 +53,19 @@ export interface BulkResolution {
   projection: repo.ProjectionDelta[];
   createdProfiles: number;
   deferred: number;
+  /** What the chunk taught its memory: the caller hands it to `memory.committed` once the transaction commits. */
+  learnt: BulkLearnt;
+}
+
+/** What one chunk learns for a BulkMemory, pending until its transaction commits. */
+export interface BulkLearnt {
+  owners: [string, string | null][];
+  /** Its deltas, each with the span it was judged against (the one to widen). */
+  spans: [repo.ProjectionDelta, Span | undefined][];
+}
+
+function learning(): BulkLearnt {
+  return { owners: [], spans: [] };
 }
 
 /**
@@ -66,22 +79,16 @@ export class BulkMemory {
   readonly owners = new Map<string, string>();
   readonly spans = new Map<string, Span>();
   readonly limit: number;
-  #owners: [string, string | null][] = [];
-  /** Deltas of the chunk in flight, each with the span it was judged against (the one to widen). */
-  #spans: [repo.ProjectionDelta, Span | undefined][] = [];
   constructor(limit = 200_000) {
     this.limit = limit;
-  }
-  remember(key: string, profileId: string | null) {
-    this.#owners.push([key, profileId]);
   }
   /**
    * Whether applying the delta could change the profile, as far as committed chunks tell; and, either way, the delta
    * is written (or would change nothing) in this chunk: it widens the span once the chunk commits.
    */
-  judge(d: repo.ProjectionDelta, created: boolean): boolean {
+  judge(d: repo.ProjectionDelta, created: boolean, learnt: BulkLearnt): boolean {
     const span = this.spans.get(d.id);
-    this.#spans.push([d, span]);
+    learnt.spans.push([d, span]);
     if (created) return false;
     if (!span) return true;
     for (const _ in d.traits) return true;
@@ -91,13 +98,16 @@ export class BulkMemory {
       d.channels.some((c) => !span.channels.includes(c))
     );
   }
-  /** The chunk's transaction committed: what it learnt holds. */
-  committed() {
-    for (const [key, profileId] of this.#owners) {
+  /**
+   * A chunk's transaction committed: what it learnt holds. Spans only widen, so a span judged against earlier and
+   * replaced or dropped since is still a true statement about its profile, merely a narrower one.
+   */
+  committed(learnt: BulkLearnt) {
+    for (const [key, profileId] of learnt.owners) {
       this.owners.delete(key);
       if (profileId !== null) bounded(this.owners, key, profileId, this.limit);
     }
-    for (const [d, span] of this.#spans) {
+    for (const [d, span] of learnt.spans) {
       if (!span) {
         const first = d.firstSeenAt.getTime();
         bounded(this.spans, d.id, { first, last: d.lastSeenAt.getTime(), channels: [...d.channels] }, this.limit);
@@ -107,15 +117,11 @@ export class BulkMemory {
       span.last = Math.max(span.last, d.lastSeenAt.getTime());
       for (const c of d.channels) if (!span.channels.includes(c)) span.channels.push(c);
     }
-    this.#owners = [];
-    this.#spans = [];
   }
-  /** The chunk's transaction failed: nothing remembered can be trusted. */
+  /** A chunk's transaction failed, or found the memory stale: nothing remembered can be trusted. */
   forget() {
     this.owners.clear();
     this.spans.clear();
-    this.#owners = [];
-    this.#spans = [];
   }
 }
 
@@ -341,7 +347,43 @@ function classify(chunk: BulkChunk, ownerOf: readonly (string | undefined)[]) {
   return { byOwner, defer, newIds, gaining, receiving, erased: false };
 }
 
-/** Resolves a grouped chunk inside the caller's copyTransaction; see the module comment above. */
+/**
+ * A chunk's resolution as far as it can go without the database, made ahead of its transaction (while the one
+ * before commits): owners as the memory remembers them and, when it remembers every identifier of the chunk — the
+ * usual case once an import has met its customers — the whole outcome, should the check under the locks find
+ * that nothing moved. Inside the transaction, resolveBulk then only locks and checks before writing.
+ */
+export interface BulkPlan {
+  ownerOf: (string | undefined)[];
+  remembered: (string | undefined)[];
+  unknown: number[];
+  /** The outcome if nothing moved (null: some identifier is not remembered, or a profile gains an identifier). */
+  ready: { classified: ReturnType<typeof classify>; settled: Settled } | null;
+}
+
+export function planBulk(chunk: BulkChunk, memory?: BulkMemory): BulkPlan {
+  const { ids, keys } = chunk;
+  const ownerOf: (string | undefined)[] = new Array(ids.length);
+  const remembered: (string | undefined)[] = new Array(ids.length);
+  const unknown: number[] = [];
+  for (let n = 0; n < ids.length; n++) {
+    const owner = memory?.owners.get(keys[n] as string);
+    remembered[n] = owner;
+    if (owner) ownerOf[n] = owner;
+    else unknown.push(n);
+  }
+  let ready: BulkPlan['ready'] = null;
+  if (unknown.length === 0) {
+    const classified = classify(chunk, ownerOf);
+    if (classified.gaining.size === 0) ready = { classified, settled: settle(chunk, ownerOf, remembered, memory) };
+  }
+  return { ownerOf, remembered, unknown, ready };
+}
+
+/**
+ * Resolves a grouped chunk inside the caller's copyTransaction; see the module comment above. `plan` is planBulk's,
+ * made for this attempt with the same memory, or none.
+ */
 export async function resolveBulk(
   subjectKey: SubjectKeyOf,
   trx: Db,
@@ -349,10 +391,13 @@ export async function resolveBulk(
   workspaceId: string,
   chunk: BulkChunk,
   memory?: BulkMemory,
+  given?: BulkPlan,
 ): Promise<BulkResolution> {
-  const { observations, ids, keys, groups, groupOfRow } = chunk;
+  const { ids, keys, groups } = chunk;
+  const start = given ?? planBulk(chunk, memory);
   // Owners, remembered or read without locks: they say what to lock. Staged are the identifiers looked up.
-  let ownerOf: (string | undefined)[] = new Array(ids.length);
+  let ownerOf = start.ownerOf;
+  const remembered = start.remembered;
   const staged = new Set<number>();
   const lookUp = async (ns: number[]) => {
     const fresh = ns.filter((n) => !staged.has(n));
@@ -366,15 +411,7 @@ export async function resolveBulk(
     }
     for (const r of await bulkRepo.stagedOwners(trx, workspaceId)) ownerOf[r.n] = r.profile_id;
   };
-  const unknown: number[] = [];
-  const remembered: (string | undefined)[] = new Array(ids.length);
-  for (let n = 0; n < ids.length; n++) {
-    const owner = memory?.owners.get(keys[n] as string);
-    remembered[n] = owner;
-    if (owner) ownerOf[n] = owner;
-    else unknown.push(n);
-  }
-  if (unknown.length > 0) await lookUp(unknown);
+  if (start.unknown.length > 0) await lookUp(start.unknown);
 
   // Locks, in resolveObservations' order: shared profiles, new identifiers, profiles gaining a person-level kind.
   // Then what was read without them is checked; if something moved meanwhile (a concurrent merge, an identifier
@@ -382,7 +419,8 @@ export async function resolveBulk(
   const lockedShared = new Set<string>();
   const lockedIds = new Set<number>();
   const lockedExclusive = new Set<string>();
-  let plan = classify(chunk, ownerOf);
+  let plan = start.ready?.classified ?? classify(chunk, ownerOf);
+  let moved = false;
   for (let round = 1; ; round++) {
     const shared = [...plan.receiving].filter((id) => !lockedShared.has(id) && !lockedExclusive.has(id));
     const newIds = plan.newIds.filter((n) => !lockedIds.has(n));
@@ -400,6 +438,7 @@ export async function resolveBulk(
       plan.erased = changed.erased;
       break;
     }
+    moved = true;
     memory?.forget();
     remembered.fill(undefined);
     if (round === MAX_ROUNDS) {
@@ -409,6 +448,9 @@ export async function resolveBulk(
     await lookUp(ids.map((_, n) => n));
     plan = classify(chunk, ownerOf);
   }
+  // Nothing moved and nobody was ever erased: the outcome planned ahead of the transaction stands (it writes no new
+  // profile and no identifier: every identifier had its owner).
+  if (start.ready && !moved && !plan.erased) return resolution(start.ready.settled);
   const { byOwner, defer, gaining } = plan;
   const candidates = () => groups.filter((g) => !g.deferred);
 
@@ -450,9 +492,46 @@ export async function resolveBulk(
   }
 
   // Writes: new profiles whole, new identifiers, and the deltas of existing profiles for the caller to apply last.
+  const settled = settle(chunk, ownerOf, remembered, memory);
+  await repo.insertProfiles(trx, workspaceId, settled.created);
+  if ((await bulkRepo.attachStaged(trx, workspaceId, settled.attach)) !== settled.attach.length) {
+    memory?.forget();
+    throw new DomainError('conflict', CONCURRENT_MERGE, 'An identifier of this chunk was attached meanwhile.');
+  }
+  return resolution(settled);
+}
+
+/** The outcome of a classified chunk whose checks are done: profiles, new ones, identifiers to attach, deltas. */
+interface Settled {
+  profileIds: (string | null)[];
+  created: repo.ProjectionDelta[];
+  attach: { n: number; profileId: string }[];
+  projection: repo.ProjectionDelta[];
+  learnt: BulkLearnt;
+}
+
+function resolution(settled: Settled): BulkResolution {
+  return {
+    profileIds: settled.profileIds,
+    projection: settled.projection,
+    createdProfiles: settled.created.length,
+    deferred: settled.profileIds.filter((p) => p === null).length,
+    learnt: settled.learnt,
+  };
+}
+
+/** Without the database: what the groups that are not deferred come to (see classify). */
+function settle(
+  chunk: BulkChunk,
+  ownerOf: readonly (string | undefined)[],
+  remembered: readonly (string | undefined)[],
+  memory: BulkMemory | undefined,
+): Settled {
+  const { observations, keys, groups, groupOfRow } = chunk;
   const profileOfGroup = new Map<Group, string>();
   const created = new Set<string>();
-  for (const group of candidates()) {
+  for (const group of groups) {
+    if (group.deferred) continue;
     const profileId = group.owner ?? newId();
     if (!group.owner) created.add(profileId);
     profileOfGroup.set(group, profileId);
@@ -484,35 +563,20 @@ export async function resolveBulk(
     return profileId;
   });
   const all = [...deltas.values()];
-  await repo.insertProfiles(
-    trx,
-    workspaceId,
-    all.filter((d) => created.has(d.id)),
-  );
-  const projection = all.filter((d) => (memory ? memory.judge(d, created.has(d.id)) : !created.has(d.id)));
+  const learnt = learning();
+  const projection = all.filter((d) => (memory ? memory.judge(d, created.has(d.id), learnt) : !created.has(d.id)));
   const attach: { n: number; profileId: string }[] = [];
   for (const [group, profileId] of profileOfGroup) {
     for (const n of group.ids) if (!ownerOf[n]) attach.push({ n, profileId });
   }
-  if ((await bulkRepo.attachStaged(trx, workspaceId, attach)) !== attach.length) {
-    memory?.forget();
-    throw new DomainError('conflict', CONCURRENT_MERGE, 'An identifier of this chunk was attached meanwhile.');
-  }
   if (memory) {
     // Only what this chunk settled: deferred groups are resolved one by one next, and may move.
     for (const [group, profileId] of profileOfGroup) {
-      for (const n of group.ids) {
-        if (remembered[n] !== profileId) memory.remember(keys[n] as string, profileId);
-      }
+      for (const n of group.ids) if (remembered[n] !== profileId) learnt.owners.push([keys[n] as string, profileId]);
     }
     for (const group of groups) {
-      if (group.deferred) for (const n of group.ids) memory.remember(keys[n] as string, null);
+      if (group.deferred) for (const n of group.ids) learnt.owners.push([keys[n] as string, null]);
     }
   }
-  return {
-    profileIds,
-    projection,
-    createdProfiles: created.size,
-    deferred: profileIds.filter((p) => p === null).length,
-  };
+  return { profileIds, created: all.filter((d) => created.has(d.id)), attach, projection, learnt };
 }
