@@ -331,24 +331,26 @@ export async function importStream(
     inFlight.push(settled);
     if (inFlight.length >= PIPELINE_DEPTH) await inFlight.shift();
   };
-  const add = async (
+  // Synchronous but for a turn of the event loop now and then and the cut of a full batch: a promise per row cost
+  // more than reading the row. The caller awaits what it returns, if anything.
+  const add = (
     line: number,
     text: string | (() => string),
     message: Record<string, unknown> | null,
     error?: string,
-  ) => {
+  ): Promise<void> | undefined => {
     summary.rows++;
-    // A parsed chunk of the file is handed over record by record in microtasks: without a turn of the event loop
-    // now and then, the replies to the batch being written would wait until the whole chunk is parsed.
-    if (summary.rows % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
+    // A parsed chunk of the file is handed over record by record: without a turn of the event loop now and then,
+    // the replies to the batch being written would wait until the whole chunk is parsed.
+    const turn = summary.rows % YIELD_EVERY === 0;
     if (line <= startAfter) {
       summary.skippedByCheckpoint++;
-      return;
+      return turn ? nextTurn() : undefined;
     }
     lastLine = line;
     if (!message) {
       early.push({ line, code: 'UNREADABLE_LINE', message: error ?? 'The line could not be read.' });
-      return;
+      return turn ? nextTurn() : undefined;
     }
     // The same row of the same file always gets the same id, so importing twice adds nothing.
     if (message.messageId === undefined || message.messageId === null) {
@@ -356,7 +358,8 @@ export async function importStream(
       message.messageId = `import-${createHash('sha256').update(`${line}\u0000${content}`).digest('hex').slice(0, 32)}`;
     }
     pending.push({ line, message });
-    if (pending.length >= batchSize) await cut();
+    if (pending.length >= batchSize) return turn ? nextTurn().then(cut) : cut();
+    return turn ? nextTurn() : undefined;
   };
   const flush = async () => {
     await cut();
@@ -378,7 +381,8 @@ export async function importStream(
       } catch {
         error = 'The line is not valid JSON.';
       }
-      await add(line, text, message, error);
+      const wait = add(line, text, message, error);
+      if (wait) await wait;
     }
   } else {
     // Rows as arrays: an object per row keyed by the header costs more than the rest of reading it.
@@ -386,19 +390,52 @@ export async function importStream(
       parse({ bom: true, skip_empty_lines: true, relax_column_count: true, info: true, trim: true }),
     );
     let reader: RowReader | undefined;
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+    // Pulled from the parser as it has them, rather than through its async iterator: a promise per row otherwise.
+    // A failure is read from `parser.errored` below; the listener only keeps it from being thrown meanwhile.
+    parser.on('error', () => {});
+    for (;;) {
+      const item = parser.read() as { record: string[]; info: { lines: number } } | null;
+      if (item === null) {
+        if (parser.readableEnded || parser.destroyed) break;
+        await readableOrEnd(parser);
+        continue;
+      }
+      const { record, info } = item;
       if (!reader) {
         reader = new RowReader(kind, record, options.mapping ?? {});
         continue;
       }
       const row = reader;
       // The row keyed by its header is needed only to derive a message id for a row without one.
-      await add(info.lines, () => JSON.stringify(row.record(record)), row.message(record));
+      const wait = add(info.lines, () => JSON.stringify(row.record(record)), row.message(record));
+      if (wait) await wait;
     }
+    if (parser.errored) throw parser.errored;
   }
   await flush();
   options.onProgress?.({ ...progress(), bytes: options.totalBytes });
   return summary;
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Until the stream has something to read, has ended or has failed (read its `errored` then). */
+function readableOrEnd(stream: Readable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('readable', done);
+      stream.off('end', done);
+      stream.off('close', done);
+      stream.off('error', done);
+      resolve();
+    };
+    stream.on('readable', done);
+    stream.on('end', done);
+    stream.on('close', done);
+    stream.on('error', done);
+  });
 }
 
 export function formatOf(fileName: string): 'csv' | 'ndjson' {
