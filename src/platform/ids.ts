@@ -3,6 +3,15 @@ import { stringify as uuidText, v7 as uuidv7 } from 'uuid';
 
 /** Row ids: time-ordered UUIDv7, so inserts stay index-friendly and ids reveal no sequence. */
 export function newId(): string {
+  newIdInto(bytes, 0);
+  return uuidText(bytes);
+}
+
+/**
+ * newId's 16 bytes, written into `target` at `offset`: for ids that go to the database in binary (an import's events)
+ * and are only written out as text when something asks (uuid's `stringify`).
+ */
+export function newIdInto(target: Uint8Array, offset: number): void {
   const now = Date.now();
   // As the uuid package's v7: a 31-bit sequence, random at each new millisecond and counted up within one, keeps
   // the ids of one process in creation order. Its random bytes come from a pool: a system call per id (what the
@@ -19,17 +28,14 @@ export function newId(): string {
     v7State.seq = (v7State.seq + 1) | 0;
     if (v7State.seq === 0) v7State.msecs++;
   }
-  // Into reused arrays: a typed array made per id (the random view, the package's own 16 bytes) cost more than
-  // laying the id out.
+  // The random bytes through a reused array: a typed array made per id cost more than laying the id out.
   const at = randomSlice(16);
   pool.copy(random, 0, at, at + 16);
-  uuidv7({ random, msecs: v7State.msecs, seq: v7State.seq }, bytes);
-  return uuidText(bytes);
+  uuidv7({ random, msecs: v7State.msecs, seq: v7State.seq }, target, offset);
 }
 
 const random = new Uint8Array(16);
 const bytes = new Uint8Array(16);
-
 const v7State = { msecs: Number.NEGATIVE_INFINITY, seq: 0 };
 const pool = Buffer.allocUnsafe(16 * 1024);
 let poolAt = pool.length;

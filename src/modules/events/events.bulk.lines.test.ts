@@ -48,11 +48,12 @@ describe('EventRows', () => {
         fc.array(event, { maxLength: 12 }),
         fc.array(fc.array(fc.boolean()), { minLength: 1, maxLength: 2 }),
         async (events, attempts) => {
-          const ids = events.map(() => newId());
           const encoded = new EventRows(workspaceId);
-          events.forEach((e, i) => {
-            encoded.add(ids[i] as string, { ...e, ids: [], profileTraits: null } as NormalizedEvent);
-          });
+          for (const e of events) encoded.add({ ...e, ids: [], profileTraits: null } as NormalizedEvent);
+          const ids = events.map((_, i) => encoded.idOf(i));
+          // New ids, in the order they were made.
+          assert.deepEqual([...ids].sort(), ids);
+          assert.equal(new Set(ids).size, ids.length);
           for (const pattern of attempts) {
             const profiles = events.map((_, i) => ((pattern[i] ?? true) ? newId() : null));
             const stored = await app.database.copyTransaction(async (trx, copyIn) => {
@@ -114,7 +115,7 @@ describe('EventRows', () => {
       ids: [],
       profileTraits: null,
     } satisfies NormalizedEvent;
-    encoded.add(newId(), e);
+    encoded.add(e);
     assert.throws(() => encoded.rows(['not-a-uuid-at-all-not-a-uuid-at-all']), /not a UUID/);
     assert.throws(() => encoded.rows([newId(), newId()]), /one profile id/);
   });

@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
+import { stringify as uuidText } from 'uuid';
 import type { CopyIn, Db } from '../../platform/db.ts';
+import { newIdInto } from '../../platform/ids.ts';
 import type { NormalizedEvent } from './events.normalize.ts';
 
 /**
@@ -48,13 +50,16 @@ export class EventRows {
     return this.#starts.length;
   }
 
-  add(id: string, e: NormalizedEvent) {
+  /** Adds an event under a new id (newId's), made in place: idOf gives it as text. */
+  add(e: NormalizedEvent) {
     this.#starts.push(this.#at);
-    this.#ensure(GAP_AT + UUID_BYTES);
+    this.#ensure(GAP_AT + UUID_BYTES + 4 + UUID_BYTES);
     this.#buffer.writeInt16BE(FIELDS, this.#at);
     this.#buffer.writeInt32BE(UUID_BYTES, this.#at + 2);
     this.#at += GAP_AT + UUID_BYTES;
-    this.#uuid(id);
+    this.#buffer.writeInt32BE(UUID_BYTES, this.#at);
+    newIdInto(this.#buffer, this.#at + 4);
+    this.#at += 4 + UUID_BYTES;
     this.#uuid(this.#workspaceId);
     this.#text(e.messageId);
     this.#text(e.type);
@@ -71,6 +76,12 @@ export class EventRows {
     this.#json(e.properties);
     this.#json(e.traits);
     this.#json(e.context);
+  }
+
+  /** The id of the i-th event added. */
+  idOf(i: number): string {
+    const at = (this.#starts[i] as number) + GAP_AT + UUID_BYTES + 4;
+    return uuidText(this.#buffer.subarray(at, at + UUID_BYTES));
   }
 
   /** The COPY data of the rows that have a profile (null: left out), each with its profile id. */

@@ -1,5 +1,4 @@
 import type { Database } from '../../platform/db.ts';
-import { newId } from '../../platform/ids.ts';
 import {
   BULK_LOCK_BUDGET,
   type BulkChunk,
@@ -47,7 +46,8 @@ const ATTEMPTS = 6;
 interface Candidate {
   index: number;
   event: NormalizedEvent;
-  id: string;
+  /** Its place in its slice (and in the slice's EventRows, which holds its id). */
+  row: number;
 }
 
 /** One transaction's rows, grouped by people, planned and encoded for COPY ahead of it. */
@@ -96,7 +96,7 @@ async function prepare(
     const result = normalizeMessage(message, receivedAt);
     if (isRejection(result)) rejected.push({ index, ...result });
     else {
-      const slice = slicer.add({ index, event: result, id: newId() });
+      const slice = slicer.add({ index, event: result, row: 0 });
       if (slice) prepared.push(slice);
     }
   }
@@ -128,8 +128,9 @@ class Slicer {
     let fresh = 0;
     for (const id of c.event.ids) if (!this.#seen.has(`${id.kind}\u0001${id.value}`)) fresh++;
     const closed = this.#rows.length > 0 && this.#seen.size + fresh > BULK_LOCK_BUDGET ? this.end() : null;
+    c.row = this.#rows.length;
     this.#rows.push(c);
-    this.#encoded.add(c.id, c.event);
+    this.#encoded.add(c.event);
     for (const id of c.event.ids) this.#seen.add(`${id.kind}\u0001${id.value}`);
     return closed;
   }
@@ -186,7 +187,7 @@ export async function appendNormalized(
     });
   };
   for (const [index, event] of events.entries()) {
-    const slice = slicer.add({ index, event, id: newId() });
+    const slice = slicer.add({ index, event, row: 0 });
     if (slice) await write(slice);
   }
   const last = slicer.end();
@@ -248,7 +249,7 @@ async function resolveAndAppend(
           stored.map((c) => c.event.messageId),
           heard,
         );
-        if (fresh) await tellListeners(deps.listeners, trx, workspaceId, stored, profileOf, fresh);
+        if (fresh) await tellListeners(deps.listeners, trx, workspaceId, slice.encoded, stored, profileOf, fresh);
         // Last, so that row locks on the profiles are held only until the commit right after.
         await deps.profiles.applyBulkProjection(trx, workspaceId, resolution.projection);
         return resolution;
@@ -269,15 +270,16 @@ async function tellListeners(
   listeners: readonly StoredEventListener[],
   trx: Parameters<StoredEventListener['handle']>[0],
   workspaceId: string,
+  encoded: EventRows,
   rows: Candidate[],
   profileOf: string[],
   fresh: Set<string>,
 ) {
   const events: StoredEvent[] = [];
-  for (const [i, { id, event: e }] of rows.entries()) {
+  for (const [i, { row, event: e }] of rows.entries()) {
     if (!fresh.delete(e.messageId)) continue;
     events.push({
-      id,
+      id: encoded.idOf(row),
       messageId: e.messageId,
       profileId: profileOf[i] as string,
       type: e.type,
