@@ -125,13 +125,14 @@ class Slicer {
   }
   /** Adds a row; returns the slice it closed, if it did not fit in the current one. */
   add(c: Candidate): Slice | null {
+    const keys = c.event.ids.map((id) => `${id.kind}\u0001${id.value}`);
     let fresh = 0;
-    for (const id of c.event.ids) if (!this.#seen.has(`${id.kind}\u0001${id.value}`)) fresh++;
+    for (const key of keys) if (!this.#seen.has(key)) fresh++;
     const closed = this.#rows.length > 0 && this.#seen.size + fresh > BULK_LOCK_BUDGET ? this.end() : null;
     c.row = this.#rows.length;
     this.#rows.push(c);
     this.#encoded.add(c.event);
-    for (const id of c.event.ids) this.#seen.add(`${id.kind}\u0001${id.value}`);
+    for (const key of keys) this.#seen.add(key);
     return closed;
   }
   /** Closes the current slice (null when empty). */

@@ -268,6 +268,7 @@ export function groupBulk(observations: readonly BulkObservation[]): BulkChunk {
   }
   const groups = [...groupOfRoot.values()];
   for (const group of groups) {
+    if (group.ids.length < 2) continue; // one identifier: one value of its kind
     const kinds = new Map<string, string>();
     for (const n of group.ids) {
       const id = ids[n] as Identifier;
@@ -543,15 +544,9 @@ function settle(
   for (const [group, profileId] of profileOfGroup) {
     if (deltas.has(profileId)) shared.add(profileId);
     else {
-      const d = group.delta;
-      deltas.set(profileId, {
-        id: profileId,
-        traits: d.traits,
-        traitTimes: d.traitTimes,
-        channels: d.channels,
-        firstSeenAt: d.firstSeenAt,
-        lastSeenAt: d.lastSeenAt,
-      });
+      // The group's own delta, addressed (each settling of the chunk addresses it afresh).
+      group.delta.id = profileId;
+      deltas.set(profileId, group.delta);
     }
   }
   for (const profileId of shared) deltas.delete(profileId);
