@@ -26,8 +26,9 @@ import { hears, type StoredEvent, type StoredEventListener } from './events.serv
  * ids stored for the first time, the first row of each.
  *
  * Batches are written strictly one after the other, in file order, whatever the caller's pipelining: the next one
- * is prepared — normalised, cut into transactions, its people grouped, its COPY lines made — while the previous
- * one commits, and is refused if the previous one failed.
+ * is prepared — normalised, cut into transactions, its events encoded for a binary COPY (EventRows), its people
+ * grouped and planned from the import's memory (profiles.planBulk) — while the previous one commits, and is refused
+ * if the previous one failed. Inside a transaction the client then mostly waits on the server.
  */
 export interface BulkImportDeps {
   copyTransaction: Database['copyTransaction'];
@@ -80,7 +81,7 @@ export function bulkImport(deps: BulkImportDeps, workspaceId: string): (messages
 /** Rows prepared between two turns of the event loop, so that the batch being written is never kept waiting long. */
 const PREPARE_EVERY = 32;
 
-/** Normalises a batch, makes its COPY lines, cuts it into transactions and groups their people. */
+/** Normalises a batch and cuts it into transactions, each encoded for COPY, its people grouped and planned. */
 async function prepare(
   deps: BulkImportDeps,
   workspaceId: string,
