@@ -97,7 +97,7 @@ async function prepare(
     const result = normalizeMessage(message, receivedAt);
     if (isRejection(result)) rejected.push({ index, ...result });
     else {
-      const slice = slicer.add({ index, event: result, row: 0 });
+      const slice = slicer.add(index, result);
       if (slice) prepared.push(slice);
     }
   }
@@ -124,15 +124,14 @@ class Slicer {
     this.#memory = memory;
     this.#encoded = new EventRows(workspaceId);
   }
-  /** Adds a row; returns the slice it closed, if it did not fit in the current one. */
-  add(c: Candidate): Slice | null {
-    const keys = c.event.ids.map((id) => `${id.kind}\u0001${id.value}`);
+  /** Adds the event of a batch's `index`-th row; returns the slice it closed, if it did not fit in the current one. */
+  add(index: number, event: NormalizedEvent): Slice | null {
+    const keys = event.ids.map((id) => `${id.kind}\u0001${id.value}`);
     let fresh = 0;
     for (const key of keys) if (!this.#seen.has(key)) fresh++;
     const closed = this.#rows.length > 0 && this.#seen.size + fresh > BULK_LOCK_BUDGET ? this.end() : null;
-    c.row = this.#rows.length;
-    this.#rows.push(c);
-    this.#encoded.add(c.event);
+    this.#rows.push({ index, event, row: this.#rows.length });
+    this.#encoded.add(event);
     for (const key of keys) this.#seen.add(key);
     return closed;
   }
@@ -189,7 +188,7 @@ export async function appendNormalized(
     });
   };
   for (const [index, event] of events.entries()) {
-    const slice = slicer.add({ index, event, row: 0 });
+    const slice = slicer.add(index, event);
     if (slice) await write(slice);
   }
   const last = slicer.end();

@@ -340,17 +340,28 @@ export async function importStream(
     error?: string,
   ): Promise<void> | undefined => {
     summary.rows++;
+    const full = take(line, text, message, error);
     // A parsed chunk of the file is handed over record by record: without a turn of the event loop now and then,
     // the replies to the batch being written would wait until the whole chunk is parsed.
     const turn = summary.rows % YIELD_EVERY === 0;
+    if (full) return turn ? nextTurn().then(cut) : cut();
+    return turn ? nextTurn() : undefined;
+  };
+  /** Files a row under its batch; true when the batch is full. */
+  const take = (
+    line: number,
+    text: string | (() => string),
+    message: Record<string, unknown> | null,
+    error?: string,
+  ): boolean => {
     if (line <= startAfter) {
       summary.skippedByCheckpoint++;
-      return turn ? nextTurn() : undefined;
+      return false;
     }
     lastLine = line;
     if (!message) {
       early.push({ line, code: 'UNREADABLE_LINE', message: error ?? 'The line could not be read.' });
-      return turn ? nextTurn() : undefined;
+      return false;
     }
     // The same row of the same file always gets the same id, so importing twice adds nothing.
     if (message.messageId === undefined || message.messageId === null) {
@@ -358,8 +369,7 @@ export async function importStream(
       message.messageId = `import-${createHash('sha256').update(`${line}\u0000${content}`).digest('hex').slice(0, 32)}`;
     }
     pending.push({ line, message });
-    if (pending.length >= batchSize) return turn ? nextTurn().then(cut) : cut();
-    return turn ? nextTurn() : undefined;
+    return pending.length >= batchSize;
   };
   const flush = async () => {
     await cut();

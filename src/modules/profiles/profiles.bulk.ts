@@ -382,8 +382,8 @@ export function planBulk(chunk: BulkChunk, memory?: BulkMemory): BulkPlan {
 }
 
 /**
- * Resolves a grouped chunk inside the caller's copyTransaction; see the module comment above. `plan` is planBulk's,
- * made for this attempt with the same memory, or none.
+ * Resolves a grouped chunk inside the caller's copyTransaction; see the module comment above. `given` is planBulk's
+ * plan for this chunk and memory, made ahead for this attempt only (the resolution may change its arrays), or none.
  */
 export async function resolveBulk(
   subjectKey: SubjectKeyOf,
