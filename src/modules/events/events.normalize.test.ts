@@ -90,6 +90,12 @@ describe('the size limit of a message', () => {
       }),
       { numRuns: 2000 },
     );
+    // The longest numbers JavaScript writes, found once by the property above.
+    for (const n of [-0.0000010047558108821671, -1.0000000000000002e-7, -123456789012345680000, -Number.MIN_VALUE]) {
+      const length = JSON.stringify(n).length;
+      assert.equal(jsonLongerThan(n, length - 1), true, String(n));
+      assert.equal(jsonLongerThan(n, length), false, String(n));
+    }
   });
 
   it('refuses a message of more than 32 KB and accepts one just under, however it is escaped', () => {

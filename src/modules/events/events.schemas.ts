@@ -134,7 +134,8 @@ function jsonBound(value: unknown, budget: number, depth: number): number {
     case 'string':
       return 2 + 6 * value.length;
     case 'number':
-      return 24;
+      // The longest a number is written: a sign, "0.", five zeros and seventeen digits (-0.0000010047558108821671).
+      return 25;
     case 'boolean':
     case 'undefined':
       return 5;
