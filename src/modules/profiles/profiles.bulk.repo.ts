@@ -41,7 +41,8 @@ export async function stagedOwners(trx: Db, workspaceId: string): Promise<{ n: n
  * them, checks what was read without them: how many of the new identifiers have an owner now (someone attached
  * them meanwhile), how many of the owners are not live profiles now (merged, erased, or never committed: an owner
  * remembered from a chunk that failed), and whether anyone in the workspace was ever erased (when not, nothing
- * needs hashing). One round trip (migration 202612060000).
+ * needs hashing). `owners` are distinct and include the profiles locked here; those locked by an earlier round are
+ * passed apart. One round trip (migration 202612070000).
  */
 export async function lockAndCheck(
   trx: Db,
@@ -49,9 +50,14 @@ export async function lockAndCheck(
   locks: { shared: string[]; newKeys: string[]; exclusive: string[] },
   check: { newIds: Identifier[]; owners: string[] },
 ): Promise<{ owned: number; gone: number; erased: boolean }> {
+  let others: string[] = [];
+  if (locks.shared.length + locks.exclusive.length !== check.owners.length) {
+    const locking = new Set([...locks.shared, ...locks.exclusive]);
+    others = check.owners.filter((id) => !locking.has(id));
+  }
   const result = await sql<{ owned: number; live: number; erased: boolean }>`/*prepared*/
     select owned, live, erased from rapport_bulk_lock_and_check(${workspaceId}, ${locks.shared.join(',')},
-      ${locks.newKeys}::text[], ${locks.exclusive.join(',')}, ${check.owners.join(',')},
+      ${locks.newKeys}::text[], ${locks.exclusive.join(',')}, ${others.join(',')},
       ${check.newIds.map((i) => i.kind)}::text[], ${check.newIds.map((i) => i.value)}::text[])`.execute(trx);
   const row = result.rows[0];
   return {

@@ -94,6 +94,19 @@ describe('bulk resolution locks', () => {
     );
     // One new identifier is owned by now; of three owners, one was merged and one never existed.
     assert.deepEqual(checked, { owned: 1, gone: 2, erased: false });
+    // The owners are checked whichever way they are locked: shared, exclusive, or by an earlier round.
+    const gone = (locks: { shared: string[]; exclusive: string[] }, owners: string[]) =>
+      app.database.db
+        .transaction()
+        .execute(
+          async (trx) =>
+            (await lockAndCheck(trx, workspace.id, { ...locks, newKeys: [] }, { newIds: [], owners })).gone,
+        );
+    assert.equal(await gone({ shared: [first, second], exclusive: [] }, [first, second]), 1);
+    assert.equal(await gone({ shared: [first], exclusive: [second] }, [first, second]), 1);
+    assert.equal(await gone({ shared: [], exclusive: [first] }, [first, second]), 1);
+    assert.equal(await gone({ shared: [], exclusive: [] }, [first]), 0);
+    assert.equal(await gone({ shared: [], exclusive: [] }, [second, newId()]), 2);
   });
 
   it('follows a merge that came between planning a chunk ahead and its transaction', async () => {
