@@ -5,6 +5,7 @@ import {
   BulkMemory,
   type BulkPlan,
   CONCURRENT_MERGE,
+  identifierKey,
   type ProfilesModule,
 } from '../profiles/index.ts';
 import { appendEvents, EventRows } from './events.bulk.repo.ts';
@@ -47,6 +48,8 @@ const ATTEMPTS = 6;
 interface Candidate {
   index: number;
   event: NormalizedEvent;
+  /** identifierKey of each of the event's identifiers. */
+  keys: string[];
   /** Its place in its slice (and in the slice's EventRows, which holds its id). */
   row: number;
 }
@@ -126,11 +129,11 @@ class Slicer {
   }
   /** Adds the event of a batch's `index`-th row; returns the slice it closed, if it did not fit in the current one. */
   add(index: number, event: NormalizedEvent): Slice | null {
-    const keys = event.ids.map((id) => `${id.kind}\u0001${id.value}`);
+    const keys = event.ids.map(identifierKey);
     let fresh = 0;
     for (const key of keys) if (!this.#seen.has(key)) fresh++;
     const closed = this.#rows.length > 0 && this.#seen.size + fresh > BULK_LOCK_BUDGET ? this.end() : null;
-    this.#rows.push({ index, event, row: this.#rows.length });
+    this.#rows.push({ index, event, keys, row: this.#rows.length });
     this.#encoded.add(event);
     for (const key of keys) this.#seen.add(key);
     return closed;
@@ -151,8 +154,9 @@ class Slicer {
 
 function chunkOf(deps: BulkWriteDeps, rows: Candidate[]): BulkChunk {
   return deps.profiles.groupBulk(
-    rows.map(({ event }) => ({
+    rows.map(({ event, keys }) => ({
       ids: event.ids,
+      keys,
       traits: event.profileTraits,
       at: event.occurredAt,
       channel: event.channel,

@@ -121,7 +121,7 @@ export const MAX_MESSAGE_BYTES = 32 * 1024;
  * Whether `JSON.stringify(value ?? null).length > limit`, without writing out a value that is plainly within it (most
  * messages are a few hundred characters, and writing each one out cost as much as the rest of its normalisation).
  * An upper bound of the length is summed first — each string at six characters a code unit (`\uXXXX`), each number
- * at 24 — and only a value whose bound passes the limit, or that is not plain JSON data (a `toJSON`, a class
+ * at 25 — and only a value whose bound passes the limit, or that is not plain JSON data (a `toJSON`, a class
  * instance, a bigint, more than 32 levels deep), is written out and measured.
  */
 export function jsonLongerThan(value: unknown, limit: number): boolean {
@@ -147,9 +147,10 @@ function jsonBound(value: unknown, budget: number, depth: number): number {
   if (value === null) return 4;
   if (depth > 32) return Number.POSITIVE_INFINITY;
   let total = 2;
+  // Strings, most of a message, are bounded in the loop rather than by a call each.
   if (Array.isArray(value)) {
     for (const item of value) {
-      total += 1 + jsonBound(item, budget - total, depth + 1);
+      total += 1 + (typeof item === 'string' ? 2 + 6 * item.length : jsonBound(item, budget - total, depth + 1));
       if (total > budget) return Number.POSITIVE_INFINITY;
     }
     return total;
@@ -159,7 +160,11 @@ function jsonBound(value: unknown, budget: number, depth: number): number {
     return Number.POSITIVE_INFINITY;
   }
   for (const key in value) {
-    total += 4 + 6 * key.length + jsonBound((value as Record<string, unknown>)[key], budget - total, depth + 1);
+    const item = (value as Record<string, unknown>)[key];
+    total +=
+      4 +
+      6 * key.length +
+      (typeof item === 'string' ? 2 + 6 * item.length : jsonBound(item, budget - total, depth + 1));
     if (total > budget) return Number.POSITIVE_INFINITY;
   }
   return total;

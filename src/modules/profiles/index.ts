@@ -37,7 +37,7 @@ import {
 export type { BulkChunk, BulkObservation, BulkResolution } from './profiles.bulk.ts';
 export { BULK_LOCK_BUDGET, BulkMemory, type BulkPlan } from './profiles.bulk.ts';
 export type { Identifier, IdentifierKind } from './profiles.identifiers.ts';
-export { isPersonLevel, normalizeIdentifier, PERSON_KINDS } from './profiles.identifiers.ts';
+export { identifierKey, isPersonLevel, normalizeIdentifier, PERSON_KINDS } from './profiles.identifiers.ts';
 export {
   maskDeep,
   maskEmail,

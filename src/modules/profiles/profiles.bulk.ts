@@ -41,6 +41,8 @@ export interface BulkObservation extends Observation {
   alone?: boolean;
   /** Observations with the same route key take the same path (a message id sent twice: the first one is stored). */
   routeKey?: string;
+  /** identifierKey of each of `ids`, when the caller has made them already (a key is made and hashed once). */
+  keys?: readonly string[];
 }
 
 export interface BulkResolution {
@@ -207,8 +209,9 @@ export function groupBulk(observations: readonly BulkObservation[]): BulkChunk {
   const rowIds: number[][] = [];
   for (const o of observations) {
     const mine: number[] = [];
-    for (const id of o.ids) {
-      const key = identifierKey(id);
+    for (let j = 0; j < o.ids.length; j++) {
+      const id = o.ids[j] as Identifier;
+      const key = o.keys?.[j] ?? identifierKey(id);
       let n = index.get(key);
       if (n === undefined) {
         n = ids.length;
