@@ -42,28 +42,42 @@ export async function stagedOwners(trx: Db, workspaceId: string): Promise<{ n: n
  * them meanwhile), how many of the owners are not live profiles now (merged, erased, or never committed: an owner
  * remembered from a chunk that failed), and whether anyone in the workspace was ever erased (when not, nothing
  * needs hashing). `owners` are distinct and include the profiles locked here; those locked by an earlier round are
- * passed apart. One round trip (migration 202612070000).
+ * passed apart. One round trip (migrations 202612070000, 202612070200).
+ *
+ * `trust`: the count of moves (rapport_profile_moves) at which the caller last checked its owners, and the owners
+ * it did not check then. When the count read under the locks is still that one, no owner checked then has moved
+ * since, and only the others are checked. `moves` is the count read, for the caller's next chunk.
  */
 export async function lockAndCheck(
   trx: Db,
   workspaceId: string,
   locks: { shared: string[]; newKeys: string[]; exclusive: string[] },
-  check: { newIds: Identifier[]; owners: string[] },
-): Promise<{ owned: number; gone: number; erased: boolean }> {
+  check: { newIds: Identifier[]; owners: string[]; trust?: { moves: number; untrusted: string[] } },
+): Promise<{ owned: number; gone: number; erased: boolean; moves: number }> {
   let others: string[] = [];
   if (locks.shared.length + locks.exclusive.length !== check.owners.length) {
     const locking = new Set([...locks.shared, ...locks.exclusive]);
     others = check.owners.filter((id) => !locking.has(id));
   }
-  const result = await sql<{ owned: number; live: number; erased: boolean }>`/*prepared*/
-    select owned, live, erased from rapport_bulk_lock_and_check(${workspaceId}, ${locks.shared.join(',')},
-      ${locks.newKeys}::text[], ${locks.exclusive.join(',')}, ${others.join(',')},
-      ${check.newIds.map((i) => i.kind)}::text[], ${check.newIds.map((i) => i.value)}::text[])`.execute(trx);
+  const untrusted = check.trust?.untrusted ?? [];
+  const result = await sql<{
+    owned: number;
+    live: number;
+    erased: boolean;
+    moves: string;
+    checked_all: boolean;
+  }>`/*prepared*/
+    select owned, live, erased, moves, checked_all from rapport_bulk_lock_and_check(${workspaceId},
+      ${locks.shared.join(',')}, ${locks.newKeys}::text[], ${locks.exclusive.join(',')}, ${others.join(',')},
+      ${check.newIds.map((i) => i.kind)}::text[], ${check.newIds.map((i) => i.value)}::text[],
+      ${check.trust?.moves ?? null}::bigint, ${untrusted.join(',')})`.execute(trx);
   const row = result.rows[0];
+  const checked = row?.checked_all === false ? untrusted.length : check.owners.length;
   return {
     owned: Number(row?.owned ?? 0),
-    gone: check.owners.length - Number(row?.live ?? 0),
+    gone: checked - Number(row?.live ?? 0),
     erased: Boolean(row?.erased),
+    moves: Number(row?.moves ?? 0),
   };
 }
 

@@ -93,7 +93,7 @@ describe('bulk resolution locks', () => {
       ),
     );
     // One new identifier is owned by now; of three owners, one was merged and one never existed.
-    assert.deepEqual(checked, { owned: 1, gone: 2, erased: false });
+    assert.deepEqual({ ...checked, moves: undefined }, { owned: 1, gone: 2, erased: false, moves: undefined });
     // The owners are checked whichever way they are locked: shared, exclusive, or by an earlier round.
     const gone = (locks: { shared: string[]; exclusive: string[] }, owners: string[]) =>
       app.database.db
@@ -107,6 +107,32 @@ describe('bulk resolution locks', () => {
     assert.equal(await gone({ shared: [], exclusive: [first] }, [first, second]), 1);
     assert.equal(await gone({ shared: [], exclusive: [] }, [first]), 0);
     assert.equal(await gone({ shared: [], exclusive: [] }, [second, newId()]), 2);
+
+    // Trusted owners are not checked while the count of moves is the one they were found live at; a move since
+    // changes the count, and then every owner is checked.
+    const check = (trust: { moves: number; untrusted: string[] }) =>
+      app.database.db
+        .transaction()
+        .execute((trx) =>
+          lockAndCheck(
+            trx,
+            workspace.id,
+            { shared: [first], newKeys: [], exclusive: [] },
+            { newIds: [], owners: [first, second], trust },
+          ),
+        );
+    const now = (await check({ moves: -1, untrusted: [] })).moves;
+    assert.equal((await check({ moves: -1, untrusted: [] })).gone, 1, 'a count not read: everything is checked');
+    assert.equal((await check({ moves: now, untrusted: [] })).gone, 0, 'the count holds: nothing is checked');
+    assert.equal((await check({ moves: now, untrusted: [second] })).gone, 1, 'the untrusted are checked');
+    await sql`update profiles set merged_into = ${first} where id = ${second}`.execute(app.database.db);
+    const after = await check({ moves: now, untrusted: [] });
+    assert.ok(after.moves > now, 'a merge moves the count');
+    assert.equal(after.gone, 1, 'after a move, the trusted owners are checked too');
+    await sql`update profiles set erased_at = now() where id = ${first}`.execute(app.database.db);
+    const erased = await check({ moves: after.moves, untrusted: [] });
+    assert.ok(erased.moves > after.moves, 'an erasure moves the count');
+    assert.equal(erased.gone, 2);
   });
 
   it('follows a merge that came between planning a chunk ahead and its transaction', async () => {
@@ -123,12 +149,21 @@ describe('bulk resolution locks', () => {
       ).rows[0]?.profile_id;
     const [first, second] = [await owner('user_id', 'plan-u1'), await owner('email', 'plan-2@example.test')];
     assert.ok(first && second && first !== second);
-    // An import that met both people before: the chunk is planned from its memory alone.
+    // An import that met the second person in a chunk before: the next chunk is planned from its memory alone, and
+    // the memory trusts the owner it found live under the count of moves it read then.
     const memory = new BulkMemory();
-    memory.owners.set('email\u0001plan-2@example.test', second);
-    const chunk = app.profiles.groupBulk([
-      { ids: [{ kind: 'email', value: 'plan-2@example.test' }], traits: null, at, channel: 'import' },
-    ]);
+    const chunkOf = () =>
+      app.profiles.groupBulk([
+        { ids: [{ kind: 'email', value: 'plan-2@example.test' }], traits: null, at, channel: 'import' },
+      ]);
+    const met = await app.database.copyTransaction((trx, copyIn) =>
+      app.profiles.resolveBulk(trx, copyIn, workspaceId, chunkOf(), memory),
+    );
+    assert.deepEqual(met.profileIds, [second]);
+    memory.committed(met.learnt);
+    const known = memory.owners.get('email\u0001plan-2@example.test');
+    assert.ok(known && memory.trusts(known, second), 'the owner is trusted at the count read');
+    const chunk = chunkOf();
     const plan = app.profiles.planBulk(chunk, memory);
     assert.ok(plan.ready, 'every identifier remembered: the outcome is planned ahead');
     assert.deepEqual(plan.ready.settled.profileIds, [second]);

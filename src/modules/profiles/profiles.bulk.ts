@@ -62,36 +62,72 @@ export interface BulkResolution {
 /** What one chunk learns for a BulkMemory, pending until its transaction commits. */
 export interface BulkLearnt {
   owners: [string, string | null][];
-  /** Its deltas, each with the span it was judged against (the one to widen). */
-  spans: [repo.ProjectionDelta, Span | undefined][];
+  /** Its deltas — one for each profile the chunk settled on — each with the profile as remembered when judged. */
+  spans: [repo.ProjectionDelta, Known | undefined][];
+  /** The count of moves read under the chunk's locks, at which every one of those profiles was live. */
+  moves: number | null;
 }
 
 function learning(): BulkLearnt {
-  return { owners: [], spans: [] };
+  return { owners: [], spans: [], moves: null };
 }
 
 /**
- * What the committed chunks of one import left behind: owners of identifiers (kind \u0001 value → profile id), and
+ * A profile as an import's memory knows it: a span it is known to cover (see BulkMemory), and the count of moves
+ * (rapport_profile_moves) read by the last transaction that found it live under its lock.
+ */
+export interface Known {
+  readonly id: string;
+  span: Span | undefined;
+  checked: number | null;
+}
+
+/**
+ * What the committed chunks of one import left behind: owners of identifiers (kind \u0001 value → profile), and
  * for profiles, a span they are known to cover — first seen no later, last seen no earlier, at least these
  * channels. Those three only ever widen (least, greatest, union, whoever writes), so a delta without traits inside
- * the span would change nothing and is not sent. What a chunk learns is pending until its caller says the
- * transaction committed (`committed`); a failed one forgets everything.
+ * the span would change nothing and is not sent. And the count of moves at which each profile was last found live:
+ * while the count has not changed, a profile found live at it is live still, and is not checked again. What a chunk
+ * learns is pending until its caller says the transaction committed (`committed`); a failed one forgets everything.
  */
 export class BulkMemory {
-  readonly owners = new Map<string, string>();
-  readonly spans = new Map<string, Span>();
+  /** Identifier key → its owner, a profile of `profiles` (or one dropped from it since: still true, merely narrower). */
+  readonly owners = new Map<string, Known>();
+  readonly profiles = new Map<string, Known>();
+  /** The count of moves read by the last committed chunk. */
+  moves: number | null = null;
   readonly limit: number;
   constructor(limit = 200_000) {
     this.limit = limit;
   }
+  /** The profile as remembered, a new entry (nothing known of it yet) when it is not. */
+  #profile(id: string): Known {
+    let known = this.profiles.get(id);
+    if (!known) {
+      known = { id, span: undefined, checked: null };
+      bounded(this.profiles, id, known, this.limit);
+    }
+    return known;
+  }
+  /** Remembers an owner, as a chunk that committed would (and tests do). */
+  remember(key: string, profileId: string) {
+    this.owners.delete(key);
+    bounded(this.owners, key, this.#profile(profileId), this.limit);
+  }
+  /** Whether `owner` was found live at the count of moves last read: if the count has not changed, it still is. */
+  trusts(known: Known | undefined, owner: string): boolean {
+    return known !== undefined && known.id === owner && known.checked !== null && known.checked === this.moves;
+  }
   /**
    * Whether applying the delta could change the profile, as far as committed chunks tell; and, either way, the delta
-   * is written (or would change nothing) in this chunk: it widens the span once the chunk commits.
+   * is written (or would change nothing) in this chunk: it widens the span once the chunk commits. `known`: the
+   * profile as the chunk's plan found it remembered, if it did.
    */
-  judge(d: repo.ProjectionDelta, created: boolean, learnt: BulkLearnt): boolean {
-    const span = this.spans.get(d.id);
-    learnt.spans.push([d, span]);
+  judge(d: repo.ProjectionDelta, created: boolean, known: Known | undefined, learnt: BulkLearnt): boolean {
+    const profile = known?.id === d.id ? known : created ? undefined : this.profiles.get(d.id);
+    learnt.spans.push([d, profile]);
     if (created) return false;
+    const span = profile?.span;
     if (!span) return true;
     for (const _ in d.traits) return true;
     return (
@@ -105,25 +141,29 @@ export class BulkMemory {
    * replaced or dropped since is still a true statement about its profile, merely a narrower one.
    */
   committed(learnt: BulkLearnt) {
-    for (const [key, profileId] of learnt.owners) {
-      this.owners.delete(key);
-      if (profileId !== null) bounded(this.owners, key, profileId, this.limit);
-    }
-    for (const [d, span] of learnt.spans) {
+    for (const [d, remembered] of learnt.spans) {
+      const known = remembered ?? this.#profile(d.id);
+      known.checked = learnt.moves;
+      const span = known.span;
       if (!span) {
-        const first = d.firstSeenAt.getTime();
-        bounded(this.spans, d.id, { first, last: d.lastSeenAt.getTime(), channels: [...d.channels] }, this.limit);
+        known.span = { first: d.firstSeenAt.getTime(), last: d.lastSeenAt.getTime(), channels: [...d.channels] };
         continue;
       }
       span.first = Math.min(span.first, d.firstSeenAt.getTime());
       span.last = Math.max(span.last, d.lastSeenAt.getTime());
       for (const c of d.channels) if (!span.channels.includes(c)) span.channels.push(c);
     }
+    for (const [key, profileId] of learnt.owners) {
+      if (profileId === null) this.owners.delete(key);
+      else this.remember(key, profileId);
+    }
+    this.moves = learnt.moves;
   }
   /** A chunk's transaction failed, or found the memory stale: nothing remembered can be trusted. */
   forget() {
     this.owners.clear();
-    this.spans.clear();
+    this.profiles.clear();
+    this.moves = null;
   }
 }
 
@@ -159,6 +199,8 @@ interface Group {
   // Set by resolveBulk, afresh on every attempt.
   deferred: boolean;
   owner: string | undefined;
+  /** The owner as the plan found it remembered, if it did. */
+  known: Known | undefined;
 }
 
 /**
@@ -243,6 +285,7 @@ export function groupBulk(observations: readonly BulkObservation[]): BulkChunk {
         linked: undefined,
         deferred: false,
         owner: undefined,
+        known: undefined,
       };
       groupOfRoot.set(root, group);
     }
@@ -291,20 +334,25 @@ const MAX_ROUNDS = 4;
  * Which groups need judgement (deferred), given the owners of the chunk's identifiers; and what the others need
  * locked: profiles they only add events to, new identifiers, profiles gaining a person-level identifier.
  */
-function classify(chunk: BulkChunk, ownerOf: readonly (string | undefined)[]) {
+function classify(chunk: BulkChunk, ownerOf: readonly (string | undefined)[], knownOf: readonly (Known | undefined)[]) {
   const { ids, groups } = chunk;
   for (const group of groups) {
     group.deferred = false;
     group.owner = undefined;
+    group.known = undefined;
   }
   const byOwner = new Map<string, Group[]>();
   const intrinsic: Group[] = [];
   for (const group of groups) {
     let owner: string | undefined;
     let owners = 0;
+    let known: Known | undefined;
     for (const n of group.ids) {
       const o = ownerOf[n];
-      if (o === undefined || o === owner) continue;
+      if (o === undefined || o === owner) {
+        if (o !== undefined && known === undefined && knownOf[n]?.id === o) known = knownOf[n];
+        continue;
+      }
       if (owner !== undefined && owners === 1) {
         // A second owner: every owner of the group is collected below, once.
         owners = 2;
@@ -312,12 +360,14 @@ function classify(chunk: BulkChunk, ownerOf: readonly (string | undefined)[]) {
       }
       owner = o;
       owners = 1;
+      if (knownOf[n]?.id === o) known = knownOf[n];
     }
     if (owners > 1) {
       for (const o of new Set(group.ids.map((n) => ownerOf[n]))) if (o) push(byOwner, o, group);
     } else if (owner) {
       push(byOwner, owner, group);
       group.owner = owner;
+      group.known = known;
     }
     if (group.conflict || owners > 1 || group.alone) intrinsic.push(group);
   }
@@ -359,7 +409,8 @@ function classify(chunk: BulkChunk, ownerOf: readonly (string | undefined)[]) {
  */
 export interface BulkPlan {
   ownerOf: (string | undefined)[];
-  remembered: (string | undefined)[];
+  /** Each identifier's owner as the memory remembers it. */
+  knownOf: (Known | undefined)[];
   unknown: number[];
   /** The outcome if nothing moved (null: some identifier is not remembered, or a profile gains an identifier). */
   ready: { classified: ReturnType<typeof classify>; settled: Settled } | null;
@@ -368,20 +419,20 @@ export interface BulkPlan {
 export function planBulk(chunk: BulkChunk, memory?: BulkMemory): BulkPlan {
   const { ids, keys } = chunk;
   const ownerOf: (string | undefined)[] = new Array(ids.length);
-  const remembered: (string | undefined)[] = new Array(ids.length);
+  const knownOf: (Known | undefined)[] = new Array(ids.length);
   const unknown: number[] = [];
   for (let n = 0; n < ids.length; n++) {
-    const owner = memory?.owners.get(keys[n] as string);
-    remembered[n] = owner;
-    if (owner) ownerOf[n] = owner;
+    const known = memory?.owners.get(keys[n] as string);
+    knownOf[n] = known;
+    if (known) ownerOf[n] = known.id;
     else unknown.push(n);
   }
   let ready: BulkPlan['ready'] = null;
   if (unknown.length === 0) {
-    const classified = classify(chunk, ownerOf);
-    if (classified.gaining.size === 0) ready = { classified, settled: settle(chunk, ownerOf, remembered, memory) };
+    const classified = classify(chunk, ownerOf, knownOf);
+    if (classified.gaining.size === 0) ready = { classified, settled: settle(chunk, ownerOf, knownOf, memory) };
   }
-  return { ownerOf, remembered, unknown, ready };
+  return { ownerOf, knownOf, unknown, ready };
 }
 
 /**
@@ -401,7 +452,7 @@ export async function resolveBulk(
   const start = given ?? planBulk(chunk, memory);
   // Owners, remembered or read without locks: they say what to lock. Staged are the identifiers looked up.
   let ownerOf = start.ownerOf;
-  const remembered = start.remembered;
+  const knownOf = start.knownOf;
   const staged = new Set<number>();
   const lookUp = async (ns: number[]) => {
     const fresh = ns.filter((n) => !staged.has(n));
@@ -423,8 +474,20 @@ export async function resolveBulk(
   const lockedShared = new Set<string>();
   const lockedIds = new Set<number>();
   const lockedExclusive = new Set<string>();
-  let plan = start.ready?.classified ?? classify(chunk, ownerOf);
+  let plan = start.ready?.classified ?? classify(chunk, ownerOf, knownOf);
   let moved = false;
+  // Owners the memory found live at the count of moves it last read are not checked again while the count holds.
+  const trust = () => {
+    if (moved || !memory || memory.moves === null) return undefined;
+    const untrusted = new Set<string>();
+    for (let n = 0; n < ids.length; n++) {
+      const owner = ownerOf[n];
+      if (owner === undefined || memory.trusts(knownOf[n], owner)) continue;
+      if (plan.receiving.has(owner) || plan.gaining.has(owner)) untrusted.add(owner);
+    }
+    return { moves: memory.moves, untrusted: [...untrusted] };
+  };
+  let moves: number;
   for (let round = 1; ; round++) {
     const shared = [...plan.receiving].filter((id) => !lockedShared.has(id) && !lockedExclusive.has(id));
     const newIds = plan.newIds.filter((n) => !lockedIds.has(n));
@@ -433,8 +496,13 @@ export async function resolveBulk(
       trx,
       workspaceId,
       { shared, newKeys: newIds.map((n) => keys[n] as string), exclusive },
-      { newIds: plan.newIds.map((n) => ids[n] as Identifier), owners: [...plan.receiving, ...plan.gaining] },
+      {
+        newIds: plan.newIds.map((n) => ids[n] as Identifier),
+        owners: [...plan.receiving, ...plan.gaining],
+        trust: trust(),
+      },
     );
+    moves = changed.moves;
     for (const id of shared) lockedShared.add(id);
     for (const n of newIds) lockedIds.add(n);
     for (const id of exclusive) lockedExclusive.add(id);
@@ -444,17 +512,17 @@ export async function resolveBulk(
     }
     moved = true;
     memory?.forget();
-    remembered.fill(undefined);
+    knownOf.fill(undefined);
     if (round === MAX_ROUNDS) {
       throw new DomainError('conflict', CONCURRENT_MERGE, 'People of this chunk kept changing; run it again.');
     }
     ownerOf = new Array(ids.length);
     await lookUp(ids.map((_, n) => n));
-    plan = classify(chunk, ownerOf);
+    plan = classify(chunk, ownerOf, knownOf);
   }
   // Nothing moved and nobody was ever erased: the outcome planned ahead of the transaction stands (it writes no new
   // profile and no identifier: every identifier had its owner).
-  if (start.ready && !moved && !plan.erased) return resolution(start.ready.settled);
+  if (start.ready && !moved && !plan.erased) return resolution(start.ready.settled, moves);
   const { byOwner, defer, gaining } = plan;
   const candidates = () => groups.filter((g) => !g.deferred);
 
@@ -496,13 +564,13 @@ export async function resolveBulk(
   }
 
   // Writes: new profiles whole, new identifiers, and the deltas of existing profiles for the caller to apply last.
-  const settled = settle(chunk, ownerOf, remembered, memory);
+  const settled = settle(chunk, ownerOf, knownOf, memory);
   await repo.insertProfiles(trx, workspaceId, settled.created);
   if ((await bulkRepo.attachStaged(trx, workspaceId, settled.attach)) !== settled.attach.length) {
     memory?.forget();
     throw new DomainError('conflict', CONCURRENT_MERGE, 'An identifier of this chunk was attached meanwhile.');
   }
-  return resolution(settled);
+  return resolution(settled, moves);
 }
 
 /** The outcome of a classified chunk whose checks are done: profiles, new ones, identifiers to attach, deltas. */
@@ -514,7 +582,9 @@ interface Settled {
   learnt: BulkLearnt;
 }
 
-function resolution(settled: Settled): BulkResolution {
+/** `moves`: the count read under the locks, at which every profile the chunk settled on was live. */
+function resolution(settled: Settled, moves: number): BulkResolution {
+  settled.learnt.moves = moves;
   return {
     profileIds: settled.profileIds,
     projection: settled.projection,
@@ -528,7 +598,7 @@ function resolution(settled: Settled): BulkResolution {
 function settle(
   chunk: BulkChunk,
   ownerOf: readonly (string | undefined)[],
-  remembered: readonly (string | undefined)[],
+  knownOf: readonly (Known | undefined)[],
   memory: BulkMemory | undefined,
 ): Settled {
   const { observations, keys, groups, groupOfRow } = chunk;
@@ -544,7 +614,10 @@ function settle(
   // observations in order, so that a tie between two of them goes to the later one, as one by one.
   const deltas = new Map<string, repo.ProjectionDelta>();
   const shared = new Set<string>();
+  // The profiles as remembered, for the memory's judgement of their deltas.
+  const known = new Map<string, Known>();
   for (const [group, profileId] of profileOfGroup) {
+    if (group.known) known.set(profileId, group.known);
     if (deltas.has(profileId)) shared.add(profileId);
     else {
       // The group's own delta, addressed (each settling of the chunk addresses it afresh).
@@ -562,7 +635,9 @@ function settle(
   });
   const all = [...deltas.values()];
   const learnt = learning();
-  const projection = all.filter((d) => (memory ? memory.judge(d, created.has(d.id), learnt) : !created.has(d.id)));
+  const projection = all.filter((d) =>
+    memory ? memory.judge(d, created.has(d.id), known.get(d.id), learnt) : !created.has(d.id),
+  );
   const attach: { n: number; profileId: string }[] = [];
   for (const [group, profileId] of profileOfGroup) {
     for (const n of group.ids) if (!ownerOf[n]) attach.push({ n, profileId });
@@ -570,7 +645,7 @@ function settle(
   if (memory) {
     // Only what this chunk settled: deferred groups are resolved one by one next, and may move.
     for (const [group, profileId] of profileOfGroup) {
-      for (const n of group.ids) if (remembered[n] !== profileId) learnt.owners.push([keys[n] as string, profileId]);
+      for (const n of group.ids) if (knownOf[n]?.id !== profileId) learnt.owners.push([keys[n] as string, profileId]);
     }
     for (const group of groups) {
       if (group.deferred) for (const n of group.ids) learnt.owners.push([keys[n] as string, null]);
