@@ -193,7 +193,8 @@ function writeUuid(buffer: Buffer, at: number, id: string) {
 
 /**
  * Appends the events (binary COPY data: EventRows). Returns the message ids stored by
- * this call — the others had been stored before — when `returning`, else null.
+ * this call — the others had been stored before — when `returning`, else null. `distinct`: the caller knows that
+ * no message id repeats among them.
  */
 export async function appendEvents(
   trx: Db,
@@ -201,9 +202,10 @@ export async function appendEvents(
   rows: Uint8Array,
   messageIds: readonly string[],
   returning: boolean,
+  distinct = false,
 ): Promise<Set<string> | null> {
   if (messageIds.length === 0) return returning ? new Set() : null;
-  if (new Set(messageIds).size === messageIds.length) {
+  if (distinct || new Set(messageIds).size === messageIds.length) {
     await sql`savepoint rapport_bulk_events`.execute(trx);
     try {
       await copyIn(`events ${COLUMNS}`, rows, 'binary');

@@ -6,6 +6,7 @@ import {
   type BulkPlan,
   CONCURRENT_MERGE,
   identifierKey,
+  Numbering,
   type ProfilesModule,
 } from '../profiles/index.ts';
 import { appendEvents, EventRows } from './events.bulk.repo.ts';
@@ -48,8 +49,8 @@ const ATTEMPTS = 6;
 interface Candidate {
   index: number;
   event: NormalizedEvent;
-  /** identifierKey of each of the event's identifiers. */
-  keys: string[];
+  /** Its identifiers' numbers in its slice's Numbering. */
+  ns: number[];
   /** Its place in its slice (and in the slice's EventRows, which holds its id). */
   row: number;
 }
@@ -118,7 +119,7 @@ class Slicer {
   readonly #workspaceId: string;
   readonly #memory: BulkMemory | undefined;
   #rows: Candidate[] = [];
-  #seen = new Set<string>();
+  #numbering = new Numbering();
   #encoded: EventRows;
   /** `memory`: to plan each slice with as it closes (an import's; ingestion's groups are planned in the transaction). */
   constructor(deps: BulkWriteDeps, workspaceId: string, memory?: BulkMemory) {
@@ -130,39 +131,39 @@ class Slicer {
   /** Adds the event of a batch's `index`-th row; returns the slice it closed, if it did not fit in the current one. */
   add(index: number, event: NormalizedEvent): Slice | null {
     const keys = event.ids.map(identifierKey);
-    let fresh = 0;
-    for (const key of keys) if (!this.#seen.has(key)) fresh++;
-    const closed = this.#rows.length > 0 && this.#seen.size + fresh > BULK_LOCK_BUDGET ? this.end() : null;
-    this.#rows.push({ index, event, keys, row: this.#rows.length });
+    const closed =
+      this.#rows.length > 0 && this.#numbering.size + this.#numbering.unseen(keys) > BULK_LOCK_BUDGET
+        ? this.end()
+        : null;
+    this.#rows.push({ index, event, ns: this.#numbering.number(event.ids, keys), row: this.#rows.length });
     this.#encoded.add(event);
-    for (const key of keys) this.#seen.add(key);
     return closed;
   }
   /** Closes the current slice (null when empty). */
   end(): Slice | null {
     if (this.#rows.length === 0) return null;
     const rows = this.#rows;
-    const chunk = chunkOf(this.#deps, rows);
+    const chunk = chunkOf(this.#deps, rows, this.#numbering);
     const plan = this.#memory && this.#deps.profiles.planBulk(chunk, this.#memory);
     const slice = { rows, chunk, encoded: this.#encoded, plan };
     this.#rows = [];
-    this.#seen = new Set();
+    this.#numbering = new Numbering();
     this.#encoded = new EventRows(this.#workspaceId);
     return slice;
   }
 }
 
-function chunkOf(deps: BulkWriteDeps, rows: Candidate[]): BulkChunk {
+function chunkOf(deps: BulkWriteDeps, rows: Candidate[], numbering: Numbering): BulkChunk {
   return deps.profiles.groupBulk(
-    rows.map(({ event, keys }) => ({
+    rows.map(({ event }) => ({
       ids: event.ids,
-      keys,
       traits: event.profileTraits,
       at: event.occurredAt,
       channel: event.channel,
       alone: deps.handledByIngest(event),
       routeKey: event.messageId,
     })),
+    { numbering, of: rows.map((c) => c.ns) },
   );
 }
 
@@ -253,6 +254,8 @@ async function resolveAndAppend(
           slice.encoded.rows(resolution.profileIds),
           stored.map((c) => c.event.messageId),
           heard,
+          // Route keys are the message ids (chunkOf).
+          !slice.chunk.routesRepeat,
         );
         if (fresh) await tellListeners(deps.listeners, trx, workspaceId, slice.encoded, stored, profileOf, fresh);
         // Last, so that row locks on the profiles are held only until the commit right after.

@@ -295,7 +295,9 @@ export async function importStream(
   // Two batches in flight: the next one is read and parsed while the previous commits. Their outcomes are
   // applied strictly in file order, so rejects come out in line order and a checkpoint never passes a batch
   // that has not committed.
-  let pending: { line: number; message: unknown }[] = [];
+  // The batch being read: its messages and, in parallel, their lines.
+  let pending: unknown[] = [];
+  let pendingLines: number[] = [];
   let early: { line: number; code: string; message: string }[] = [];
   let lastLine = 0;
   let settled: Promise<void> = Promise.resolve();
@@ -303,12 +305,14 @@ export async function importStream(
   const cut = async () => {
     if (pending.length === 0 && early.length === 0) return;
     const batch = pending;
+    const lines = pendingLines;
     const refused = early;
     const upTo = lastLine;
     pending = [];
+    pendingLines = [];
     early = [];
     const ingested = batch.length
-      ? ingest(batch.map((p) => p.message))
+      ? ingest(batch)
       : Promise.resolve<IngestResult>({ success: true, accepted: 0, rejected: [] });
     const previous = settled;
     settled = (async () => {
@@ -317,7 +321,7 @@ export async function importStream(
       summary.accepted += result.accepted;
       const rejects = [
         ...refused,
-        ...result.rejected.map((r) => ({ line: batch[r.index]?.line ?? 0, code: r.code, message: r.message })),
+        ...result.rejected.map((r) => ({ line: lines[r.index] ?? 0, code: r.code, message: r.message })),
       ].sort((a, b) => a.line - b.line);
       for (const r of rejects) {
         summary.rejected++;
@@ -368,7 +372,8 @@ export async function importStream(
       const content = typeof text === 'function' ? text() : text;
       message.messageId = `import-${createHash('sha256').update(`${line}\u0000${content}`).digest('hex').slice(0, 32)}`;
     }
-    pending.push({ line, message });
+    pending.push(message);
+    pendingLines.push(line);
     return pending.length >= batchSize;
   };
   const flush = async () => {
@@ -416,8 +421,13 @@ export async function importStream(
         continue;
       }
       const row = reader;
+      const message = row.message(record);
       // The row keyed by its header is needed only to derive a message id for a row without one.
-      const wait = add(info.lines, () => JSON.stringify(row.record(record)), row.message(record));
+      const wait = add(
+        info.lines,
+        message.messageId === undefined ? () => JSON.stringify(row.record(record)) : '',
+        message,
+      );
       if (wait) await wait;
     }
     if (parser.errored) throw parser.errored;

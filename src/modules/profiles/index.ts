@@ -35,7 +35,7 @@ import {
 } from './profiles.subject.ts';
 
 export type { BulkChunk, BulkObservation, BulkResolution } from './profiles.bulk.ts';
-export { BULK_LOCK_BUDGET, BulkMemory, type BulkPlan } from './profiles.bulk.ts';
+export { BULK_LOCK_BUDGET, BulkMemory, type BulkPlan, Numbering } from './profiles.bulk.ts';
 export type { Identifier, IdentifierKind } from './profiles.identifiers.ts';
 export { identifierKey, isPersonLevel, normalizeIdentifier, PERSON_KINDS } from './profiles.identifiers.ts';
 export {

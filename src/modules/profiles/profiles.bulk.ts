@@ -41,8 +41,6 @@ export interface BulkObservation extends Observation {
   alone?: boolean;
   /** Observations with the same route key take the same path (a message id sent twice: the first one is stored). */
   routeKey?: string;
-  /** identifierKey of each of `ids`, when the caller has made them already (a key is made and hashed once). */
-  keys?: readonly string[];
 }
 
 export interface BulkResolution {
@@ -214,6 +212,8 @@ export interface BulkChunk {
   keys: string[];
   groups: Group[];
   groupOfRow: (Group | undefined)[];
+  /** Whether two observations share a route key (when none does, their message ids are distinct). */
+  routesRepeat: boolean;
 }
 
 function find(parent: number[], x: number): number {
@@ -242,33 +242,64 @@ export async function applyBulkProjection(trx: Db, workspaceId: string, deltas: 
   await repo.applyDeltas(trx, workspaceId, deltas);
 }
 
-/** Groups a chunk's observations by shared identifiers (union-find), for resolveBulk. */
-export function groupBulk(observations: readonly BulkObservation[]): BulkChunk {
-  const index = new Map<string, number>();
-  const ids: Identifier[] = [];
-  const keys: string[] = [];
-  const parent: number[] = [];
-  const rowIds: number[][] = [];
-  for (const o of observations) {
+/**
+ * A chunk's distinct identifiers, numbered in the order first seen. A caller that cuts chunks by their number of
+ * identifiers (events.bulk.ts) numbers them as it goes and hands the numbering to groupBulk: each key is made and
+ * hashed once.
+ */
+export class Numbering {
+  readonly #index = new Map<string, number>();
+  readonly ids: Identifier[] = [];
+  readonly keys: string[] = [];
+  get size(): number {
+    return this.ids.length;
+  }
+  /** How many of these keys are not numbered yet. */
+  unseen(keys: readonly string[]): number {
+    let unseen = 0;
+    for (const key of keys) if (!this.#index.has(key)) unseen++;
+    return unseen;
+  }
+  /** The numbers of an observation's identifiers (`keys`: their identifierKey), each once; new ones numbered. */
+  number(ids: readonly Identifier[], keys: readonly string[]): number[] {
     const mine: number[] = [];
-    for (let j = 0; j < o.ids.length; j++) {
-      const id = o.ids[j] as Identifier;
-      const key = o.keys?.[j] ?? identifierKey(id);
-      let n = index.get(key);
+    for (let j = 0; j < ids.length; j++) {
+      const key = keys[j] as string;
+      let n = this.#index.get(key);
       if (n === undefined) {
-        n = ids.length;
-        index.set(key, n);
-        ids.push(id);
-        keys.push(key);
-        parent.push(n);
+        n = this.ids.length;
+        this.#index.set(key, n);
+        this.ids.push(ids[j] as Identifier);
+        this.keys.push(key);
       }
-      if (mine.includes(n)) continue;
-      mine.push(n);
+      if (!mine.includes(n)) mine.push(n);
+    }
+    return mine;
+  }
+}
+
+/**
+ * Groups a chunk's observations by shared identifiers (union-find), for resolveBulk. `numbered`: the chunk's
+ * identifiers numbered by the caller, and each observation's numbers (Numbering.number), in order.
+ */
+export function groupBulk(
+  observations: readonly BulkObservation[],
+  numbered?: { numbering: Numbering; of: number[][] },
+): BulkChunk {
+  let numbering = numbered?.numbering;
+  let rowIds = numbered?.of;
+  if (!numbering || !rowIds) {
+    numbering = new Numbering();
+    rowIds = observations.map((o) => (numbering as Numbering).number(o.ids, o.ids.map(identifierKey)));
+  }
+  const { ids, keys } = numbering;
+  const parent: number[] = Array.from({ length: ids.length }, (_, n) => n);
+  for (const mine of rowIds) {
+    for (let k = 1; k < mine.length; k++) {
       const a = find(parent, mine[0] as number);
-      const b = find(parent, n);
+      const b = find(parent, mine[k] as number);
       if (a !== b) parent[b] = a;
     }
-    rowIds.push(mine);
   }
   const groupOfRoot = new Map<number, Group>();
   const groupOfId: Group[] = [];
@@ -296,6 +327,7 @@ export function groupBulk(observations: readonly BulkObservation[]): BulkChunk {
     mine.length ? groupOfId[mine[0] as number] : undefined,
   );
   const byRoute = new Map<string, Group>();
+  let routesRepeat = false;
   for (const [i, group] of groupOfRow.entries()) {
     if (!group) continue;
     const o = observations[i] as BulkObservation;
@@ -303,7 +335,8 @@ export function groupBulk(observations: readonly BulkObservation[]): BulkChunk {
     if (o.routeKey !== undefined) {
       const other = byRoute.get(o.routeKey);
       if (other === undefined) byRoute.set(o.routeKey, group);
-      else if (other !== group) {
+      else routesRepeat = true;
+      if (other !== undefined && other !== group) {
         other.linked = [...(other.linked ?? []), group];
         group.linked = [...(group.linked ?? []), other];
       }
@@ -324,7 +357,7 @@ export function groupBulk(observations: readonly BulkObservation[]): BulkChunk {
       kinds.set(id.kind, id.value);
     }
   }
-  return { observations, ids, keys, groups, groupOfRow };
+  return { observations, ids, keys, groups, groupOfRow, routesRepeat };
 }
 
 /** Readings of owners that may go round before a chunk gives up (CONCURRENT_MERGE: the caller runs it again). */
