@@ -37,11 +37,13 @@ export class EventRows {
   #at: number;
   /** Byte offset of each row. */
   readonly #starts: number[] = [];
-  readonly #workspaceId: string;
+  /** The workspace id's field, the same in every row: its length and 16 bytes. */
+  readonly #workspace = Buffer.alloc(4 + UUID_BYTES);
   #receivedAt: Date | null = null;
   #received: [number, number] = [0, 0];
   constructor(workspaceId: string) {
-    this.#workspaceId = workspaceId;
+    this.#workspace.writeInt32BE(UUID_BYTES, 0);
+    writeUuid(this.#workspace, 4, workspaceId);
     this.#buffer = Buffer.allocUnsafe(64 * 1024);
     this.#at = HEADER.length;
   }
@@ -60,7 +62,9 @@ export class EventRows {
     this.#buffer.writeInt32BE(UUID_BYTES, this.#at);
     newIdInto(this.#buffer, this.#at + 4);
     this.#at += 4 + UUID_BYTES;
-    this.#uuid(this.#workspaceId);
+    this.#ensure(this.#workspace.length);
+    this.#workspace.copy(this.#buffer, this.#at);
+    this.#at += this.#workspace.length;
     this.#text(e.messageId);
     this.#text(e.type);
     this.#text(e.name);
@@ -117,12 +121,6 @@ export class EventRows {
     const grown = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#at + bytes + TRAILER.length));
     this.#buffer.copy(grown, 0, 0, this.#at);
     this.#buffer = grown;
-  }
-  #uuid(id: string) {
-    this.#ensure(4 + UUID_BYTES);
-    this.#buffer.writeInt32BE(UUID_BYTES, this.#at);
-    writeUuid(this.#buffer, this.#at + 4, id);
-    this.#at += 4 + UUID_BYTES;
   }
   #text(value: string | null) {
     if (value === null) {

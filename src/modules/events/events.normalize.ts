@@ -120,7 +120,8 @@ export function normalizeMessage(
     return { code: 'MISSING_ALIAS_IDS', message: 'An alias call needs previousId and userId.' };
   }
 
-  const context = { ...(batch.context ?? {}), ...(message.context ?? {}) };
+  // The message's own context when the batch has none (nothing writes to an event's context once normalised).
+  const context = batch.context ? { ...batch.context, ...(message.context ?? {}) } : (message.context ?? {});
   // Clock skew: the sender's clock may be wrong, but its difference between the event and the sending is right.
   const stamped = time(message.originalTimestamp) ?? time(message.timestamp);
   const sentAt = time(message.sentAt) ?? time(batch.sentAt);
