@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { normalizeMessage } from './events.normalize.ts';
+import { normalizeMessage, utcTime } from './events.normalize.ts';
 import { isPlainSegmentMessage, jsonLongerThan, SegmentMessage } from './events.schemas.ts';
 
 /** Values of every kind a sender may put in a field, right and wrong. */
@@ -68,6 +68,46 @@ describe('message validation without zod', () => {
     assert.equal(isPlainSegmentMessage({ type: 'Track' }), false);
     assert.equal(isPlainSegmentMessage({ writeKey: null }), false);
     assert.equal(isPlainSegmentMessage({ type: 'track', userId: 'u1', context: { library: { name: 'x' } } }), true);
+  });
+});
+
+describe('times', () => {
+  it('reads the commonest form of a time by hand exactly as Date does, and leaves every other form to it', () => {
+    const pad = (n: number, width: number) => String(n).padStart(width, '0');
+    const form = fc
+      .record({
+        year: fc.integer({ min: 0, max: 9999 }),
+        month: fc.integer({ min: 0, max: 13 }),
+        day: fc.integer({ min: 0, max: 32 }),
+        hour: fc.integer({ min: 0, max: 25 }),
+        minute: fc.integer({ min: 0, max: 60 }),
+        second: fc.integer({ min: 0, max: 60 }),
+        ms: fc.option(fc.integer({ min: 0, max: 999 })),
+      })
+      .map(
+        (t) =>
+          `${pad(t.year, 4)}-${pad(t.month, 2)}-${pad(t.day, 2)}T${pad(t.hour, 2)}:${pad(t.minute, 2)}:${pad(t.second, 2)}` +
+          `${t.ms === null ? '' : `.${pad(t.ms, 3)}`}Z`,
+      );
+    const anything = fc.oneof(
+      form,
+      fc.string(),
+      form.map((s) => s.replace('T', ' ')),
+      form.map((s) => s.slice(0, -1)),
+    );
+    fc.assert(
+      fc.property(anything, (s) => {
+        const fast = utcTime(s);
+        if (fast === null) return;
+        assert.equal(fast.getTime(), new Date(s).getTime(), s);
+      }),
+      { numRuns: 5000 },
+    );
+    assert.equal(utcTime('2026-02-30T10:00:00Z')?.toISOString(), '2026-03-02T10:00:00.000Z');
+    assert.equal(utcTime('2026-11-01T10:00:00.250Z')?.toISOString(), '2026-11-01T10:00:00.250Z');
+    for (const other of ['2026-11-01T24:00:00Z', '0099-01-01T00:00:00Z', '2026-11-01T10:00:00+03:00', '2026-11-01']) {
+      assert.equal(utcTime(other), null, other);
+    }
   });
 });
 

@@ -26,8 +26,46 @@ function text(v: unknown): string | null {
 
 function time(v: unknown): Date | null {
   if (v === null || v === undefined || v === '') return null;
-  const d = new Date(typeof v === 'number' ? v : String(v));
+  const d = typeof v === 'string' ? (utcTime(v) ?? new Date(v)) : new Date(typeof v === 'number' ? v : String(v));
   return Number.isNaN(d.getTime()) ? null : d;
+}
+
+/** Digits of `s` from `from` to `to` as a number, or -1 if any is not a digit. */
+function digits(s: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/**
+ * The commonest form of a time, `YYYY-MM-DDTHH:MM:SSZ` or with milliseconds, read by hand: what `new Date(s)`
+ * gives for it (Date.UTC rolls a day past the month's end over as the parser does), at a fraction of the cost.
+ * Null for anything else, which is left to `new Date`.
+ */
+export function utcTime(s: string): Date | null {
+  const length = s.length;
+  if (length !== 20 && length !== 24) return null;
+  if (s[4] !== '-' || s[7] !== '-' || s[10] !== 'T' || s[13] !== ':' || s[16] !== ':' || s[length - 1] !== 'Z') {
+    return null;
+  }
+  const year = digits(s, 0, 4);
+  const month = digits(s, 5, 7);
+  const day = digits(s, 8, 10);
+  const hour = digits(s, 11, 13);
+  const minute = digits(s, 14, 16);
+  const second = digits(s, 17, 19);
+  let ms = 0;
+  if (length === 24) {
+    if (s[19] !== '.') return null;
+    ms = digits(s, 20, 23);
+  }
+  if (year < 1000 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23) return null;
+  if (minute < 0 || minute > 59 || second < 0 || second > 59 || ms < 0) return null;
+  return new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms));
 }
 
 const LIBRARY_CHANNEL: [RegExp, string][] = [
