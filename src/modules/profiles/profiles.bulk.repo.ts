@@ -42,7 +42,7 @@ export async function stagedOwners(trx: Db, workspaceId: string): Promise<{ n: n
  * them meanwhile), how many of the owners are not live profiles now (merged, erased, or never committed: an owner
  * remembered from a chunk that failed), and whether anyone in the workspace was ever erased (when not, nothing
  * needs hashing). `owners` are distinct and include the profiles locked here; those locked by an earlier round are
- * passed apart. One round trip (migrations 202612070000, 202612070200).
+ * passed apart. One round trip (migration 202612060000).
  *
  * `trust`: the count of moves (rapport_profile_moves) at which the caller last checked its owners, and the owners
  * it did not check then. When the count read under the locks is still that one, no owner checked then has moved
