@@ -2,15 +2,9 @@ import type { Clock } from '../../platform/clock.ts';
 import type { CopyIn, Db } from '../../platform/db.ts';
 import type { PersonalDataRegistry } from '../../platform/personal-data.ts';
 import type { Actor } from '../../platform/principal.ts';
-import {
-  applyBulkProjection,
-  type BulkChunk,
-  type BulkMemory,
-  type BulkPlan,
-  groupBulk,
-  planBulk,
-  resolveBulk,
-} from './profiles.bulk.ts';
+import { type BulkChunk, groupBulk } from './profiles.bulk.group.ts';
+import type { BulkMemory } from './profiles.bulk.memory.ts';
+import { applyBulkProjection, type BulkPlan, planBulk, resolveBulk } from './profiles.bulk.ts';
 import type { Identifier } from './profiles.identifiers.ts';
 import type { ProjectionDelta } from './profiles.repo.ts';
 import * as repo from './profiles.repo.ts';
@@ -34,8 +28,11 @@ import {
   type SubjectKeyOf,
 } from './profiles.subject.ts';
 
-export type { BulkChunk, BulkObservation, BulkResolution } from './profiles.bulk.ts';
-export { BULK_LOCK_BUDGET, BulkMemory, type BulkPlan, Numbering } from './profiles.bulk.ts';
+export type { BulkChunk, BulkObservation } from './profiles.bulk.group.ts';
+export { Numbering } from './profiles.bulk.group.ts';
+export { BulkMemory } from './profiles.bulk.memory.ts';
+export type { BulkResolution } from './profiles.bulk.ts';
+export { BULK_LOCK_BUDGET, type BulkPlan } from './profiles.bulk.ts';
 export type { Identifier, IdentifierKind } from './profiles.identifiers.ts';
 export { identifierKey, isPersonLevel, normalizeIdentifier, PERSON_KINDS } from './profiles.identifiers.ts';
 export {

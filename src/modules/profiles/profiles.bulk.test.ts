@@ -4,8 +4,8 @@ import { sql } from 'kysely';
 import type { Db } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
 import { createTestApp, newWorkspace, type TestApp } from '../../testing.ts';
+import { BulkMemory } from './profiles.bulk.memory.ts';
 import { lockAndCheck, lockProfilesShared } from './profiles.bulk.repo.ts';
-import { BulkMemory } from './profiles.bulk.ts';
 import { lockKeys, lockKeysShared } from './profiles.repo.ts';
 
 // The bulk path's locks must be the very locks ingestion and merges take, or they would not wait for each other.

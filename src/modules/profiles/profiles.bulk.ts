@@ -1,10 +1,12 @@
 import type { CopyIn, Db } from '../../platform/db.ts';
 import { DomainError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
+import type { BulkChunk, Group } from './profiles.bulk.group.ts';
+import { type BulkLearnt, type BulkMemory, type Known, learning } from './profiles.bulk.memory.ts';
 import * as bulkRepo from './profiles.bulk.repo.ts';
-import { type Identifier, identifierKey, isPersonLevel } from './profiles.identifiers.ts';
+import { type Identifier, isPersonLevel } from './profiles.identifiers.ts';
 import * as repo from './profiles.repo.ts';
-import { addObservation, CONCURRENT_MERGE, deltaFor, type Observation } from './profiles.service.ts';
+import { addObservation, CONCURRENT_MERGE, deltaFor } from './profiles.service.ts';
 import { erasedIdentifiers, type SubjectKeyOf } from './profiles.subject.ts';
 
 /**
@@ -36,13 +38,6 @@ import { erasedIdentifiers, type SubjectKeyOf } from './profiles.subject.ts';
  * check under the locks finds it merged, erased or missing if it moved (identifiers change profile by nothing
  * else), and the memory is then forgotten and everything read again.
  */
-export interface BulkObservation extends Observation {
-  /** Resolve this one one by one (it carries something only that path handles). */
-  alone?: boolean;
-  /** Observations with the same route key take the same path (a message id sent twice: the first one is stored). */
-  routeKey?: string;
-}
-
 export interface BulkResolution {
   /**
    * The profile of each observation, or null: resolve those through resolveObservations (ingestion), in their order,
@@ -57,175 +52,11 @@ export interface BulkResolution {
   learnt: BulkLearnt;
 }
 
-/** What one chunk learns for a BulkMemory, pending until its transaction commits. */
-export interface BulkLearnt {
-  owners: [string, string | null][];
-  /** Its deltas — one for each profile the chunk settled on — each with the profile as remembered when judged. */
-  spans: [repo.ProjectionDelta, Known | undefined][];
-  /** The count of moves read under the chunk's locks, at which every one of those profiles was live. */
-  moves: number | null;
-}
-
-function learning(): BulkLearnt {
-  return { owners: [], spans: [], moves: null };
-}
-
-/**
- * A profile as an import's memory knows it: a span it is known to cover (see BulkMemory), and the count of moves
- * (rapport_profile_moves) read by the last transaction that found it live under its lock.
- */
-export interface Known {
-  readonly id: string;
-  span: Span | undefined;
-  checked: number | null;
-}
-
-/**
- * What the committed chunks of one import left behind: owners of identifiers (kind \u0001 value → profile), and
- * for profiles, a span they are known to cover — first seen no later, last seen no earlier, at least these
- * channels. Those three only ever widen (least, greatest, union, whoever writes), so a delta without traits inside
- * the span would change nothing and is not sent. And the count of moves at which each profile was last found live:
- * while the count has not changed, a profile found live at it is live still, and is not checked again. What a chunk
- * learns is pending until its caller says the transaction committed (`committed`); a failed one forgets everything.
- */
-export class BulkMemory {
-  /** Identifier key → its owner, a profile of `profiles` (or one dropped from it since: still true, merely narrower). */
-  readonly owners = new Map<string, Known>();
-  readonly profiles = new Map<string, Known>();
-  /** The count of moves read by the last committed chunk. */
-  moves: number | null = null;
-  readonly limit: number;
-  constructor(limit = 200_000) {
-    this.limit = limit;
-  }
-  /** The profile as remembered, a new entry (nothing known of it yet) when it is not. */
-  #profile(id: string): Known {
-    let known = this.profiles.get(id);
-    if (!known) {
-      known = { id, span: undefined, checked: null };
-      bounded(this.profiles, id, known, this.limit);
-    }
-    return known;
-  }
-  /** Remembers an owner, as a chunk that committed would (and tests do). */
-  remember(key: string, profileId: string) {
-    this.owners.delete(key);
-    bounded(this.owners, key, this.#profile(profileId), this.limit);
-  }
-  /** Whether `owner` was found live at the count of moves last read: if the count has not changed, it still is. */
-  trusts(known: Known | undefined, owner: string): boolean {
-    return known !== undefined && known.id === owner && known.checked !== null && known.checked === this.moves;
-  }
-  /**
-   * Whether applying the delta could change the profile, as far as committed chunks tell; and, either way, the delta
-   * is written (or would change nothing) in this chunk: it widens the span once the chunk commits. `known`: the
-   * profile as the chunk's plan found it remembered, if it did.
-   */
-  judge(d: repo.ProjectionDelta, created: boolean, known: Known | undefined, learnt: BulkLearnt): boolean {
-    const profile = known?.id === d.id ? known : created ? undefined : this.profiles.get(d.id);
-    learnt.spans.push([d, profile]);
-    if (created) return false;
-    const span = profile?.span;
-    if (!span) return true;
-    for (const _ in d.traits) return true;
-    return (
-      d.firstSeenAt.getTime() < span.first ||
-      d.lastSeenAt.getTime() > span.last + 60_000 ||
-      d.channels.some((c) => !span.channels.includes(c))
-    );
-  }
-  /**
-   * A chunk's transaction committed: what it learnt holds. Spans only widen, so a span judged against earlier and
-   * replaced or dropped since is still a true statement about its profile, merely a narrower one.
-   */
-  committed(learnt: BulkLearnt) {
-    for (const [d, remembered] of learnt.spans) {
-      const known = remembered ?? this.#profile(d.id);
-      known.checked = learnt.moves;
-      const span = known.span;
-      if (!span) {
-        known.span = { first: d.firstSeenAt.getTime(), last: d.lastSeenAt.getTime(), channels: [...d.channels] };
-        continue;
-      }
-      span.first = Math.min(span.first, d.firstSeenAt.getTime());
-      span.last = Math.max(span.last, d.lastSeenAt.getTime());
-      for (const c of d.channels) if (!span.channels.includes(c)) span.channels.push(c);
-    }
-    for (const [key, profileId] of learnt.owners) {
-      if (profileId === null) this.owners.delete(key);
-      else this.remember(key, profileId);
-    }
-    this.moves = learnt.moves;
-  }
-  /** A chunk's transaction failed, or found the memory stale: nothing remembered can be trusted. */
-  forget() {
-    this.owners.clear();
-    this.profiles.clear();
-    this.moves = null;
-  }
-}
-
-interface Span {
-  first: number;
-  last: number;
-  channels: string[];
-}
-
-/** Oldest first out: a file of millions of people keeps a bounded memory. */
-function bounded<V>(map: Map<string, V>, key: string, value: V, limit: number) {
-  map.set(key, value);
-  if (map.size > limit) map.delete(map.keys().next().value as string);
-}
-
 /**
  * Distinct identifiers per bulk transaction: each takes at most one advisory lock, and PostgreSQL's lock table holds
  * max_locks_per_transaction × max_connections (6,400 by default) for everyone.
  */
 export const BULK_LOCK_BUDGET = 4_000;
-
-interface Group {
-  ids: number[];
-  rows: number[];
-  /** Two values of a person-level kind among the group's own identifiers. */
-  conflict: boolean;
-  /** An observation of the group must be resolved one by one. */
-  alone: boolean;
-  /** The group's observations as one projection delta (its id set when the profile is known). */
-  delta: repo.ProjectionDelta;
-  /** Other groups with an observation of the same route key: they take the path this one takes. */
-  linked: Group[] | undefined;
-  // Set by resolveBulk, afresh on every attempt.
-  deferred: boolean;
-  owner: string | undefined;
-  /** The owner as the plan found it remembered, if it did. */
-  known: Known | undefined;
-}
-
-/**
- * A chunk grouped for resolveBulk: its distinct identifiers, and its observations grouped by shared identifiers,
- * each group with its projection. Made without the database (groupBulk), so a chunk can be grouped while the one
- * before it commits.
- */
-export interface BulkChunk {
-  observations: readonly BulkObservation[];
-  ids: Identifier[];
-  keys: string[];
-  groups: Group[];
-  groupOfRow: (Group | undefined)[];
-  /** Whether two observations share a route key (when none does, their message ids are distinct). */
-  routesRepeat: boolean;
-}
-
-function find(parent: number[], x: number): number {
-  let root = x;
-  while (parent[root] !== root) root = parent[root] as number;
-  while (parent[x] !== root) {
-    const next = parent[x] as number;
-    parent[x] = root;
-    x = next;
-  }
-  return root;
-}
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V) {
   const list = map.get(key);
@@ -240,124 +71,6 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V) {
 export async function applyBulkProjection(trx: Db, workspaceId: string, deltas: repo.ProjectionDelta[]) {
   if (deltas.length === 0) return;
   await repo.applyDeltas(trx, workspaceId, deltas);
-}
-
-/**
- * A chunk's distinct identifiers, numbered in the order first seen. A caller that cuts chunks by their number of
- * identifiers (events.bulk.ts) numbers them as it goes and hands the numbering to groupBulk: each key is made and
- * hashed once.
- */
-export class Numbering {
-  readonly #index = new Map<string, number>();
-  readonly ids: Identifier[] = [];
-  readonly keys: string[] = [];
-  get size(): number {
-    return this.ids.length;
-  }
-  /** How many of these keys are not numbered yet. */
-  unseen(keys: readonly string[]): number {
-    let unseen = 0;
-    for (const key of keys) if (!this.#index.has(key)) unseen++;
-    return unseen;
-  }
-  /** The numbers of an observation's identifiers (`keys`: their identifierKey), each once; new ones numbered. */
-  number(ids: readonly Identifier[], keys: readonly string[]): number[] {
-    const mine: number[] = [];
-    for (let j = 0; j < ids.length; j++) {
-      const key = keys[j] as string;
-      let n = this.#index.get(key);
-      if (n === undefined) {
-        n = this.ids.length;
-        this.#index.set(key, n);
-        this.ids.push(ids[j] as Identifier);
-        this.keys.push(key);
-      }
-      if (!mine.includes(n)) mine.push(n);
-    }
-    return mine;
-  }
-}
-
-/**
- * Groups a chunk's observations by shared identifiers (union-find), for resolveBulk. `numbered`: the chunk's
- * identifiers numbered by the caller, and each observation's numbers (Numbering.number), in order.
- */
-export function groupBulk(
-  observations: readonly BulkObservation[],
-  numbered?: { numbering: Numbering; of: number[][] },
-): BulkChunk {
-  let numbering = numbered?.numbering;
-  let rowIds = numbered?.of;
-  if (!numbering || !rowIds) {
-    numbering = new Numbering();
-    rowIds = observations.map((o) => (numbering as Numbering).number(o.ids, o.ids.map(identifierKey)));
-  }
-  const { ids, keys } = numbering;
-  const parent: number[] = Array.from({ length: ids.length }, (_, n) => n);
-  for (const mine of rowIds) {
-    for (let k = 1; k < mine.length; k++) {
-      const a = find(parent, mine[0] as number);
-      const b = find(parent, mine[k] as number);
-      if (a !== b) parent[b] = a;
-    }
-  }
-  const groupOfRoot = new Map<number, Group>();
-  const groupOfId: Group[] = [];
-  for (let n = 0; n < ids.length; n++) {
-    const root = find(parent, n);
-    let group = groupOfRoot.get(root);
-    if (!group) {
-      group = {
-        ids: [],
-        rows: [],
-        conflict: false,
-        alone: false,
-        delta: undefined as unknown as repo.ProjectionDelta,
-        linked: undefined,
-        deferred: false,
-        owner: undefined,
-        known: undefined,
-      };
-      groupOfRoot.set(root, group);
-    }
-    group.ids.push(n);
-    groupOfId[n] = group;
-  }
-  const groupOfRow: (Group | undefined)[] = rowIds.map((mine) =>
-    mine.length ? groupOfId[mine[0] as number] : undefined,
-  );
-  const byRoute = new Map<string, Group>();
-  let routesRepeat = false;
-  for (const [i, group] of groupOfRow.entries()) {
-    if (!group) continue;
-    const o = observations[i] as BulkObservation;
-    group.rows.push(i);
-    if (o.routeKey !== undefined) {
-      const other = byRoute.get(o.routeKey);
-      if (other === undefined) byRoute.set(o.routeKey, group);
-      else routesRepeat = true;
-      if (other !== undefined && other !== group) {
-        other.linked = [...(other.linked ?? []), group];
-        group.linked = [...(group.linked ?? []), other];
-      }
-    }
-    if (o.alone) group.alone = true;
-    group.delta ??= { id: '', traits: {}, traitTimes: {}, channels: [], firstSeenAt: o.at, lastSeenAt: o.at };
-    addObservation(group.delta, o);
-  }
-  const groups = [...groupOfRoot.values()];
-  for (const group of groups) {
-    if (group.ids.length < 2) continue; // one identifier: one value of its kind
-    const kinds = new Map<string, string>();
-    for (const n of group.ids) {
-      const id = ids[n] as Identifier;
-      if (!isPersonLevel(id.kind)) continue;
-      const held = kinds.get(id.kind);
-      if (held !== undefined && held !== id.value) group.conflict = true;
-      kinds.set(id.kind, id.value);
-    }
-  }
-  return { observations, ids, keys, groups, groupOfRow, routesRepeat };
 }
 
 /** Readings of owners that may go round before a chunk gives up (CONCURRENT_MERGE: the caller runs it again). */
