@@ -173,7 +173,10 @@ for (let i = 0; i < 16; i++) {
   HEX['0123456789ABCDEF'.charCodeAt(i)] = i;
 }
 
-/** A UUID's 16 bytes from its text (8-4-4-4-12 hex digits). */
+/**
+ * A UUID's 16 bytes from its text (8-4-4-4-12 hex digits), written in place: uuid's `parse` makes a new array per
+ * id, and this runs for every row of a COPY inside its transaction.
+ */
 function writeUuid(buffer: Buffer, at: number, id: string) {
   if (id.length !== 36) throw new Error(`not a UUID: ${id}`);
   let byte = 0;

@@ -336,7 +336,8 @@ export async function importStream(
     if (inFlight.length >= PIPELINE_DEPTH) await inFlight.shift();
   };
   // Synchronous but for a turn of the event loop now and then and the cut of a full batch: a promise per row cost
-  // more than reading the row. The caller awaits what it returns, if anything.
+  // more than reading the row. The caller awaits what it returns, if anything. `text` is the row's content, read
+  // only to derive a message id for a message without one (so a row with one may pass anything).
   const add = (
     line: number,
     text: string | (() => string),
